@@ -1,0 +1,240 @@
+"""Command line: the only layer that knows argv, stdout, exit codes and colours."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from migrator import __version__
+from migrator.config import ConfigError, Settings, load_settings
+from migrator.model import FileResult, Severity
+from migrator.output import (
+    RENDERERS,
+    Style,
+    locate,
+    output_formats,
+    render_full,
+    render_statistics,
+    summary_line,
+)
+from migrator.rule import all_rules, rule_by_code
+from migrator.runner import RunOptions, RunReport, process_text, run
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _use_color(stream) -> bool:  # type: ignore[no-untyped-def]
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _parse_codes(value: str | None, option: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
+    known = [r.code for r in all_rules()]
+    for code in codes:
+        if code == "ALL":
+            continue
+        if not any(k.startswith(code) for k in known):
+            close = difflib.get_close_matches(code, known, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise click.BadParameter(f"unknown rule code {code!r}.{hint} Run `vllm-metrics-migrator rules`.", param_hint=option)
+    return tuple("" if c == "ALL" else c for c in codes)
+
+
+def _settings(config: str | None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
+    try:
+        settings = load_settings(Path(config) if config else None)
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_ERROR)
+    return settings.with_overrides(**overrides)
+
+
+def unified_diff(result: FileResult) -> str:
+    before = (result.original or "").splitlines(keepends=True)
+    after = (result.fixed or "").splitlines(keepends=True)
+    lines = difflib.unified_diff(before, after, fromfile=f"a/{result.path}", tofile=f"b/{result.path}")
+    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return text
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vllm-metrics-migrator")
+def main() -> None:
+    """Find and migrate references to vLLM metrics that were removed or changed
+    (vllm:prompt_tokens_recomputed, gone in v0.20.0)."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also offer and apply unsafe fixes.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the diff --fix would make; write nothing.")
+@click.option("--select", help="Comma-separated rule codes or prefixes to enable (default: all).")
+@click.option("--ignore", help="Comma-separated rule codes or prefixes to disable.")
+@click.option("--output-format", default="full", show_default=True, help="full, concise, json, json-lines, github, gitlab, sarif, junit.")
+@click.option("--output-file", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
+@click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when any file was changed.")
+@click.option("--statistics", is_flag=True, help="Print a count per rule instead of each finding.")
+@click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
+@click.option("--stdin-filename", help="Name (and so format) of the text read from stdin with PATH `-`.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), help="Lowest severity that fails the check.")
+@click.option("--metric-prefix", "metric_prefixes", multiple=True, help="Extra metric prefix (e.g. ray_); repeatable.")
+@click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore excludes too.")
+@click.option("--config", type=click.Path(dir_okay=False, exists=True), help="Config file (default: nearest pyproject.toml/.vllm-metrics-migrator.toml).")
+@click.option("--color/--no-color", default=None, help="Colours (default: on a terminal, unless NO_COLOR).")
+def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, output_file, exit_zero,
+          exit_non_zero_on_fix, statistics, force_exclude, stdin_filename, fail_on, metric_prefixes,
+          no_respect_gitignore, config, color) -> None:  # type: ignore[no-untyped-def]
+    """Lint PATHS (default: the current folder)."""
+    formats = output_formats()
+    if output_format not in formats:
+        raise click.BadParameter(f"choose from {', '.join(formats)}", param_hint="--output-format")
+    settings = _settings(
+        config,
+        select=_parse_codes(select, "--select"),
+        ignore=_parse_codes(ignore, "--ignore"),
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        metric_prefixes=tuple(metric_prefixes) or None,
+        respect_gitignore=False if no_respect_gitignore else None,
+    )
+    options = RunOptions(fix=fix or show_diff, unsafe=unsafe_fixes, write=fix and not show_diff, force_exclude=force_exclude)
+    paths = list(paths) or ["."]
+
+    if paths == ["-"]:
+        report = _run_stdin(stdin_filename, settings, options, fix and not show_diff)
+    else:
+        try:
+            report = run(paths, settings, options)
+        except FileNotFoundError as err:
+            click.echo(f"error: {err.args[0]}: no such file or directory", err=True)
+            sys.exit(EXIT_ERROR)
+    for message in report.errors:
+        click.echo(f"error: {message}", err=True)
+
+    if show_diff:
+        for result in report.changed:
+            click.echo(unified_diff(result), nl=False)
+        fixable = sum(r.fixed_count for r in report.changed)
+        click.echo(f"Would fix {fixable} finding{'s' if fixable != 1 else ''} in {len(report.changed)} file{'s' if len(report.changed) != 1 else ''}.", err=True)
+        sys.exit(EXIT_FINDINGS if report.changed and not exit_zero else EXIT_OK)
+
+    stream_out = open(output_file, "w", encoding="utf-8") if output_file else None
+    try:
+        _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, stream_out)
+    finally:
+        if stream_out:
+            stream_out.close()
+    sys.exit(_exit_code(report, settings, exit_zero, exit_non_zero_on_fix))
+
+
+def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptions, print_fixed: bool) -> RunReport:
+    data = sys.stdin.buffer.read()
+    text = data.decode("utf-8", errors="replace")
+    name = stdin_filename or "-"
+    result = process_text(name, text, settings, options)
+    if print_fixed:
+        # Like ruff: with --fix on stdin, the (possibly) fixed text goes to stdout.
+        sys.stdout.write(result.fixed if result.fixed is not None else text)
+        result.fixed = None
+    return RunReport(results=[result], files_scanned=1)
+
+
+def _print_report(report, settings, output_format, unsafe, statistics, fixed_mode, color, stream) -> None:  # type: ignore[no-untyped-def]
+    findings = report.findings
+    out = stream or sys.stdout
+    use_color = (color if color is not None else _use_color(out)) and stream is None
+    if statistics:
+        out.write(render_statistics(findings, unsafe))
+        return
+    for result in report.results:
+        if result.note:
+            click.echo(f"{result.path}: {result.note}", err=True)
+    items = locate(report.results)
+    if output_format in ("full", "concise"):
+        out.write(render_full(items, unsafe, Style(use_color), concise=output_format == "concise"))
+        fixed = sum(r.fixed_count for r in report.results)
+        out.write(summary_line(findings, unsafe, fixed if fixed_mode else 0) + "\n")
+    else:
+        out.write(RENDERERS[output_format](items, unsafe))
+
+
+def _exit_code(report: RunReport, settings: Settings, exit_zero: bool, exit_non_zero_on_fix: bool) -> int:
+    if exit_non_zero_on_fix and report.changed:
+        return EXIT_FINDINGS
+    if exit_zero:
+        return EXIT_OK
+    if any(f.severity >= settings.fail_on for f in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(fmt: str) -> None:
+    """List every rule: code, name, formats, default severity, fix availability."""
+    rows = [
+        {"code": r.code, "name": r.name, "formats": r.formats_label, "severity": r.severity.label,
+         "fix": r.fix_availability, "summary": r.summary()}
+        for r in all_rules()
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    widths = {k: max(len(k), *(len(str(row[k])) for row in rows)) for k in ("code", "name", "formats", "severity", "fix")}
+    header = "  ".join(k.upper().ljust(widths[k]) for k in widths)
+    click.echo(header)
+    for row in rows:
+        click.echo("  ".join(str(row[k]).ljust(widths[k]) for k in widths).rstrip())
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print the documentation of rule CODE."""
+    rule = rule_by_code(code)
+    if rule is None:
+        known = [r.code for r in all_rules()]
+        close = difflib.get_close_matches(code.upper(), known, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise click.BadParameter(f"unknown rule code {code!r}.{hint}", param_hint="CODE")
+    click.echo(f"# {rule.code} {rule.name}\n")
+    click.echo(f"Severity: {rule.severity.label} · Fix: {rule.fix_availability} · Formats: {rule.formats_label}\n")
+    click.echo(rule.docs())
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def reference(fmt: str) -> None:
+    """Print the corrected prompt-token definitions and vLLM's six canonical cases."""
+    from migrator.reference.render import reference_json, reference_text
+
+    if fmt == "json":
+        click.echo(json.dumps(reference_json(), indent=2))
+    else:
+        click.echo(reference_text(), nl=False)
+
+
+def entry() -> None:
+    """Console-script entry: an unexpected exception is an internal error, exit code 2."""
+    try:
+        main(prog_name="vllm-metrics-migrator")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the contract maps crashes to exit 2
+        import traceback
+
+        traceback.print_exc()
+        click.echo(f"error: internal error: {err!r}; please report it", err=True)
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,210 @@
+"""The pure core: text in, findings (and fixed text) out. No file system, no output."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from migrator.config import Settings
+from migrator.formats import handler_for
+from migrator.formats.base import Document, ParseError
+from migrator.model import Edit, Finding, Fix, LineIndex, Severity, Span
+from migrator.rule import Rule, RuleContext, all_rules
+
+# Enough for fixes that expose further fixes (a removed term leaving a now-redundant
+# parenthesis); a file still changing after this many passes points at a bug, not a need.
+MAX_FIX_PASSES = 8
+
+_DIRECTIVE = re.compile(
+    r"vllm-metrics-migrator:\s*(?P<kind>ignore-file|ignore)(?:\[(?P<codes>[A-Za-z0-9_,\s]*)\])?"
+    r"|\bnoqa:\s*(?P<noqa>VMM\d{3}(?:[,\s]+VMM\d{3})*)"
+)
+
+
+@dataclass(slots=True)
+class LintResult:
+    document: Document | None
+    findings: list[Finding]
+
+    @property
+    def dead_series(self) -> frozenset[str]:
+        """Series recorded from the removed metric in this file (set by the VMM003 rule)."""
+        if self.document is None:
+            return frozenset()
+        return frozenset(self.document.extra.get("dead_series", ()))
+
+
+@dataclass(slots=True)
+class FixResult:
+    text: str
+    findings: list[Finding]
+    fixed: list[Finding]
+    passes: int
+    dead_series: frozenset[str] = frozenset()
+
+
+def parse_error_finding(path: str, text: str, err: ParseError) -> Finding:
+    offset = min(max(err.offset, 0), len(text))
+    row, col = LineIndex(text).position(offset)
+    return Finding(
+        code="VMM000",
+        message=f"{err.message} (line {row}, column {col}); the file was not checked or changed",
+        path=path,
+        span=Span(offset, offset),
+        severity=Severity.ERROR,
+        matched="",
+    )
+
+
+class _Suppressions:
+    """Inline `# vllm-metrics-migrator: ignore[...]` and `# noqa: VMMxxx` directives."""
+
+    def __init__(self, text: str) -> None:
+        self.file_level = False
+        self.by_row: dict[int, frozenset[str] | None] = {}
+        if "vllm-metrics-migrator:" not in text and "noqa" not in text:
+            return
+        index = LineIndex(text)
+        for match in _DIRECTIVE.finditer(text):
+            row = index.position(match.start())[0]
+            if match["kind"] == "ignore-file":
+                self.file_level = True
+                continue
+            raw = match["codes"] if match["kind"] else match["noqa"]
+            codes = (
+                frozenset(c.strip().upper() for c in re.split(r"[,\s]+", raw) if c.strip())
+                if raw is not None
+                else None
+            )
+            previous = self.by_row.get(row, frozenset())
+            self.by_row[row] = None if codes is None or previous is None else previous | codes
+
+    def hides(self, code: str, row: int) -> bool:
+        if self.file_level:
+            return True
+        for r in (row, row - 1):
+            if r in self.by_row:
+                codes = self.by_row[r]
+                if codes is None or code in codes:
+                    return True
+        return False
+
+
+def _enabled_rules(settings: Settings, fmt: str, path: str) -> list[Rule]:
+    ignored = settings.ignored_for_path(path)
+    return [
+        rule
+        for rule in all_rules()
+        if rule.applies_to(fmt)
+        and settings.rule_enabled(rule.code)
+        and not any(rule.code.startswith(c) for c in ignored)
+    ]
+
+
+def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
+    handler = handler_for(fmt)
+    try:
+        document = handler.parse(path, text)
+    except ParseError as err:
+        finding = parse_error_finding(path, text, err)
+        enabled = settings.rule_enabled("VMM000") and "VMM000" not in settings.ignored_for_path(path)
+        return LintResult(None, [finding] if enabled else [])
+    ctx = RuleContext(document, settings)
+    findings: list[Finding] = []
+    for rule in _enabled_rules(settings, document.format, path):
+        findings.extend(rule.check(ctx))
+    suppressions = _Suppressions(text)
+    lines = document.lines
+    findings = [
+        f for f in findings if not suppressions.hides(f.code, lines.position(f.span.start)[0])
+    ]
+    findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
+    return LintResult(document, _dedupe(findings))
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int, int]] = set()
+    unique = []
+    for f in findings:
+        key = (f.code, f.span.start, f.span.end)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Splice non-overlapping edits into the text; everything else is kept as it was."""
+    parts: list[str] = []
+    cursor = 0
+    for edit in sorted(edits, key=lambda e: (e.span.start, e.span.end)):
+        if edit.span.start < cursor:
+            raise ValueError("overlapping edits")
+        parts.append(text[cursor : edit.span.start])
+        parts.append(edit.content)
+        cursor = edit.span.end
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def _select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
+    """Fixes that apply at this level and do not overlap an earlier one (deferred to a later pass)."""
+    chosen: list[Finding] = []
+    taken: list[Span] = []
+    for finding in findings:
+        fix = finding.fix
+        if fix is None or not fix.applies_at(unsafe):
+            continue
+        spans = [e.span for e in fix.edits]
+        if any(s.overlaps(t) for s in spans for t in taken):
+            continue
+        chosen.append(finding)
+        taken.extend(spans)
+    return chosen
+
+
+def fix_text(path: str, text: str, settings: Settings, fmt: str, *, unsafe: bool = False) -> FixResult:
+    """Apply fixes until nothing more applies; each pass's output must re-parse."""
+    handler = handler_for(fmt)
+    fixed: list[Finding] = []
+    passes = 0
+    result = lint_text(path, text, settings, fmt)
+    while passes < MAX_FIX_PASSES and result.document is not None:
+        chosen = _select_fixes(result.findings, unsafe)
+        if not chosen:
+            break
+        passes += 1
+        candidate = _apply_validated(handler, text, chosen)
+        if candidate is None:
+            break
+        text, applied = candidate
+        fixed.extend(applied)
+        result = lint_text(path, text, settings, fmt)
+    return FixResult(
+        text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series
+    )
+
+
+def _apply_validated(handler, text: str, chosen: list[Finding]):  # type: ignore[no-untyped-def]
+    """Apply all chosen fixes at once; if the result does not parse, keep only the fixes that
+    parse on their own, so one bad fix never blocks the good ones (and never reaches disk)."""
+    new = apply_edits(text, [e for f in chosen for e in _edits(f.fix)])
+    if _parses(handler, new):
+        return new, chosen
+    good = [f for f in chosen if _parses(handler, apply_edits(text, list(_edits(f.fix))))]
+    if not good or len(good) == len(chosen):
+        return None
+    new = apply_edits(text, [e for f in good for e in _edits(f.fix)])
+    return (new, good) if _parses(handler, new) else None
+
+
+def _edits(fix: Fix | None) -> tuple[Edit, ...]:
+    return fix.edits if fix is not None else ()
+
+
+def _parses(handler, text: str) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        handler.validate(text)
+    except ParseError:
+        return False
+    return True

@@ -1,0 +1,88 @@
+"""What a format handler gives the rules: a parsed document made of *sites*.
+
+A site is a decoded string from the file (a PromQL expression, a metric name, free text) that
+knows where each of its characters lives in the file, escapes included. Rules work on decoded
+values only and never see JSON, YAML or Python escaping.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from migrator.model import Edit, LineIndex, Span
+
+
+class ParseError(Exception):
+    """A file in a supported format that cannot be parsed (reported as VMM000)."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+class SiteKind(enum.Enum):
+    PROMQL = "promql"  # a PromQL expression (rule expr, dashboard target)
+    GRAFANA_QUERY = "grafana-query"  # templating query: PromQL or label_values(...)/query_result(...)
+    NAME = "name"  # a metric name used as data
+    TEXT = "text"  # prose: titles, legends, descriptions, comments
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+@dataclass(slots=True)
+class Site:
+    value: str
+    kind: SiteKind
+    locator: str
+    # offsets[i] is the file offset of decoded character i; offsets[len(value)] is the end.
+    # None means the value is stored verbatim starting at `base`.
+    base: int = 0
+    offsets: list[int] | None = None
+    editable: bool = True
+    encode: Callable[[str], str] = _identity
+    # Why a non-editable site cannot be edited, for the finding's fix message.
+    readonly_reason: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def to_file(self, index: int) -> int:
+        if self.offsets is None:
+            return self.base + index
+        return self.offsets[index]
+
+    def file_span(self, start: int, end: int) -> Span:
+        return Span(self.to_file(start), self.to_file(end))
+
+    def edit(self, start: int, end: int, replacement: str) -> Edit:
+        """An edit replacing decoded characters [start, end) of this site."""
+        return Edit(self.file_span(start, end), self.encode(replacement))
+
+
+@dataclass(slots=True)
+class Document:
+    path: str
+    text: str
+    format: str
+    sites: list[Site] = field(default_factory=list)
+    # Handler-specific structure rules may use (e.g. Grafana targets, libcst module).
+    extra: dict[str, Any] = field(default_factory=dict)
+    _lines: LineIndex | None = None
+
+    @property
+    def lines(self) -> LineIndex:
+        if self._lines is None:
+            self._lines = LineIndex(self.text)
+        return self._lines
+
+
+class FormatHandler(Protocol):
+    name: str
+
+    def parse(self, path: str, text: str) -> Document: ...
+
+    def validate(self, text: str) -> None:
+        """Raise ParseError when fixed text no longer parses."""

@@ -1,0 +1,145 @@
+"""The small value types every layer shares.
+
+Offsets are code-point offsets into the file's decoded text. Files are decoded as UTF-8
+without any newline translation (CRLF and a BOM stay as characters), so encoding the spliced
+text again reproduces every byte outside the edits exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.IntEnum):
+    """How bad the problem is. Ordered, so `fail-on` can compare."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected info, warning or error)") from None
+
+
+class Applicability(enum.Enum):
+    """How far a fix can be trusted; decided by the reference module, not by taste."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY_ONLY = "display-only"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"bad span {self.start}..{self.end}")
+
+    def overlaps(self, other: "Span") -> bool:
+        # Two insertions at the same point conflict too: their order would be arbitrary.
+        if self.start == self.end == other.start == other.end:
+            return True
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    span: Span
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    applicability: Applicability
+    message: str
+    edits: tuple[Edit, ...] = ()
+
+    @property
+    def span(self) -> Span | None:
+        if not self.edits:
+            return None
+        return Span(min(e.span.start for e in self.edits), max(e.span.end for e in self.edits))
+
+    def applies_at(self, unsafe: bool) -> bool:
+        if not self.edits:
+            return False
+        if self.applicability is Applicability.SAFE:
+            return True
+        return unsafe and self.applicability is Applicability.UNSAFE
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    message: str
+    path: str
+    span: Span
+    severity: Severity
+    fix: Fix | None = None
+    locator: str = ""
+    # The text the finding is about; part of the baseline key so baselines survive line shifts.
+    matched: str = ""
+
+
+class LineIndex:
+    """Maps offsets to 1-based (row, column) pairs; columns count characters."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0]
+        find = text.find
+        pos = find("\n")
+        while pos != -1:
+            self._starts.append(pos + 1)
+            pos = find("\n", pos + 1)
+        self._text = text
+
+    def position(self, offset: int) -> tuple[int, int]:
+        row = bisect.bisect_right(self._starts, offset) - 1
+        return row + 1, offset - self._starts[row] + 1
+
+    def line_text(self, row: int) -> str:
+        start = self._starts[row - 1]
+        end = self._starts[row] - 1 if row < len(self._starts) else len(self._text)
+        return self._text[start:end].rstrip("\r")
+
+    def line_start(self, row: int) -> int:
+        return self._starts[row - 1]
+
+    @property
+    def line_count(self) -> int:
+        return len(self._starts)
+
+
+@dataclass(slots=True)
+class FileResult:
+    """What the engine did with one file."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    original: str | None = None
+    fixed: str | None = None  # None when nothing changed
+    fixed_findings: list[Finding] = field(default_factory=list)
+    note: str | None = None  # e.g. "skipped: binary file"
+    # Series this file records from the removed metric (VMM003); they die with it.
+    dead_series: frozenset[str] = frozenset()
+
+    @property
+    def fixed_count(self) -> int:
+        return len(self.fixed_findings)
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed is not None and self.fixed != self.original

@@ -1,0 +1,152 @@
+"""The rule interface and the registry that discovers rule modules in `migrator.rules`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import sys
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
+
+from migrator.model import Finding, Fix, Severity, Span
+
+if TYPE_CHECKING:
+    from migrator.config import Settings
+    from migrator.formats.base import Document, Site
+
+DOCS_URL = "https://github.com/vllm-metrics-migrator/vllm-metrics-migrator/blob/main/README.md#"
+
+
+class Rule:
+    """Base class. Subclasses set the class attributes and implement `check`.
+
+    The docstring of a rule is its documentation and uses ruff's headings:
+    What it does / Why is this bad? / Example / Fix safety.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+    # Format names the rule runs on; None means every format.
+    formats: ClassVar[frozenset[str] | None] = None
+    # What `rules` shows: "safe", "unsafe", "display-only", "sometimes" or "none".
+    fix_availability: ClassVar[str] = "none"
+    formats_label: ClassVar[str] = "all"
+
+    def check(self, ctx: "RuleContext") -> Iterable[Finding]:
+        return ()
+
+    @classmethod
+    def docs(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def summary(cls) -> str:
+        return cls.docs().split("\n\n", 1)[0].replace("\n", " ")
+
+    @classmethod
+    def url(cls) -> str:
+        return DOCS_URL + f"{cls.code.lower()}-{cls.name}"
+
+    def applies_to(self, fmt: str) -> bool:
+        return self.formats is None or fmt in self.formats
+
+
+class RuleContext:
+    """What a rule sees of one file: the parsed document, the settings, shared analyses."""
+
+    def __init__(self, doc: "Document", settings: "Settings") -> None:
+        self.doc = doc
+        self.settings = settings
+        # Analyses several rules need (PromQL parses, name scans) are computed once per file.
+        self.cache: dict[Any, Any] = {}
+
+    def memo(self, key: Any, compute):  # type: ignore[no-untyped-def]
+        try:
+            return self.cache[key]
+        except KeyError:
+            value = self.cache[key] = compute()
+            return value
+
+    def finding(
+        self,
+        rule: Rule | type[Rule],
+        span: Span,
+        message: str,
+        *,
+        fix: Fix | None = None,
+        locator: str = "",
+        matched: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            code=rule.code,
+            message=message,
+            path=self.doc.path,
+            span=span,
+            severity=severity or rule.severity,
+            fix=fix,
+            locator=locator,
+            matched=self.doc.text[span.start : span.end] if matched is None else matched,
+        )
+
+    def site_finding(
+        self,
+        rule: Rule | type[Rule],
+        site: "Site",
+        start: int,
+        end: int,
+        message: str,
+        **kwargs: Any,
+    ) -> Finding:
+        kwargs.setdefault("locator", site.locator)
+        kwargs.setdefault("matched", site.value[start:end])
+        return self.finding(rule, site.file_span(start, end), message, **kwargs)
+
+
+def _rules_package():  # type: ignore[no-untyped-def]
+    try:
+        return importlib.import_module("migrator.rules")
+    except ModuleNotFoundError:
+        # Running from a source checkout without installing: the repository's top-level
+        # `rules/` folder is what setuptools installs as `migrator.rules`.
+        folder = Path(__file__).resolve().parent.parent / "rules"
+        spec = importlib.util.spec_from_file_location(
+            "migrator.rules", folder / "__init__.py", submodule_search_locations=[str(folder)]
+        )
+        if spec is None or spec.loader is None:
+            raise
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["migrator.rules"] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+@cache
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule, discovered from the modules of `migrator.rules`, sorted by code."""
+    package = _rules_package()
+    found: dict[str, Rule] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, Rule)
+                and value is not Rule
+                and value.__module__ == module.__name__
+            ):
+                if value.code in found:
+                    raise RuntimeError(f"duplicate rule code {value.code}")
+                found[value.code] = value()
+    return tuple(found[code] for code in sorted(found))
+
+
+def rule_by_code(code: str) -> Rule | None:
+    for rule in all_rules():
+        if rule.code == code.upper():
+            return rule
+    return None

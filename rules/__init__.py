@@ -1,0 +1,1 @@
+"""One module per rule; `migrator.rule.all_rules` discovers them. Installed as `migrator.rules`."""
