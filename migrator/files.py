@@ -39,7 +39,9 @@ class _Excludes:
 
 
 def _gitwildmatch(lines: list[str]):  # type: ignore[no-untyped-def]
-        return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 class _GitIgnores:

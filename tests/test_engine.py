@@ -1,0 +1,176 @@
+"""The pure core: edit splicing, fix passes, re-validation, suppression, and safe writing."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from migrator import engine, rule
+from migrator.config import Settings
+from migrator.files import WriteRefused, atomic_write, read_if_contains
+from migrator.model import Applicability, Edit, Fix, Severity, Span
+from migrator.rule import Rule
+from migrator.runner import RunOptions, run
+
+
+class RenameToCached(Rule):
+    """Test rule: rewrites the removed name to the cached counter (a stand-in fixable rule)."""
+
+    code = "VMM990"
+    name = "test-rename"
+    severity = Severity.ERROR
+    needles = (b"prompt_tokens_recomputed",)
+
+    def check(self, ctx):
+        text = ctx.doc.text
+        start = text.find("vllm:prompt_tokens_recomputed_total")
+        while start != -1:
+            span = Span(start, start + len("vllm:prompt_tokens_recomputed_total"))
+            fix = Fix(Applicability.SAFE, "use the cached counter", (Edit(span, "vllm:prompt_tokens_cached_total"),))
+            yield ctx.finding(self, span, "removed metric", fix=fix)
+            start = text.find("vllm:prompt_tokens_recomputed_total", span.end)
+
+
+class BreakJson(Rule):
+    """Test rule: an unsafe fix whose result does not parse; the engine must refuse it."""
+
+    code = "VMM991"
+    name = "test-break"
+    needles = (b"prompt_tokens_recomputed",)
+
+    def check(self, ctx):
+        index = ctx.doc.text.find("{")
+        if index != -1 and ctx.doc.format == "json":
+            span = Span(index, index + 1)
+            yield ctx.finding(self, span, "bad", fix=Fix(Applicability.UNSAFE, "breaks", (Edit(span, "["),)))
+
+
+@pytest.fixture
+def fake_rules(monkeypatch):
+    rules = (RenameToCached(), BreakJson())
+    monkeypatch.setattr(engine, "all_rules", lambda: rules)
+    monkeypatch.setattr(rule, "all_rules", lambda: rules)
+    import migrator.runner as runner
+
+    monkeypatch.setattr(runner, "all_rules", lambda: rules)
+    return rules
+
+
+def test_apply_edits_splices_and_keeps_everything_else():
+    text = "a\r\nbb\r\nccc\r\n"
+    edits = [Edit(Span(3, 5), "XYZ"), Edit(Span(0, 0), "\ufeff")]
+    assert engine.apply_edits(text, edits) == "\ufeffa\r\nXYZ\r\nccc\r\n"
+    with pytest.raises(ValueError):
+        engine.apply_edits(text, [Edit(Span(0, 2), ""), Edit(Span(1, 3), "")])
+
+
+def test_fix_preserves_crlf_and_bom(fake_rules):
+    text = '\ufeff# runbook\r\nquery: rate(vllm:prompt_tokens_recomputed_total[5m])\r\n'
+    result = engine.fix_text("x.md", text, Settings(), "text")
+    assert result.text == '\ufeff# runbook\r\nquery: rate(vllm:prompt_tokens_cached_total[5m])\r\n'
+    assert [f.code for f in result.fixed] == ["VMM990"]
+    assert result.findings == []
+
+
+def test_fix_refuses_edits_whose_output_does_not_parse(fake_rules):
+    text = '{"expr": "vllm:prompt_tokens_recomputed_total"}'
+    result = engine.fix_text("d.json", text, Settings(), "json", unsafe=True)
+    # The safe rename applies; the unsafe edit that would break the JSON never does.
+    assert result.text == '{"expr": "vllm:prompt_tokens_cached_total"}'
+    assert all(f.code != "VMM991" for f in result.fixed)
+
+
+def test_overlapping_fixes_are_deferred_to_a_later_pass(fake_rules):
+    text = "vllm:prompt_tokens_recomputed_total vllm:prompt_tokens_recomputed_total"
+    result = engine.fix_text("x.txt", text, Settings(), "text")
+    assert result.text == "vllm:prompt_tokens_cached_total vllm:prompt_tokens_cached_total"
+
+
+def test_parse_error_is_a_finding_with_line_and_column():
+    result = engine.lint_text("r.yaml", "groups:\n  - name: a\n   rules: [\n", Settings(), "yaml")
+    assert result.document is None
+    (finding,) = result.findings
+    assert finding.code == "VMM000" and "line" in finding.message
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# vllm-metrics-migrator: ignore[VMM900]",
+        "# vllm-metrics-migrator: ignore",
+        "# noqa: VMM900",
+    ],
+)
+def test_inline_suppression_same_line_and_line_above(comment):
+    same = f"x vllm:prompt_tokens_recomputed_total {comment}\n"
+    above = f"{comment}\nx vllm:prompt_tokens_recomputed_total\n"
+    for text in (same, above):
+        assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
+
+
+def test_suppression_of_another_code_does_not_hide():
+    text = "x vllm:prompt_tokens_recomputed_total  # vllm-metrics-migrator: ignore[VMM001]\n"
+    assert [f.code for f in engine.lint_text("n.txt", text, Settings(), "text").findings] == ["VMM900"]
+
+
+def test_ignore_file_directive():
+    text = "# vllm-metrics-migrator: ignore-file\nvllm:prompt_tokens_recomputed_total\n"
+    assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
+
+
+def test_atomic_write_keeps_permissions(tmp_path: Path):
+    target = tmp_path / "rules.yaml"
+    target.write_text("old\n")
+    os.chmod(target, 0o640)
+    atomic_write(target, "new\n")
+    assert target.read_text() == "new\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["rules.yaml"]  # no temporary file left
+
+
+def test_atomic_write_refuses_symlinks_and_paths_outside(tmp_path: Path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    inside = tmp_path / "repo"
+    inside.mkdir()
+    link = inside / "link.txt"
+    link.symlink_to(outside)
+    with pytest.raises(WriteRefused):
+        atomic_write(link, "changed")
+    with pytest.raises(WriteRefused):
+        atomic_write(outside, "changed", allowed_roots=[inside])
+    assert outside.read_text() == "keep"
+
+
+def test_prefilter_reads_large_files_completely(tmp_path: Path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * 200_000 + b"vllm:prompt_tokens_recomputed_total\n")
+    assert read_if_contains(str(big), (b"prompt_tokens_recomputed",)) is not None
+    small = tmp_path / "small.txt"
+    small.write_bytes(b"nothing here")
+    assert read_if_contains(str(small), (b"prompt_tokens_recomputed",)) is None
+
+
+def test_run_fix_writes_only_changed_files_and_second_run_is_a_no_op(fake_rules, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.md").write_text("rate(vllm:prompt_tokens_recomputed_total[5m])\n")
+    (tmp_path / "b.md").write_text("nothing\n")
+    before = (tmp_path / "b.md").stat().st_mtime_ns
+    report = run(["."], Settings(), RunOptions(fix=True))
+    assert [r.path for r in report.changed] == ["a.md"]
+    assert (tmp_path / "a.md").read_text() == "rate(vllm:prompt_tokens_cached_total[5m])\n"
+    assert (tmp_path / "b.md").stat().st_mtime_ns == before
+    again = run(["."], Settings(), RunOptions(fix=True))
+    assert again.changed == []
+
+
+def test_binary_and_undecodable_files_are_skipped_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blob.bin").write_bytes(b"\0\1prompt_tokens_recomputed")
+    (tmp_path / "latin1.txt").write_bytes("vllm:prompt_tokens_recomputed_total caf\xe9".encode("latin-1"))
+    report = run(["."], Settings(), RunOptions())
+    notes = {r.path: r.note for r in report.results}
+    assert notes == {"blob.bin": "skipped: binary file", "latin1.txt": "skipped: not valid UTF-8"}
