@@ -156,6 +156,8 @@ def _select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
         if fix is None or not fix.applies_at(unsafe):
             continue
         spans = [e.span for e in fix.edits]
+        if fix.scope is not None:
+            spans.append(fix.scope)
         if any(s.overlaps(t) for s in spans for t in taken):
             continue
         chosen.append(finding)

@@ -66,6 +66,9 @@ class Fix:
     applicability: Applicability
     message: str
     edits: tuple[Edit, ...] = ()
+    # Fixes whose scopes overlap are applied in separate passes even when their edits are
+    # disjoint: two term eliminations in one expression are each valid alone, not together.
+    scope: Span | None = None
 
     @property
     def span(self) -> Span | None:

@@ -47,7 +47,15 @@ class Site:
     encode: Callable[[str], str] = _identity
     # Why a non-editable site cannot be edited, for the finding's fix message.
     readonly_reason: str = ""
+    # Decoded ranges that are not literal text (Helm/Jinja `{{ }}`, f-string fields): reported
+    # through, never edited.
+    protected: tuple[tuple[int, int], ...] = ()
     context: dict[str, Any] = field(default_factory=dict)
+
+    def can_edit(self, start: int, end: int) -> bool:
+        if not self.editable:
+            return False
+        return not any(start < p_end and p_start < end for p_start, p_end in self.protected)
 
     def to_file(self, index: int) -> int:
         if self.offsets is None:
