@@ -31,7 +31,7 @@ def _cases() -> list[Path]:
 
 
 def _input(case: Path) -> Path:
-    (found,) = [p for p in case.iterdir() if p.name.startswith("input.")]
+    (found,) = [p for p in case.iterdir() if p.name.startswith("input.") and p.is_file()]
     return found
 
 
@@ -71,10 +71,13 @@ def _finding_rows(result, text: str) -> set[int]:  # type: ignore[no-untyped-def
 
 
 def _run_one(display: str, settings: Settings, options: RunOptions) -> FileResult:
-    """The whole pipeline (discovery, prefilter, lint or fix) without writing."""
-    report = run([display], settings, options)
+    """The whole pipeline (discovery, prefilter, lint or fix) without writing. Files in the
+    case's `context/` folder are part of the run (cross-file rules) but not under test."""
+    paths = [display, "context"] if Path("context").is_dir() else [display]
+    report = run(paths, settings, options)
     assert not report.errors
-    return report.results[0] if report.results else FileResult(path=display, original=_read(Path(display)))
+    mine = [r for r in report.results if r.path == display]
+    return mine[0] if mine else FileResult(path=display, original=_read(Path(display)))
 
 
 CASES = _cases()

@@ -94,3 +94,27 @@ class FormatHandler(Protocol):
 
     def validate(self, text: str) -> None:
         """Raise ParseError when fixed text no longer parses."""
+
+
+_METRIC_NAME = None
+
+
+def guess_kind(value: str) -> SiteKind:
+    """What a string is when the file's structure does not say: a metric name, PromQL, or prose."""
+    global _METRIC_NAME
+    if _METRIC_NAME is None:
+        import re
+
+        _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]*")
+    stripped = value.strip()
+    if _METRIC_NAME.fullmatch(stripped):
+        return SiteKind.NAME
+    if not stripped or "\n\n" in stripped:
+        return SiteKind.TEXT
+    from migrator.promql.parser import PromQLSyntaxError, parse
+
+    try:
+        parse(stripped)
+    except (PromQLSyntaxError, RecursionError):
+        return SiteKind.TEXT
+    return SiteKind.PROMQL

@@ -154,6 +154,9 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
                 in_bracket = False
         elif kind == "WORD":
             kind = "TVAR" if ("$" in tok_text or "[[" in tok_text) else "IDENT"
+        elif kind == "NUMBER" or kind == "DURATION":
+            if npos < end and (text[npos].isalnum() or text[npos] == "_"):
+                raise PromQLSyntaxError(f"bad number or duration syntax {text[pos:npos + 1]!r}", pos, text)
         elif kind == "BAD":
             raise _bad(text, pos)
         append(Token(kind, tok_text, pos, npos))

@@ -135,6 +135,20 @@ class _Collector:
         if node.at_span is not None and self.templated(node.at_span):
             self.edit(node.at_span, "1")
 
+    def literal(self, span) -> str:
+        """Text of a quoted literal, with template regions that contain the quote
+        character or a backslash (``"{{ default "x" .v }}"``) replaced by ``tmpl``."""
+        raw = self.text[span[0] : span[1]]
+        quote = raw[0]
+        if quote == "`" or "{" not in raw:
+            return raw
+        return TEMPLATE_RE.sub(lambda m: "tmpl" if quote in m.group() or "\\" in m.group() else m.group(), raw)
+
+    def fix_literal(self, span) -> None:
+        new = self.literal(span)
+        if new != self.text[span[0] : span[1]]:
+            self.edit(span, new)
+
     def labels(self, spans) -> None:
         for sp in spans:
             if self.templated(sp):
@@ -156,7 +170,7 @@ class _Collector:
                 label = text[m.label_span[0] : m.label_span[1]]
                 if self.templated(m.label_span):
                     label = _identifier(label, allow_colon=False)
-                items.append(label + m.op + text[m.value_span[0] : m.value_span[1]])
+                items.append(label + m.op + self.literal(m.value_span))
             ends = [s[1] for s in node.template_spans]
             if node.braces_span is not None:
                 ends.append(node.braces_span[1])
@@ -167,8 +181,11 @@ class _Collector:
                 items.append('__name__=~".+"')
             new = prefix + ("{" + ", ".join(items) + "}" if items else "")
             self.edit((node.start, core_end), new)
-        elif node.templated and node.name_span is not None:
-            self.edit(node.name_span, _identifier(text[node.name_span[0] : node.name_span[1]]))
+        else:
+            if node.templated and node.name_span is not None:
+                self.edit(node.name_span, _identifier(text[node.name_span[0] : node.name_span[1]]))
+            for m in node.matchers:
+                self.fix_literal(m.value_span)
         self.modifiers(node)
 
     def visit(self, node: Expr, expected: str | None) -> None:
@@ -218,6 +235,8 @@ class _Collector:
                 self.visit(side, exp)
         elif isinstance(node, (ParenExpr, UnaryExpr)):
             self.visit(node.expr, expected)
+        elif isinstance(node, StringLiteral):
+            self.fix_literal(node.span)
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:

@@ -1,0 +1,50 @@
+from migrator.model import Applicability, Fix, Severity
+from migrator.promql.findings import references
+from migrator.rule import Rule
+
+
+class DependentOfDeadSeries(Rule):
+    """A use of a series recorded from the removed metric (by a VMM003 rule), in any file.
+
+    ## What it does
+    After the whole run has found the recording rules that depend on
+    `vllm:prompt_tokens_recomputed` (VMM003), reports every PromQL selector of their recorded
+    names — in other rule files, dashboards and Python strings. Chains of recording rules are
+    followed until nothing new dies.
+
+    ## Why is this bad?
+    The recorded series stops with its input on vLLM v0.20+, so this alert, panel or query
+    silently loses its data even though it never names the removed metric.
+
+    ## Example
+    ```yaml
+    # recording.yaml
+    - record: job:vllm_recomputed_tokens:rate5m
+      expr: sum(rate(vllm:prompt_tokens_recomputed_total[5m])) by (job)
+    # alerts.yaml
+    - alert: RecomputeSpike
+      expr: job:vllm_recomputed_tokens:rate5m > 100
+    ```
+
+    ## Fix safety
+    Display-only: the fix belongs at the recording rule (VMM003); once that rule no longer
+    depends on the removed metric, this finding goes away.
+    """
+
+    code = "VMM004"
+    name = "dependent-of-dead-series"
+    severity = Severity.ERROR
+    fix_availability = "display-only"
+    formats_label = "all"
+    needles = ()  # the runner adds the dead series names as needles when it knows them
+
+    def check(self, ctx):
+        if not ctx.settings.dead_series:
+            return
+        for site, _analysis, ref in references(ctx, ("dead-series",)):
+            yield ctx.site_finding(
+                self, site, ref.start, ref.end,
+                f"`{ref.name}` is recorded from the removed vllm:prompt_tokens_recomputed (see its "
+                "VMM003 finding): it has no data on vLLM v0.20+",
+                fix=Fix(Applicability.DISPLAY_ONLY, "Fix or delete the recording rule first, then this use"),
+            )
