@@ -185,3 +185,10 @@ def test_every_rule_documents_the_four_headings():
         docs = r.docs()
         for heading in ("## What it does", "## Why is this bad?", "## Example", "## Fix safety"):
             assert heading in docs, f"{r.code} lacks {heading}"
+
+
+def test_readme_rules_section_is_generated_from_the_registry():
+    from migrator.docs import render_readme
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert render_readme(text) == text, "README rules are stale: run `python -m migrator.docs`"

@@ -604,6 +604,8 @@ SUBSTITUTIONS = [
     ("$agg(rate(x[5m])) by (job)", "sum(rate(x[5m])) by (job)"),
     ("$fn(x[5m])", "rate(x[5m])"),
     ("count_values($label, x)", 'count_values("x", x)'),
+    ('x{job=~"{{ .Release.Name }}-.*", a="{{ .Values.a }}"}', 'x{job=~".*-.*", a="{{ .Values.a }}"}'),
+    ('x{job="{{ .Values.job | default "vllm" }}"}', 'x{job="tmpl"}'),
     ("no variables here", "no variables here"),
 ]
 
@@ -671,3 +673,9 @@ def test_no_catastrophic_backtracking():
     with pytest.raises(PromQLSyntaxError):
         parse(nasty2)
     assert time.perf_counter() - t0 < 0.5
+
+
+def test_deep_nesting_is_a_syntax_error():
+    with pytest.raises(PromQLSyntaxError, match="nested too deeply"):
+        parse("(" * 5000 + "x" + ")" * 5000)
+    assert isinstance(parse("(" * 50 + "x" + ")" * 50), ParenExpr)

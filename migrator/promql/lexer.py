@@ -69,9 +69,10 @@ class Token(NamedTuple):
 # Grafana variable syntaxes: ${name}, ${name:format}, ${name.field}, $name, [[name]], [[name:fmt]]
 GRAFANA_VARIABLE_PATTERN = r"\$\{[^{}\s]+\}|\$\w+|\[\[\w+(?::\w+)?\]\]"
 # Helm / Jinja regions.  Non-greedy, may span lines.
-TEMPLATE_PATTERN = r"(?s:\{\{.*?\}\}|\{%.*?%\})"
+# (Bounded length keeps lexing linear on pathological input such as "{{{{{{...".)
+TEMPLATE_PATTERN = r"(?s:\{\{.{0,4000}?\}\}|\{%.{0,4000}?%\})"
 # Inside a quoted string a template region must stay on one line.
-_STRING_TEMPLATE = r"\{\{[^\n]*?\}\}|\{%[^\n]*?%\}"
+_STRING_TEMPLATE = r"\{\{[^\n]{0,1000}?\}\}|\{%[^\n]{0,1000}?%\}"
 
 GRAFANA_VARIABLE_RE = re.compile(GRAFANA_VARIABLE_PATTERN, re.ASCII)
 TEMPLATE_RE = re.compile(TEMPLATE_PATTERN)
@@ -172,46 +173,29 @@ def _needs_merge(tokens: list[Token]) -> bool:
     return False
 
 
+def _ends_with_template(t: Token) -> bool:
+    return t.kind == "TEMPLATE" or (t.kind == "TVAR" and t.text.endswith(("}}", "%}")))
+
+
 def _merge_templated_words(tokens: list[Token]) -> list[Token]:
     """Glue ``vllm_{{ .Values.x }}_total``-style names into one TVAR token.
 
-    A template region is glued to a directly adjacent word when the template is
-    directly followed by a word, or the word before it ends in ``_`` or ``:``.
-    A template directly after a plain name (``up{{ .Values.sel }}``) is left
-    alone: that is usually an injected matcher list, handled by the parser.
+    Directly adjacent tokens are glued when a template region is followed by a
+    word or another template, or when a word ending in ``_`` or ``:`` is followed
+    by a template.  A template right after a plain name (``up{{ .Values.sel }}``)
+    is left alone: that is usually an injected matcher list, which the parser
+    attaches to the selector.  A run of templates only stays a TEMPLATE token.
     """
     out: list[Token] = []
-    i = 0
-    n = len(tokens)
-    wordish = ("IDENT", "TVAR", "TEMPLATE")
-    while i < n:
-        t = tokens[i]
-        if t.kind not in wordish:
-            out.append(t)
-            i += 1
-            continue
-        j = i
-        # Extend the run while glue conditions hold.
-        while j + 1 < n:
-            a, b = tokens[j], tokens[j + 1]
-            if b.start != a.end or b.kind not in wordish:
-                break
-            if a.kind == "TEMPLATE" and b.kind != "TEMPLATE":
-                pass  # template followed by a word: name continues
-            elif b.kind == "TEMPLATE" and a.kind != "TEMPLATE" and a.text[-1:] in ("_", ":"):
-                pass  # prefix_{{ x }}
-            elif a.kind == "TEMPLATE" and b.kind == "TEMPLATE":
-                # two adjacent templates glue only if they are part of a longer name
-                if not (j > i or (j + 2 < n and tokens[j + 2].start == b.end and tokens[j + 2].kind in ("IDENT", "TVAR"))):
-                    break
-            else:
-                break
-            j += 1
-        if j == i:
-            out.append(t)
-        else:
-            s, e = t.start, tokens[j].end
-            src = "".join(x.text for x in tokens[i : j + 1])
-            out.append(Token("TVAR", src, s, e))
-        i = j + 1
+    for t in tokens:
+        if out and t.start == out[-1].end:
+            a = out[-1]
+            glue = (_ends_with_template(a) and t.kind in ("IDENT", "TVAR", "TEMPLATE")) or (
+                t.kind == "TEMPLATE" and a.kind in ("IDENT", "TVAR") and a.text[-1] in "_:"
+            )
+            if glue:
+                kind = "TEMPLATE" if a.kind == "TEMPLATE" and t.kind == "TEMPLATE" else "TVAR"
+                out[-1] = Token(kind, a.text + t.text, a.start, t.end)
+                continue
+        out.append(t)
     return out

@@ -723,7 +723,10 @@ def parse(text: str, start: int = 0, end: int | None = None) -> Expr:
 
     Raises :class:`PromQLSyntaxError` (a ``ValueError``) with a character offset.
     """
-    return _Parser(text, start, end).parse_top()
+    try:
+        return _Parser(text, start, end).parse_top()
+    except RecursionError:
+        raise PromQLSyntaxError("expression nested too deeply", start, text) from None
 
 
 # ------------------------------------------------------------------ Grafana

@@ -6,7 +6,9 @@ validate it.  It is a validation aid only - the substituted values mean nothing:
 
 * a variable or template used as a duration (range ``[...]``, subquery
   ``[a:b]``, ``offset``) becomes ``5m``; after ``@`` it becomes ``1``;
-* variables inside quoted strings are left alone (already valid PromQL);
+* variables inside quoted strings are left alone (already valid PromQL); template
+  regions inside strings stay too, except inside regex matchers (-> ``.*``) or
+  when they contain the string's quote character (-> ``tmpl``);
 * an opaque operand (``$threshold``, ``{{ .Values.x }}``) becomes ``1`` - or
   ``vector(1)`` where an instant vector is required (aggregation body, set
   operator, vector function argument, scalar-vs-placeholder comparison);
@@ -135,17 +137,23 @@ class _Collector:
         if node.at_span is not None and self.templated(node.at_span):
             self.edit(node.at_span, "1")
 
-    def literal(self, span) -> str:
+    def literal(self, span, regex: bool = False) -> str:
         """Text of a quoted literal, with template regions that contain the quote
-        character or a backslash (``"{{ default "x" .v }}"``) replaced by ``tmpl``."""
+        character or a backslash (``"{{ default "x" .v }}"``) replaced by ``tmpl``;
+        in a regex matcher every template region becomes ``.*`` (``{{`` is not a
+        valid regex)."""
         raw = self.text[span[0] : span[1]]
         quote = raw[0]
-        if quote == "`" or "{" not in raw:
+        if "{" not in raw:
+            return raw
+        if regex:
+            return TEMPLATE_RE.sub(".*", raw)
+        if quote == "`":
             return raw
         return TEMPLATE_RE.sub(lambda m: "tmpl" if quote in m.group() or "\\" in m.group() else m.group(), raw)
 
-    def fix_literal(self, span) -> None:
-        new = self.literal(span)
+    def fix_literal(self, span, regex: bool = False) -> None:
+        new = self.literal(span, regex)
         if new != self.text[span[0] : span[1]]:
             self.edit(span, new)
 
@@ -170,7 +178,7 @@ class _Collector:
                 label = text[m.label_span[0] : m.label_span[1]]
                 if self.templated(m.label_span):
                     label = _identifier(label, allow_colon=False)
-                items.append(label + m.op + self.literal(m.value_span))
+                items.append(label + m.op + self.literal(m.value_span, m.op in ("=~", "!~")))
             ends = [s[1] for s in node.template_spans]
             if node.braces_span is not None:
                 ends.append(node.braces_span[1])
@@ -185,7 +193,7 @@ class _Collector:
             if node.templated and node.name_span is not None:
                 self.edit(node.name_span, _identifier(text[node.name_span[0] : node.name_span[1]]))
             for m in node.matchers:
-                self.fix_literal(m.value_span)
+                self.fix_literal(m.value_span, m.op in ("=~", "!~"))
         self.modifiers(node)
 
     def visit(self, node: Expr, expected: str | None) -> None:
