@@ -12,7 +12,7 @@ import click
 
 from migrator import __version__
 from migrator.config import ConfigError, Settings, load_settings
-from migrator.model import FileResult, Severity
+from migrator.model import Severity
 from migrator.output import (
     RENDERERS,
     Style,
@@ -21,19 +21,26 @@ from migrator.output import (
     render_full,
     render_statistics,
     summary_line,
+    unified_diff,
 )
 from migrator.rule import all_rules, rule_by_code
 from migrator.runner import RunOptions, RunReport, process_text, run
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def _is_terminal(stream) -> bool:  # type: ignore[no-untyped-def]
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def _use_color(stream) -> bool:  # type: ignore[no-untyped-def]
+    # https://no-color.org: any non-empty NO_COLOR disables colour; --color still wins.
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    return hasattr(stream, "isatty") and stream.isatty()
+    return _is_terminal(stream)
 
 
 def _parse_codes(value: str | None, option: str) -> tuple[str, ...] | None:
@@ -51,6 +58,23 @@ def _parse_codes(value: str | None, option: str) -> tuple[str, ...] | None:
     return tuple("" if c == "ALL" else c for c in codes)
 
 
+def _complete_formats(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+    return [f for f in output_formats() if f.startswith(incomplete)]
+
+
+def _complete_codes(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+    """Rule codes for `explain CODE` and the comma-separated `--select`/`--ignore` lists."""
+    from click.shell_completion import CompletionItem
+
+    done, _, last = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    return [
+        CompletionItem(prefix + r.code, help=r.name)
+        for r in all_rules()
+        if r.code.startswith(last.upper())
+    ]
+
+
 def _settings(config: str | None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
     try:
         settings = load_settings(Path(config) if config else None)
@@ -58,14 +82,6 @@ def _settings(config: str | None, **overrides) -> Settings:  # type: ignore[no-u
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_ERROR)
     return settings.with_overrides(**overrides)
-
-
-def unified_diff(result: FileResult) -> str:
-    before = (result.original or "").splitlines(keepends=True)
-    after = (result.fixed or "").splitlines(keepends=True)
-    lines = difflib.unified_diff(before, after, fromfile=f"a/{result.path}", tofile=f"b/{result.path}")
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
-    return text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,13 +96,18 @@ def main() -> None:
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also offer and apply unsafe fixes.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print the diff --fix would make; write nothing.")
-@click.option("--select", help="Comma-separated rule codes or prefixes to enable (default: all).")
-@click.option("--ignore", help="Comma-separated rule codes or prefixes to disable.")
-@click.option("--output-format", default="full", show_default=True, help="full, concise, json, json-lines, github, gitlab, sarif, junit.")
+@click.option("--select", shell_complete=_complete_codes, help="Comma-separated rule codes or prefixes to enable (default: all).")
+@click.option("--ignore", shell_complete=_complete_codes, help="Comma-separated rule codes or prefixes to disable.")
+@click.option("--output-format", default="full", show_default=True, shell_complete=_complete_formats,
+              help="full, concise, json, json-lines, github, gitlab, sarif, junit.")
 @click.option("--output-file", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings remain.")
 @click.option("--exit-non-zero-on-fix", is_flag=True, help="Exit 1 when any file was changed.")
 @click.option("--statistics", is_flag=True, help="Print a count per rule instead of each finding.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
+              help="Hide findings recorded in this baseline (default: `baseline` in the config).")
+@click.option("--write-baseline", "write_baseline_file", type=click.Path(dir_okay=False),
+              help="Record the current findings as the baseline FILE and exit 0.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
 @click.option("--stdin-filename", help="Name (and so format) of the text read from stdin with PATH `-`.")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), help="Lowest severity that fails the check.")
@@ -95,8 +116,8 @@ def main() -> None:
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="Config file (default: nearest pyproject.toml/.vllm-metrics-migrator.toml).")
 @click.option("--color/--no-color", default=None, help="Colours (default: on a terminal, unless NO_COLOR).")
 def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, output_file, exit_zero,
-          exit_non_zero_on_fix, statistics, force_exclude, stdin_filename, fail_on, metric_prefixes,
-          no_respect_gitignore, config, color) -> None:  # type: ignore[no-untyped-def]
+          exit_non_zero_on_fix, statistics, baseline_file, write_baseline_file, force_exclude, stdin_filename,
+          fail_on, metric_prefixes, no_respect_gitignore, config, color) -> None:  # type: ignore[no-untyped-def]
     """Lint PATHS (default: the current folder)."""
     formats = output_formats()
     if output_format not in formats:
@@ -111,6 +132,11 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
     )
     options = RunOptions(fix=fix or show_diff, unsafe=unsafe_fixes, write=fix and not show_diff, force_exclude=force_exclude)
     paths = list(paths) or ["."]
+    # Read the baseline before scanning: a broken one is a usage error, not a late surprise.
+    # Writing a new baseline records everything, so the old one is not applied then.
+    baseline = None
+    if not write_baseline_file and not show_diff:
+        baseline = _load_baseline(baseline_file or settings.baseline)
 
     if paths == ["-"]:
         report = _run_stdin(stdin_filename, settings, options, fix and not show_diff)
@@ -130,9 +156,25 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
         click.echo(f"Would fix {fixable} finding{'s' if fixable != 1 else ''} in {len(report.changed)} file{'s' if len(report.changed) != 1 else ''}.", err=True)
         sys.exit(EXIT_FINDINGS if report.changed and not exit_zero else EXIT_OK)
 
+    if write_baseline_file:
+        from migrator.baseline import write_baseline
+
+        try:
+            count = write_baseline(write_baseline_file, report.findings)
+        except OSError as err:
+            click.echo(f"error: cannot write baseline {write_baseline_file}: {err.strerror}", err=True)
+            sys.exit(EXIT_ERROR)
+        click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {write_baseline_file}.", err=True)
+        sys.exit(EXIT_OK)
+    hidden = 0
+    if baseline is not None:
+        from migrator.baseline import apply_baseline
+
+        hidden = apply_baseline(report.results, baseline)
+
     stream_out = open(output_file, "w", encoding="utf-8") if output_file else None
     try:
-        _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, stream_out)
+        _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, stream_out, hidden)
     finally:
         if stream_out:
             stream_out.close()
@@ -151,7 +193,19 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
     return RunReport(results=[result], files_scanned=1)
 
 
-def _print_report(report, settings, output_format, unsafe, statistics, fixed_mode, color, stream) -> None:  # type: ignore[no-untyped-def]
+def _load_baseline(path: str | None):  # type: ignore[no-untyped-def]
+    if not path:
+        return None
+    from migrator.baseline import BaselineError, load_baseline
+
+    try:
+        return load_baseline(path)
+    except BaselineError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _print_report(report, settings, output_format, unsafe, statistics, fixed_mode, color, stream, hidden=0) -> None:  # type: ignore[no-untyped-def]
     findings = report.findings
     out = stream or sys.stdout
     use_color = (color if color is not None else _use_color(out)) and stream is None
@@ -166,6 +220,8 @@ def _print_report(report, settings, output_format, unsafe, statistics, fixed_mod
         out.write(render_full(items, unsafe, Style(use_color), concise=output_format == "concise"))
         fixed = sum(r.fixed_count for r in report.results)
         out.write(summary_line(findings, unsafe, fixed if fixed_mode else 0) + "\n")
+        if hidden:
+            out.write(f"{hidden} more finding{'s' if hidden != 1 else ''} hidden by the baseline.\n")
     else:
         out.write(RENDERERS[output_format](items, unsafe))
 
@@ -200,7 +256,7 @@ def rules_command(fmt: str) -> None:
 
 
 @main.command()
-@click.argument("code")
+@click.argument("code", shell_complete=_complete_codes)
 def explain(code: str) -> None:
     """Print the documentation of rule CODE."""
     rule = rule_by_code(code)
@@ -226,15 +282,100 @@ def reference(fmt: str) -> None:
         click.echo(reference_text(), nl=False)
 
 
+@main.command()
+@click.argument("path", default=".", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply unsafe fixes (they change values; read the report).")
+@click.option("--dry-run", is_flag=True, help="Print the diff the migration would make; change no file.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False),
+              help="Write every remaining item here: Markdown (.md) or JSON (.json).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and only the one-line summary.")
+@click.option("--select", shell_complete=_complete_codes, help="Comma-separated rule codes or prefixes to enable.")
+@click.option("--ignore", shell_complete=_complete_codes, help="Comma-separated rule codes or prefixes to disable.")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), help="Lowest remaining severity that exits 1.")
+@click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
+              help="Leave findings recorded in this baseline out of what is left (default: config).")
+@click.option("--metric-prefix", "metric_prefixes", multiple=True, help="Extra metric prefix (e.g. ray_); repeatable.")
+@click.option("--no-respect-gitignore", is_flag=True, help="Migrate files .gitignore excludes too.")
+@click.option("--config", type=click.Path(dir_okay=False, exists=True), help="Config file (default: nearest one).")
+def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fail_on, baseline_file,
+            metric_prefixes, no_respect_gitignore, config) -> None:  # type: ignore[no-untyped-def]
+    """Migrate the repository at PATH (default: the current folder) in one go.
+
+    Applies every safe fix (and unsafe ones with --unsafe-fixes), then prints what changed and
+    what is left for a person, by rule. Exit code 0 when nothing at or above `fail-on` is left,
+    1 otherwise (with --dry-run: also 1 when a file would change), 2 on usage errors, 130 when
+    interrupted (each file is then either original or fully migrated; the written ones are
+    listed).
+    """
+    from migrator import migrate as migration_module
+
+    if report_file and migration_module.report_format(report_file) is None:
+        raise click.BadParameter("the report must end in .md (Markdown) or .json (JSON)", param_hint="--report")
+    settings = _settings(
+        config,
+        select=_parse_codes(select, "--select"),
+        ignore=_parse_codes(ignore, "--ignore"),
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        metric_prefixes=tuple(metric_prefixes) or None,
+        respect_gitignore=False if no_respect_gitignore else None,
+    )
+    baseline = _load_baseline(baseline_file or settings.baseline)
+    progress = migration_module.Progress(sys.stderr) if not quiet and _is_terminal(sys.stderr) else None
+    try:
+        result = migration_module.migrate(
+            path, settings, unsafe=unsafe_fixes, dry_run=dry_run, on_file=progress, baseline=baseline
+        )
+    except migration_module.MigrationInterrupted as stop:
+        if progress:
+            progress.clear()
+        click.echo("Interrupted. Every file is either original or fully migrated.", err=True)
+        click.echo(f"Written before the interrupt ({len(stop.written)}):", err=True)
+        for name in stop.written:
+            click.echo(f"  {name}", err=True)
+        click.echo(f"Not written ({len(stop.pending)}); run migrate again to finish.", err=True)
+        for name in stop.pending:
+            click.echo(f"  {name}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        if progress:
+            progress.clear()
+        click.echo("Interrupted while scanning; no file was written.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if progress:
+        progress.clear()
+    for message in result.report.errors:
+        click.echo(f"error: {message}", err=True)
+    if dry_run:
+        for file_result in result.report.changed:
+            click.echo(unified_diff(file_result), nl=False)
+    click.echo(migration_module.summary(result, quiet=quiet), nl=False)
+    if report_file:
+        try:
+            migration_module.write_report(result, report_file)
+        except OSError as err:
+            click.echo(f"error: cannot write the report {report_file}: {err.strerror}", err=True)
+            sys.exit(EXIT_ERROR)
+        if not quiet:
+            click.echo(f"Report written to {report_file}.")
+    elif result.left and not quiet:
+        click.echo("List them with `vllm-metrics-migrator check`, or pass --report FILE (.md or .json).")
+    remaining = any(item.finding.severity >= settings.fail_on for item in result.left)
+    sys.exit(EXIT_FINDINGS if remaining or (dry_run and result.changed) else EXIT_OK)
+
+
 def entry() -> None:
     """Console-script entry: an unexpected exception is an internal error, exit code 2."""
     try:
         main(prog_name="vllm-metrics-migrator")
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as err:  # noqa: BLE001 - the contract maps crashes to exit 2
         import traceback
 
         traceback.print_exc()
         click.echo(f"error: internal error: {err!r}; please report it", err=True)
         sys.exit(EXIT_ERROR)
+
+
+# Commands defined in their own modules are attached here, one import line each, after `main`
+# exists (such a module may import `main` or the helpers above from this one).

@@ -5,13 +5,52 @@ CI formats (github, gitlab, sarif, junit) live in `migrator.ci_formats` and regi
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from migrator.model import Applicability, FileResult, Finding, LineIndex
 from migrator.rule import rule_by_code
+
+
+def unified_diff(result: FileResult) -> str:
+    """The `--diff` / `migrate --dry-run` view of one file's fixes."""
+    before = (result.original or "").splitlines(keepends=True)
+    after = (result.fixed or "").splitlines(keepends=True)
+    lines = difflib.unified_diff(before, after, fromfile=f"a/{result.path}", tofile=f"b/{result.path}")
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+
+
+def project_root(cwd: str | None = None) -> str:
+    """The git work tree containing `cwd` (where CI systems resolve paths from), else `cwd`."""
+    start = os.path.abspath(cwd or os.getcwd())
+    folder = start
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return start
+        folder = parent
+
+
+def repo_relative(path: str, root: str | None = None) -> tuple[str, bool]:
+    """`path` (as findings show it: relative to the working folder, or absolute) relative to
+    the project root with forward slashes, and whether it lies inside the root.
+
+    CI systems and baselines key files by repository path: a run from a subfolder, or from
+    another checkout location, must name a file the same way."""
+    if path == "-":
+        return path, True
+    root = root or project_root()
+    absolute = os.path.normpath(os.path.join(os.getcwd(), path))
+    rel = os.path.relpath(absolute, root)
+    if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
+        return absolute.replace(os.sep, "/"), False
+    return rel.replace(os.sep, "/"), True
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,10 @@ class RemovedMetricName(Rule):
         removal = site.context.get("element_removal")
         whole = site.value.strip() == match.text
         if site.kind is SiteKind.NAME and removal and whole and site.editable:
+            scope = site.context.get("container_span")
             return Fix(Applicability.UNSAFE, f"Remove the entry from its {site.context.get('container', 'container')} "
-                       "(code that indexes or counts the collection may change)", tuple(removal))
+                       "(code that indexes or counts the collection may change)", tuple(removal),
+                       scope=scope if isinstance(scope, Span) else _as_span(scope))
         if site.context.get("definition"):
             return Fix(Applicability.DISPLAY_ONLY, "Delete the instrument and whatever increments it")
         return Fix(Applicability.DISPLAY_ONLY, "Delete the reference, or use `vllm:prompt_tokens_cached_total` "
@@ -94,3 +96,11 @@ class RemovedMetricName(Rule):
                 f"`{match.text}` mentions `{CANONICAL_NAME}`, removed in vLLM v0.20.0",
                 fix=Fix(Applicability.DISPLAY_ONLY, "Delete or update the reference by hand"),
             )
+
+
+def _as_span(value):
+    """Handlers give the container's extent as a Span or a (start, end) pair; one element is
+    removed per pass so the last element of a collection is never removed with the others."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return Span(*value)
+    return None

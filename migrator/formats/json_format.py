@@ -1,28 +1,51 @@
-"""JSON files (Grafana dashboards and anything else in JSON)."""
+"""JSON files: Grafana dashboards (every export shape), alert rules, anything else in JSON.
+
+Parsing is the position-keeping scanner in `json_scan`; the walk that turns the tree into sites
+is in `grafana`. Validation of fixed output uses the C json module (fast), falling back to the
+iterative scanner only when the text is nested too deeply for it.
+"""
 
 from __future__ import annotations
 
 import json
 
+from migrator.formats import json_scan
 from migrator.formats.base import Document, ParseError
-
-
-def _offset_of(text: str, err: json.JSONDecodeError) -> int:
-    return err.pos
 
 
 class JsonHandler:
     name = "json"
 
     def parse(self, path: str, text: str) -> Document:
-        self.validate(text)
-        return Document(path=path, text=text, format=self.name)
+        from migrator.formats.grafana import build_sites
+
+        try:
+            root = json_scan.parse(text)
+        except ParseError as err:
+            raise ParseError(f"invalid JSON: {err.message}", err.offset) from None
+        style = json_scan.JsonStyle.detect(text)
+        with json_scan.no_gc():
+            sites, dashboards = build_sites(text, root, style)
+        document = Document(path=path, text=text, format=self.name, sites=sites)
+        document.extra["json_root"] = root
+        document.extra["json_style"] = style
+        if dashboards:
+            document.extra["grafana"] = dashboards[0]
+            if len(dashboards) > 1:
+                document.extra["grafana_dashboards"] = dashboards
+        return document
 
     def validate(self, text: str) -> None:
         body = text[1:] if text.startswith("\ufeff") else text
         try:
-            json.loads(body)
+            with json_scan.no_gc():  # the decoded value is thrown away; see json_scan.no_gc
+                json.loads(body)
         except json.JSONDecodeError as err:
             raise ParseError(f"invalid JSON: {err.msg}", err.pos + (len(text) - len(body))) from None
         except RecursionError:
-            raise ParseError("invalid JSON: nesting too deep", 0) from None
+            # Valid JSON may be deeper than the C decoder's recursion limit; the scanner is
+            # iterative and settles it either way.
+            try:
+                json_scan.parse(text)
+            except ParseError as err:
+                raise ParseError(f"invalid JSON: {err.message}", err.offset) from None

@@ -53,10 +53,13 @@ def site_scope(site: Site) -> Span:
 def rewrite_fix(site: Site, rewrite: Rewrite, title: str) -> Fix:
     """A fix from a PromQL rewrite, or a display-only one when the site cannot be edited there."""
     reason = rewrite.verdict.reason
+    why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
     if not all(site.can_edit(e.start, e.end) for e in rewrite.edits):
-        why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
         return Fix(Applicability.DISPLAY_ONLY, f"{title}: `{rewrite.text}` — not applied: {why}")
-    edits = tuple(site.edit(e.start, e.end, e.content) for e in rewrite.edits)
+    try:
+        edits = tuple(site.edit(e.start, e.end, e.content) for e in rewrite.edits)
+    except ValueError as err:  # e.g. an edit across two pieces of an implicit concatenation
+        return Fix(Applicability.DISPLAY_ONLY, f"{title}: `{rewrite.text}` — not applied: {err}")
     return Fix(rewrite.verdict.applicability, f"{title}: `{rewrite.text}` ({reason})", edits, scope=site_scope(site))
 
 
@@ -103,11 +106,15 @@ def reference_fix(site: Site, analysis: Analysis, ref: Reference) -> Fix:
     if analysis.kind == "label_values" and ref.kind == "selector":
         replacement = ref.name.replace(NEEDLE, "prompt_tokens_cached")
         if site.can_edit(ref.start, ref.end):
+            try:
+                edit = site.edit(ref.start, ref.end, replacement)
+            except ValueError:
+                return Fix(Applicability.DISPLAY_ONLY, suggestion(ref).capitalize())
             return Fix(
                 Applicability.UNSAFE,
                 f"Take the values from `{replacement}` instead: it carries the same model_name/engine "
                 "labels, but only for servers that report cached tokens",
-                (site.edit(ref.start, ref.end, replacement),),
+                (edit,),
             )
     return Fix(Applicability.DISPLAY_ONLY, suggestion(ref).capitalize())
 

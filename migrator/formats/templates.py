@@ -1,0 +1,139 @@
+"""Helm (Go template) and Jinja regions in YAML files.
+
+A Helm chart's rule file is not YAML until it is rendered. Rendering would need the chart's
+values and would move every character, so instead (as pint does) the template regions are
+*blanked*: each `{{ … }}`, `{% … %}` and `{# … #}` is overwritten with spaces of the same length,
+line breaks kept. The blanked text parses as YAML and every offset in it is an offset in the
+original file, so sites can be built from the original text at the same positions and the
+template ranges marked as protected (reported through, never edited).
+
+The same scanner finds Prometheus alert templates (`{{ $value }}`, `{{ $labels.pod }}`) inside
+annotation strings: those files are valid YAML as they are, but the ranges are still templates
+that a fix must not touch.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Openers and the closer each one needs. Go templates: `{{ … }}` (with `{{-`/`-}}` trimming
+# markers inside). Jinja: statements `{% … %}`, expressions `{{ … }}`, comments `{# … #}`.
+_OPEN = re.compile(r"\{\{|\{%|\{#")
+_CLOSERS = {"{{": "}}", "{%": "%}", "{#": "#}"}
+
+# Characters that decide whether a line holds anything besides templates.
+_BLANK = " \t"
+
+
+def find_template_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Half-open ranges of every complete template action/statement/comment in text[start:end].
+
+    Quoted strings inside an action are skipped, so `{{ "}}" }}` and Helm's escaped Prometheus
+    templates (`{{`{{ $value }}`}}`, `{{ "{{" }} $value {{ "}}" }}`) end where Go would end them.
+    An opener without its closer is not a template (it is left as text).
+    """
+    if end is None:
+        end = len(text)
+    spans: list[tuple[int, int]] = []
+    pos = start
+    while True:
+        m = _OPEN.search(text, pos, end)
+        if m is None:
+            return spans
+        opener = m.group()
+        close = _scan_action(text, m.end(), end, _CLOSERS[opener], quotes=opener != "{#")
+        if close is None:
+            pos = m.start() + 1
+            continue
+        spans.append((m.start(), close))
+        pos = close
+
+
+def _scan_action(text: str, i: int, end: int, closer: str, *, quotes: bool) -> int | None:
+    """End offset (after the closer) of an action whose body starts at i, or None."""
+    while i < end:
+        c = text[i]
+        if text.startswith(closer, i):
+            return i + len(closer)
+        if quotes and c in "\"'`":
+            j = _skip_quoted(text, i, end)
+            if j is None:
+                return None
+            i = j
+            continue
+        i += 1
+    return None
+
+
+def _skip_quoted(text: str, i: int, end: int) -> int | None:
+    quote = text[i]
+    j = i + 1
+    while j < end:
+        c = text[j]
+        if c == "\\" and quote != "`":
+            j += 2
+            continue
+        if c == quote:
+            return j + 1
+        if c == "\n" and quote != "`":
+            # Go string literals do not span lines: treat the quote as an ordinary character.
+            return i + 1
+        j += 1
+    return None
+
+
+def has_template_markers(text: str) -> bool:
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+def blank_templates(text: str, spans: list[tuple[int, int]], *, placeholder: str = " ") -> str:
+    """The text with every span overwritten, line breaks kept, so all offsets stay valid.
+
+    Templates that share their line with other content are filled with `placeholder`; lines
+    that hold nothing but templates (`{{- if .Values.x }}`, `{{- end }}`,
+    `{{ include … | nindent 4 }}`) are always blanked with spaces, so that they vanish from
+    the YAML structure whatever the placeholder. A placeholder other than a space is the
+    fallback for templates in key position (`{{ .Values.name }}: x`), where spaces would leave
+    a key-less `: x`.
+    """
+    if not spans:
+        return text
+    parts: list[str] = []
+    cursor = 0
+    for s, e in spans:
+        parts.append(text[cursor:s])
+        fill = " " if placeholder == " " or _alone_on_lines(text, s, e, spans) else placeholder
+        parts.append(_fill(text[s:e], fill))
+        cursor = e
+    parts.append(text[cursor:])
+    return "".join(parts)
+
+
+def _fill(region: str, fill: str) -> str:
+    # Keep every line-break character (CRLF included) where it was.
+    return re.sub(r"[^\r\n\x85\u2028\u2029]", fill, region)
+
+
+def _alone_on_lines(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether the template's first and last lines hold only templates and blanks."""
+    line_start = max(text.rfind("\n", 0, s), text.rfind("\r", 0, s)) + 1
+    line_end = len(text)
+    for brk in ("\n", "\r"):
+        k = text.find(brk, e)
+        if k != -1:
+            line_end = min(line_end, k)
+    pos = line_start
+    for a, b in spans:
+        if b <= line_start or a >= line_end:
+            continue
+        if text[pos:a].strip(_BLANK):
+            return False
+        pos = max(pos, b)
+    return not text[pos:line_end].strip(_BLANK)
+
+
+def spans_in_value(value: str) -> list[tuple[int, int]]:
+    """Template ranges inside a decoded string (what a site marks protected)."""
+    if "{{" not in value and "{%" not in value and "{#" not in value:
+        return []
+    return find_template_spans(value)

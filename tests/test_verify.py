@@ -1,0 +1,259 @@
+"""`verify`: every PromQL rewrite proven on a real Prometheus engine (promtool + prometheus).
+
+Tests that need the binaries skip locally when they are missing, and FAIL when CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from migrator.cli_extra import verify_command
+from migrator.config import Settings
+from migrator.formats.base import Document, Site, SiteKind
+from migrator.model import Applicability
+from migrator.promql.parser import parse
+from migrator.promql.removed import analyse
+from migrator.verify import (
+    DIFFERS,
+    EQUIVALENT,
+    ERROR,
+    RewriteCase,
+    VerifyError,
+    _durations,
+    find_tools,
+    substitute_variables,
+    verify_cases,
+    verify_paths,
+)
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+LOCAL = 'sum(rate(vllm:prompt_tokens_by_source_total{source="local_cache_hit", namespace=~"$ns"}[$__rate_interval]))'
+EXTERNAL = 'sum(rate(vllm:prompt_tokens_by_source_total{source="external_kv_transfer", namespace=~"$ns"}[$__rate_interval]))'
+RECOMPUTED = 'sum(rate(vllm:prompt_tokens_recomputed_total{namespace=~"$ns"}[$__rate_interval]))'
+CACHED = 'sum(rate(vllm:prompt_tokens_cached_total{namespace=~"$ns"}[$__rate_interval]))'
+SAFE_EXPR = f"{LOCAL} + {EXTERNAL} - {RECOMPUTED}"
+UNSAFE_EXPR = f"{CACHED} + {RECOMPUTED}"
+
+
+def need_tools():  # type: ignore[no-untyped-def]
+    try:
+        return find_tools()
+    except VerifyError as err:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the Prometheus binaries are missing: {err}")
+        pytest.skip(str(err))
+
+
+@pytest.fixture
+def tools():  # type: ignore[no-untyped-def]
+    return need_tools()
+
+
+# ------------------------------------------------------- rule files before the YAML handler
+
+_RULE = re.compile(r"^\s*-\s*(alert|record):\s*(\S+)\s*$")
+_EXPR = re.compile(r"^(\s*expr:\s*)(\S.*?)\s*$")
+_PROBE = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n"
+
+
+class SingleLineRulesHandler:
+    """Stand-in used only while the real YAML handler emits no PromQL sites: each one-line
+    `expr:` of a rule file becomes a PROMQL site (verbatim, so offsets are exact)."""
+
+    name = "yaml"
+
+    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+        self.real = real
+
+    def validate(self, text: str) -> None:
+        self.real.validate(text)
+
+    def parse(self, path: str, text: str) -> Document:
+        self.validate(text)
+        doc = Document(path=path, text=text, format=self.name)
+        offset = 0
+        rule: dict[str, str | None] = {"kind": None, "name": None}
+        for number, line in enumerate(text.splitlines(keepends=True), 1):
+            found = _RULE.match(line)
+            if found:
+                rule = {"kind": found.group(1), "name": found.group(2)}
+            found = _EXPR.match(line.rstrip("\r\n"))
+            if found and not found.group(2).startswith((">", "|", "'", '"')):
+                doc.sites.append(Site(value=found.group(2), kind=SiteKind.PROMQL, locator=f"line {number} expr",
+                                      base=offset + found.start(2), context={"rule": dict(rule)}))
+            offset += len(line)
+        return doc
+
+
+def yaml_handler_emits_promql() -> bool:
+    from migrator.formats import handler_for
+
+    document = handler_for("yaml").parse("probe.yaml", _PROBE)
+    return any(site.kind is SiteKind.PROMQL for site in document.sites)
+
+
+def install_rules_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rule files yield PromQL sites: through the real handler once it does, else the stand-in."""
+    import migrator.formats as formats
+
+    if not yaml_handler_emits_promql():
+        monkeypatch.setitem(formats._handlers, "yaml", SingleLineRulesHandler(formats.handler_for("yaml")))
+
+
+@pytest.fixture
+def rules_sites(monkeypatch: pytest.MonkeyPatch) -> None:
+    install_rules_handler(monkeypatch)
+
+
+def rule_file(expr: str, alert: str = "VllmCache") -> str:
+    return f"groups:\n  - name: vllm\n    rules:\n      - alert: {alert}\n        expr: {expr}\n        for: 10m\n"
+
+
+def case_for(expr: str, path: str = "x.yaml") -> RewriteCase:
+    (ref,) = [r for r in analyse(expr).references if r.elimination or r.regex_rewrite]
+    rewrite = ref.elimination or ref.regex_rewrite
+    kind = "term elimination" if ref.elimination else "regex alternation"
+    return RewriteCase(path, 1, 1, "VMM001", "expr", kind, expr, rewrite.text, rewrite.verdict.applicability,
+                       rewrite.verdict.reason, rewrite.verdict.applicability)
+
+
+# ---------------------------------------------------------------------- pure parts
+
+
+def test_variables_are_substituted_for_evaluation() -> None:
+    text = 'sum(rate(x{ns=~"$ns", pod="${pod}", job="api"}[$__rate_interval])) > $threshold'
+    assert substitute_variables(text) == 'sum(rate(x{ns=~".*", pod=~".*", job="api"}[5m])) > 1'
+    assert substitute_variables('rate(x{ns=~"{{ .Values.ns }}"}[5m])') == 'rate(x{ns=~".*"}[5m])'
+    assert substitute_variables("rate(x[5m])") == "rate(x[5m])"
+
+
+def test_reach_follows_nesting_not_siblings() -> None:
+    reach, used = _durations(parse("avg_over_time(rate(x[5m])[1h:5m]) + rate(y[1h]) + z offset 30m"))
+    assert reach == (5 + 60 + 5) * 60_000  # the subquery path; siblings do not add up
+    assert sorted(set(used)) == [300_000, 1_800_000, 3_600_000]
+
+
+def test_missing_binaries_exit_2_naming_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("VMM_PROMTOOL", raising=False)
+    monkeypatch.delenv("VMM_PROMETHEUS", raising=False)
+    result = CliRunner().invoke(verify_command, [str(tmp_path)])
+    assert result.exit_code == 2
+    assert "Debian/Ubuntu package `prometheus`" in result.output
+    assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------- on a real Prometheus
+
+
+def test_safe_rewrite_is_equivalent_and_unsafe_one_differs(tools) -> None:  # type: ignore[no-untyped-def]
+    safe, unsafe = case_for(SAFE_EXPR), case_for(UNSAFE_EXPR)
+    assert (safe.lint, unsafe.lint) == (Applicability.SAFE, Applicability.UNSAFE)
+    report = verify_cases([safe, unsafe], tools=tools)
+    first, second = report.outcomes
+    assert first.verdict == EQUIVALENT, first.line()
+    assert second.verdict == DIFFERS, second.line()
+    # rate() over the linear series returns the simulated token counts themselves.
+    assert "case 5 (full local hit): 1000 → 999" in second.detail
+    assert "case 6 (full external): 1000 → 999" in second.detail
+    assert first.agrees and second.agrees and not report.disagreements
+    assert report.seconds < 60
+
+
+def test_prometheus_rejection_is_an_error_with_its_message(tools) -> None:  # type: ignore[no-untyped-def]
+    # rate() drops __name__, so two names with equal labels collide: real Prometheus refuses
+    # what a name-agnostic evaluator happily sums.
+    expr = 'sum(rate({__name__=~"vllm:prompt_tokens_cached_total|vllm:prompt_tokens_recomputed_total"}[10m]))'
+    (outcome,) = verify_cases([case_for(expr)], tools=tools).outcomes
+    assert outcome.verdict == ERROR
+    assert "same labelset" in outcome.detail
+    assert not outcome.agrees
+
+
+def test_regex_rewrite_unsafe_by_policy_may_be_equivalent(tools) -> None:  # type: ignore[no-untyped-def]
+    expr = 'sum(vllm:prompt_tokens_total) + 0 * count({__name__=~"vllm:prompt_tokens_total|vllm:prompt_tokens_recomputed_total"})'
+    case = case_for(expr)
+    assert case.kind == "regex alternation" and case.lint is Applicability.UNSAFE
+    (outcome,) = verify_cases([case], tools=tools).outcomes
+    assert outcome.verdict == EQUIVALENT, outcome.line()
+    assert outcome.agrees and "unsafe by policy" in outcome.line()
+
+
+def test_verify_command_on_rule_files(tools, rules_sites, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "safe.yaml").write_text(rule_file(f"{SAFE_EXPR} < 1"))
+    (tmp_path / "rules" / "unsafe.yaml").write_text(rule_file(f"({UNSAFE_EXPR}) > 100"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(verify_command, ["rules", "--keep", "kept"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(re.fullmatch(r"rules/safe\.yaml:5:\d+ VMM001 equivalent \(11 scenarios\)", line) for line in lines), result.output
+    assert any(re.match(r"rules/unsafe\.yaml:5:\d+ VMM001 differs \(\d+/11 scenarios: ", line) for line in lines), result.output
+    assert "2 rewrites" in lines[-2] and "all agree with the lint's fix safety" in lines[-2]
+    plan = json.loads((tmp_path / "kept" / "plan.json").read_text())
+    assert [r["verdict"] for r in plan["rewrites"]] == ["equivalent", "differs"]
+    assert (tmp_path / "kept" / "era-a.om").read_text().endswith("# EOF\n")
+    assert any((tmp_path / "kept" / "era-c").iterdir())
+
+    as_json = CliRunner().invoke(verify_command, ["rules", "--format", "json"])
+    assert as_json.exit_code == 0
+    assert [o["verdict"] for o in json.loads(as_json.output)] == ["equivalent", "differs"]
+
+
+def test_keep_refuses_a_non_empty_directory(tools, rules_sites, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "r.yaml").write_text(rule_file(SAFE_EXPR))
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("do not touch")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(verify_command, ["r.yaml", "--keep", "kept"])
+    assert result.exit_code == 2 and "must be an empty or new directory" in result.output
+    assert (tmp_path / "kept" / "mine.txt").read_text() == "do not touch"
+
+
+def test_no_rewrites_is_not_an_error(tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "notes.md").write_text("nothing about vLLM here\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(verify_command, ["."])
+    assert result.exit_code == 0 and "No PromQL rewrites to verify" in result.output
+
+
+# ----------------------------------------------------------------- the golden samples
+
+
+def _sample_cases() -> list[Path]:
+    return sorted(p for p in SAMPLES.glob("VMM*/*") if p.is_dir())
+
+
+@pytest.fixture(scope="module")
+def samples_outcomes():  # type: ignore[no-untyped-def]
+    """One verify run over every golden sample (both servers start once)."""
+    need_tools()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        install_rules_handler(monkeypatch)
+        monkeypatch.chdir(SAMPLES.parent)
+        report = verify_paths(["samples"], Settings())
+    return report
+
+
+def test_samples_have_rewrites_to_verify(samples_outcomes) -> None:  # type: ignore[no-untyped-def]
+    has_rules = any(SAMPLES.glob("VMM*/rules-*/input.yaml"))
+    if has_rules:
+        paths = {o.case.path for o in samples_outcomes.outcomes}
+        assert any(p.endswith(".yaml") for p in paths), "no rewrite found in the rules YAML samples"
+    assert samples_outcomes.seconds < 60
+
+
+@pytest.mark.parametrize("case", _sample_cases(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_sample_rewrites_agree_with_prometheus(case: Path, samples_outcomes) -> None:  # type: ignore[no-untyped-def]
+    prefix = f"samples/{case.parent.name}/{case.name}/"
+    mine = [o for o in samples_outcomes.outcomes if o.case.path.startswith(prefix)]
+    bad = [f"{o.line()}\n    {o.disagreement()}\n    original:  {o.original_query}\n    rewritten: {o.rewritten_query}"
+           for o in mine if not o.agrees]
+    assert not bad, "\n".join(bad)
