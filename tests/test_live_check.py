@@ -235,8 +235,14 @@ def _prometheus_binary() -> str:
 
 
 def _fake_vllm_exporter():  # type: ignore[no-untyped-def]
-    """A v0.20+ engine's prompt-token counters, live, served by prometheus_client."""
-    from prometheus_client import CollectorRegistry, Counter, start_http_server
+    """A v0.20+ engine's prompt-token counters, live in a prometheus_client registry.
+
+    Always served in the classic text format (0.0.4): prometheus_client >= 0.2x answers
+    Prometheus' OpenMetrics Accept header with escaped names (`vllm_prompt_tokens_total`),
+    which is not what the metric names in dashboards refer to.
+    """
+    from prometheus_client import CollectorRegistry, Counter, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
     from migrator.reference.catalogue import SURVIVING_PROMPT_METRICS
     from migrator.reference.simulate import counter_samples, standard_workloads
@@ -245,9 +251,23 @@ def _fake_vllm_exporter():  # type: ignore[no-untyped-def]
     counters = {d.name: Counter(d.name, d.help, list(d.labels), registry=registry) for d in SURVIVING_PROMPT_METRICS}
     for sample in counter_samples("c", standard_workloads()):
         counters[sample.name.removesuffix("_total")].labels(**sample.labels).inc(sample.value)
-    port = free_port()
-    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
-    return server, thread, port
+
+    class Exporter(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+        def do_GET(self) -> None:
+            body = generate_latest(registry)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_PLAIN_0_0_4)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Exporter)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread, server.server_address[1]
 
 
 def test_live_check_against_a_real_prometheus(rules_sites, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -273,8 +293,8 @@ def test_live_check_against_a_real_prometheus(rules_sites, tmp_path: Path, monke
             "sum(rate(vllm:prompt_tokens_cached_total[5m])) + sum(rate(vllm:prompt_tokens_recomputed_total[5m])) > 0"
             " or on() avg(vllm:gpu_cache_usage_perc) > 0.9"))
         (files / "current.yaml").write_text(rule_file(
-            'sum(rate(vllm:prompt_tokens_by_source_total{source="local_cache_hit"}[5m]))'
-            " / sum(rate(vllm:prompt_tokens_total[5m])) < 0.1 and on() sum(vllm:prompt_tokens_cached_total) >= 0"))
+            "sum(rate(vllm:prompt_tokens_cached_total[5m])) / sum(rate(vllm:prompt_tokens_total[5m])) < 0.1"
+            ' and on() sum(vllm:prompt_tokens_by_source_total{source="local_compute"}) >= 0'))
         monkeypatch.chdir(files)
         result = CliRunner().invoke(check_like, [".", "--prometheus-url", url, "--lookback", "1h"])
         assert result.exit_code == 0, result.output

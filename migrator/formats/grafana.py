@@ -9,8 +9,12 @@ their sites *composed* back onto the file: offsets through the outer string's of
 encoders chained (JSON-escape, then the outer string's escaping).
 
 Context keys set here (the contract with the rules):
-- every structural site: `grafana` = {uid, panel_id, panel_title, ref_id, datasource, path,
-  kind, ...}; `path` is the JSON pointer of the target/variable/annotation/rule object;
+- dashboard sites: `grafana` = {uid, panel_id, panel_title, ref_id, datasource, path, kind,
+  ...}; `path` is the JSON pointer of the target/variable/annotation object; `kind` is
+  "target" | "variable" | "annotation" | "prose";
+- unified-alerting queries and Prometheus rules written as JSON: the YAML handler's keys,
+  `rule` = {kind, name, group, index[, uid]}, `field`, and `ref_id` (no `grafana`: an alert
+  query is not a panel target);
 - panel targets: `target_removal` (tuple of Edits, or None when the panel keeps no other
   target with an expr) and `sibling_exprs` (decoded exprs of the panel's other targets);
 - templating `definition` sites: `duplicate_of_query` (True when identical to the query);

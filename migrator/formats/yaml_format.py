@@ -44,6 +44,7 @@ from migrator.formats.yaml_scalars import (
     Sequence,
     compose_documents,
     map_scalar,
+    no_gc,
 )
 from migrator.model import Edit, Span
 
@@ -860,7 +861,8 @@ class YamlHandler:
         parsed, docs, regions = _load(text)
         builder = _Builder(text, regions)
         layer = _Layer(parsed, needle_text=text)
-        builder.walk_stream(layer, docs, "")
+        with no_gc():
+            builder.walk_stream(layer, docs, "")
         sites = sorted(builder.sites, key=lambda s: (s.to_file(0), s.to_file(len(s.value))))
         document = Document(path=path, text=text, format=self.name, sites=sites)
         document.extra["yaml_documents"] = len(docs)

@@ -89,7 +89,7 @@ def reference_fix(site: Site, analysis: Analysis, ref: Reference) -> Fix:
         return rewrite_fix(site, ref.elimination, "Remove the recomputed term")
     grafana = site.context.get("grafana")
     removal = site.context.get("target_removal")
-    if grafana is not None and site.kind is SiteKind.PROMQL:
+    if grafana is not None and site.kind is SiteKind.PROMQL and grafana.get("kind", "target") == "target":
         ref_id = grafana.get("ref_id")
         if removal:
             return Fix(
