@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from migrator import __version__
+from migrator.cli_extra import live_check_options, run_live_check, verify_command
 from migrator.config import ConfigError, Settings, load_settings
 from migrator.model import Severity
 from migrator.output import (
@@ -115,9 +116,10 @@ def main() -> None:
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore excludes too.")
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="Config file (default: nearest pyproject.toml/.vllm-metrics-migrator.toml).")
 @click.option("--color/--no-color", default=None, help="Colours (default: on a terminal, unless NO_COLOR).")
+@live_check_options
 def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, output_file, exit_zero,
           exit_non_zero_on_fix, statistics, baseline_file, write_baseline_file, force_exclude, stdin_filename,
-          fail_on, metric_prefixes, no_respect_gitignore, config, color) -> None:  # type: ignore[no-untyped-def]
+          fail_on, metric_prefixes, no_respect_gitignore, config, color, **live) -> None:  # type: ignore[no-untyped-def]
     """Lint PATHS (default: the current folder)."""
     formats = output_formats()
     if output_format not in formats:
@@ -148,6 +150,7 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
             sys.exit(EXIT_ERROR)
     for message in report.errors:
         click.echo(f"error: {message}", err=True)
+    run_live_check(report, paths, settings, force_exclude=force_exclude, **live)
 
     if show_diff:
         for result in report.changed:
@@ -379,3 +382,4 @@ def entry() -> None:
 
 # Commands defined in their own modules are attached here, one import line each, after `main`
 # exists (such a module may import `main` or the helpers above from this one).
+main.add_command(verify_command)

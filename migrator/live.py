@@ -303,6 +303,7 @@ def live_check_findings(
     prefixes = tuple(settings.metric_prefixes)
 
     uses: list[NameUse] = []
+    recorded: dict[str, str] = {}  # series recorded by rules in the scanned files -> file
     file_texts: dict[str, str] = {}
     for path in findings_by_file:
         text = (texts or {}).get(path)
@@ -323,6 +324,10 @@ def live_check_findings(
             continue  # already a VMM000 finding
         file_texts[path] = text
         uses.extend(name_uses(document))
+        for site in document.sites:
+            rule = site.context.get("rule")
+            if isinstance(rule, dict) and rule.get("kind") == "record" and rule.get("name"):
+                recorded.setdefault(str(rule["name"]), path)
     if not uses:
         return []
 
@@ -349,6 +354,8 @@ def live_check_findings(
         if sup.hides(CODE, row):
             continue
         message = _presence_note(use, presence, url, lookback_text) + _catalogue_hint(use.name)
+        if use.name in recorded:
+            message += f"; it is recorded by a rule in {recorded[use.name]}: is that rule loaded on this server?"
         out.append(
             Finding(
                 code=CODE,
@@ -405,7 +412,10 @@ def apply_live_check(report, paths: Sequence[str], settings, url: str, headers: 
             texts[r.path] = text
     if list(paths) != ["-"]:
         for path in discover(list(paths), settings, force_exclude=force_exclude):
-            targets.setdefault(display_path(path, cwd), ())
+            # Dashboards and rule files hold PromQL wherever they are; Python files only count
+            # when the lint already read them (parsing every module with libcst is too slow).
+            if path.lower().endswith((".json", ".yaml", ".yml")):
+                targets.setdefault(display_path(path, cwd), ())
     live = live_check_findings(targets, url, headers, lookback, timeout, texts=texts, settings=settings)
     by_path: dict[str, list[Finding]] = {}
     for f in live:

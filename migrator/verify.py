@@ -319,6 +319,29 @@ def substitute_variables(text: str) -> str:
     return substitute_for_oracle(apply_text_edits(text, tuple(edits)))
 
 
+def _refuse_opaque_values(text: str) -> None:
+    """A variable or template standing for a *value* (a threshold `< {{ .Values.floor }}`, a
+    metric name `$metric`, a function) decides the result; no single substitute proves the
+    rewrite for every value it may take. Label matchers (read as "All") and durations (the
+    series are linear, so the window length cancels out) are fine."""
+    from migrator.promql import ast
+    from migrator.promql.parser import PromQLSyntaxError, parse
+    from migrator.promql.variables import contains_variable
+
+    try:
+        tree = parse(text)
+    except PromQLSyntaxError:
+        return  # reported as unverifiable after substitution
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Placeholder):
+            raise _Unverifiable(f"`{node.text}` stands for a value the result depends on")
+        if isinstance(node, ast.VectorSelector) and node.templated:
+            raise _Unverifiable(f"the metric name `{node.name}` is templated")
+        span = getattr(node, "func_span", None) or getattr(node, "op_span", None)
+        if isinstance(node, (ast.Call, ast.AggregateExpr)) and span and contains_variable(text[span[0] : span[1]]):
+            raise _Unverifiable(f"the function `{text[span[0]:span[1]]}` is templated")
+
+
 def _evaluable(text: str, grafana: bool):  # type: ignore[no-untyped-def]
     """(expression text, parsed tree) Prometheus can evaluate, or raise _Unverifiable."""
     from migrator.promql import ast
@@ -329,6 +352,7 @@ def _evaluable(text: str, grafana: bool):  # type: ignore[no-untyped-def]
         if query.kind not in ("promql", "query_result") or query.expr is None:
             raise _Unverifiable(f"a Grafana {query.kind}() query returns label values, not samples")
         text = text[query.expr.start : query.expr.end]
+    _refuse_opaque_values(text)
     text = substitute_variables(text).strip()
     try:
         tree = parse(text)
@@ -456,6 +480,7 @@ class _Plan:
     spacing_ms: int
     datasets: list[tuple[dict[str, str], dict[str, str]]]
     groups: list[tuple[str, dict]]  # (label, workloads)
+    forward_ms: int = 0  # data after the evaluation time, for negative offsets
 
     def eval_time(self, dataset: int, group: int) -> float:
         window = dataset * len(self.groups) + group + 1
@@ -492,8 +517,10 @@ def _make_plan(prepared: list[_Prepared], datasets: list[tuple[dict[str, str], d
         growth = -(-growth // step) * step
     # A query at a window's evaluation time reads back at most `reach` <= `growth`, so the
     # previous window's last sample, `spacing` earlier, is out of sight. A negative offset
-    # reads forward: then the next window's data must be a whole `growth` further away.
-    spacing = growth + step + (growth if any(p.reads_forward for p in prepared) else 0)
+    # reads forward: then the counters keep growing for `forward` after the evaluation time,
+    # and the next window's data starts a whole `growth` further away.
+    forward = growth if any(p.reads_forward for p in prepared) else 0
+    spacing = growth + step + forward
     # Evaluation times on multiples of every subquery step keep subquery points on samples.
     align = step
     for p in prepared:
@@ -502,7 +529,7 @@ def _make_plan(prepared: list[_Prepared], datasets: list[tuple[dict[str, str], d
             if candidate <= 3_600_000:
                 align = candidate
     spacing = -(-spacing // align) * align
-    return _Plan(step, growth, spacing, datasets, _groups())
+    return _Plan(step, growth, spacing, datasets, _groups(), forward)
 
 
 def _escape_label(value: str) -> str:
@@ -511,16 +538,16 @@ def _escape_label(value: str) -> str:
 
 def _write_openmetrics(era: str, plan: _Plan, path: Path) -> int:
     """Counters of `era` for every (dataset, scenario) window; returns the sample count."""
-    from migrator.promql.oracle import _samples  # the oracle's exact data, aliases and extra labels
+    from migrator.promql.oracle import simulated_samples  # the oracle's exact data, aliases and extra labels
 
     series: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]] = {}
-    points = plan.growth_ms // plan.step_ms
+    points = (plan.growth_ms + plan.forward_ms) // plan.step_ms
     step_s = plan.step_ms / 1000
     for d, (aliases, extra) in enumerate(plan.datasets):
         for g, (_label, workloads) in enumerate(plan.groups):
             end = plan.eval_time(d, g)
             start = end - plan.growth_ms / 1000
-            for sample in _samples(era, workloads, aliases, extra):
+            for sample in simulated_samples(era, workloads, aliases, extra):
                 key = (sample.name, tuple(sorted(dict(sample.labels).items())))
                 series.setdefault(key, []).extend(
                     # Slope = the simulated count per second: rate() returns the count itself.
@@ -652,7 +679,7 @@ def verify_cases(cases: Sequence[RewriteCase], *, tools: Tools | None = None, ke
                  on_outcome: Callable[[Outcome], None] | None = None) -> VerifyReport:
     """Evaluate every case on two real Prometheus servers (era a / era c) and compare."""
     from migrator.live import LiveCheckError, PrometheusAPI
-    from migrator.promql.oracle import _aliases, _extra_labels
+    from migrator.promql.oracle import aliases as oracle_aliases, extra_labels
 
     started = time.monotonic()
     tools = tools or find_tools()
@@ -669,8 +696,8 @@ def verify_cases(cases: Sequence[RewriteCase], *, tools: Tools | None = None, ke
             outcomes[i] = Outcome(case, UNVERIFIABLE, str(err))
             continue
         # Identity aliases add no series: cases that differ only by them share a dataset.
-        aliases = {k: v for k, v in _aliases([before, after]).items() if k != v}
-        extra = _extra_labels(before)
+        aliases = {k: v for k, v in oracle_aliases([before, after]).items() if k != v}
+        extra = extra_labels(before)
         key = (tuple(sorted(aliases.items())), tuple(sorted(extra.items())))
         if key not in dataset_keys:
             dataset_keys[key] = len(datasets)

@@ -15,11 +15,11 @@ class RemovedMetricRegexMatch(Rule):
 
     ## Why is this bad?
     The query keeps working on v0.20+ but silently loses the removed series: stacked panels
-    change shape, `sum by (__name__)` loses a row, and totals computed over the match shrink.
+    change shape, `count by (__name__)` loses a row, and an alert counting the matches fires.
 
     ## Example
     ```promql
-    sum by (__name__) (rate({__name__=~"vllm:prompt_tokens_cached_total|vllm:prompt_tokens_recomputed_total"}[5m]))
+    count by (model_name) ({__name__=~"vllm:prompt_tokens_cached_total|vllm:prompt_tokens_recomputed_total"}) < 2
     ```
 
     ## Fix safety

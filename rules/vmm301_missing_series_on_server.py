@@ -37,6 +37,8 @@ class MissingSeriesOnServer(Rule):
     """
 
     code = "VMM301"
+    # Findings come only from a live server (`--prometheus-url`); golden samples cannot show them.
+    needs_server = True
     name = "missing-series-on-server"
     severity = Severity.WARNING
     formats_label = "Grafana JSON, rules YAML, Python (with --prometheus-url)"

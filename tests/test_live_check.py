@@ -176,10 +176,16 @@ def test_findings_for_missing_names(fake_api, rules_sites, tmp_path: Path, monke
         "avg(vllm:gpu_cache_usage_perc) > 0.9 and on() sum(rate(vllm:prompt_tokens_total[5m])) > 0 "
         "unless on() sum(rate(vllm:prompt_tokens_recomputed_total[5m])) > 0 or on() vllm:num_requests_swaped > 1"))
     Path("ok.yaml").write_text(rule_file("sum(rate(vllm:prompt_tokens_total[5m])) > 0"))
+    Path("rec.yaml").write_text(
+        "groups:\n  - name: r\n    rules:\n      - record: job:prompt_tokens:rate5m\n"
+        "        expr: sum(rate(vllm:prompt_tokens_total[5m]))\n      - alert: Idle\n"
+        "        expr: job:prompt_tokens:rate5m == 0\n")
     result = CliRunner().invoke(check_like, [".", "--prometheus-url", server.url, "--lookback", "3d"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    vmm301 = [line for line in lines if " VMM301 " in line]
+    (recorded,) = [line for line in lines if line.startswith("rec.yaml ")]
+    assert "VMM301" in recorded and "recorded by a rule in rec.yaml: is that rule loaded" in recorded
+    vmm301 = [line for line in lines if " VMM301 " in line and line.startswith("a.yaml")]
     assert len(vmm301) == 2, result.output
     assert any("`vllm:gpu_cache_usage_perc` but had some within the last 3d" in line
                and "renamed it to `vllm:kv_cache_usage_perc`" in line for line in vmm301)

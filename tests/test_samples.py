@@ -144,6 +144,8 @@ def test_every_rule_has_samples_and_a_noop_twin() -> None:
     from migrator.rule import all_rules
 
     for rule in all_rules():
+        if getattr(rule, "needs_server", False):
+            continue  # proven by the live-check end-to-end test against a real Prometheus instead
         folder = SAMPLES / rule.code
         cases = [p.name for p in folder.iterdir()] if folder.exists() else []
         assert any(not c.startswith("noop") for c in cases), f"{rule.code} has no sample"

@@ -49,20 +49,26 @@ def find_template_spans(text: str, start: int = 0, end: int | None = None) -> li
         pos = close
 
 
+_STOPS = {
+    ("}}", True): re.compile(r"\}\}|[\"'`]"),
+    ("%}", True): re.compile(r"%\}|[\"'`]"),
+    ("#}", False): re.compile(r"#\}"),
+}
+
+
 def _scan_action(text: str, i: int, end: int, closer: str, *, quotes: bool) -> int | None:
     """End offset (after the closer) of an action whose body starts at i, or None."""
-    while i < end:
-        c = text[i]
-        if text.startswith(closer, i):
-            return i + len(closer)
-        if quotes and c in "\"'`":
-            j = _skip_quoted(text, i, end)
-            if j is None:
-                return None
-            i = j
-            continue
-        i += 1
-    return None
+    stops = _STOPS[(closer, quotes)]
+    while True:
+        m = stops.search(text, i, end)
+        if m is None:
+            return None
+        if m.group() == closer:
+            return m.end()
+        j = _skip_quoted(text, m.start(), end)
+        if j is None:
+            return None
+        i = j
 
 
 def _skip_quoted(text: str, i: int, end: int) -> int | None:

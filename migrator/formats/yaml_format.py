@@ -257,7 +257,8 @@ def _touching(offsets: list[int], ranges: list[tuple[int, int]]) -> list[tuple[i
 
 
 def _str_value(node: Any) -> str | None:
-    if type(node) is Scalar and (node.tag is None or node.tag == _STR_TAG):
+    # Local tags (`!Sub`, `!vault`, ...) wrap strings too.
+    if type(node) is Scalar and (node.tag is None or node.tag == _STR_TAG or node.tag.startswith("!")):
         return node.value
     return None
 
@@ -292,6 +293,9 @@ class _Builder:
         self.sites: list[Site] = []
         self.rules: list[dict[str, Any]] = []
         self.visited: set[int] = set()
+        # `visited` holds ids: every composed node must stay alive until the walk ends, or an
+        # id could be reused by a node of the next embedded document.
+        self._alive: list[Any] = []
 
     # -- traversal -----------------------------------------------------------------------
 
@@ -316,12 +320,16 @@ class _Builder:
             if id(node) in visited:
                 continue
             visited.add(id(node))
+            # Children are visited in document order, so a node reached through an alias
+            # first gets the locator of its anchor.
+            children: list[tuple[Any, str]] = []
             if type(node) is Mapping:
-                self._mapping(layer, node, path, stack)
+                self._mapping(layer, node, path, children)
             elif type(node) is Sequence:
-                self._sequence(layer, node, path, stack)
+                self._sequence(layer, node, path, children)
             elif type(node) is Scalar:
                 self._string(layer, node, path, container="other")
+            stack.extend(reversed(children))
 
     def _mapping(self, layer: _Layer, node: Mapping, path: str, stack: list) -> None:
         keys = _keys(node)
@@ -590,6 +598,7 @@ class _Builder:
             return False
         if not any(type(d) in (Mapping, Sequence) for d in docs):
             return False
+        self._alive.append(docs)
         inner = _Layer(
             sm.value,
             file_offsets=layer.to_file(sm.offsets),
@@ -680,7 +689,7 @@ class _Builder:
                 raise EncodeError(f"{r!r} cannot be written in this YAML {_sm.style_name} scalar")
             return out
 
-        verbatim = all(o == offsets[0] + i for i, o in enumerate(offsets))
+        verbatim = offsets[-1] - offsets[0] == len(value) and offsets == list(range(offsets[0], offsets[-1] + 1))
         self.sites.append(
             YamlSite(
                 value=value,
@@ -854,6 +863,12 @@ def _dashboard_hook():  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- the handler
 
 
+def _site_order(site: Site) -> tuple[int, int]:
+    if site.offsets is None:
+        return site.base, site.base + len(site.value)
+    return site.offsets[0], site.offsets[-1]
+
+
 class YamlHandler:
     name = "yaml"
 
@@ -863,7 +878,8 @@ class YamlHandler:
         layer = _Layer(parsed, needle_text=text)
         with no_gc():
             builder.walk_stream(layer, docs, "")
-        sites = sorted(builder.sites, key=lambda s: (s.to_file(0), s.to_file(len(s.value))))
+        sites = builder.sites
+        sites.sort(key=_site_order)
         document = Document(path=path, text=text, format=self.name, sites=sites)
         document.extra["yaml_documents"] = len(docs)
         document.extra["templated"] = bool(regions)

@@ -34,7 +34,7 @@ def _selectors(expr: ast.Expr) -> list[ast.VectorSelector]:
     return [n for n in ast.walk(expr) if isinstance(n, ast.VectorSelector)]
 
 
-def _aliases(exprs: list[ast.Expr]) -> dict[str, str]:
+def aliases(exprs: list[ast.Expr]) -> dict[str, str]:
     """Map each prompt-token metric name spelled in the expressions (`vllm_…`, `ray_vllm:…`,
     no `_total`) to the simulation's canonical sample name."""
     aliases: dict[str, str] = {}
@@ -49,7 +49,7 @@ def _aliases(exprs: list[ast.Expr]) -> dict[str, str]:
     return aliases
 
 
-def _extra_labels(expr: ast.Expr) -> dict[str, str]:
+def extra_labels(expr: ast.Expr) -> dict[str, str]:
     """Equality matchers on labels the simulation lacks (`role="prefill"`): give every series
     that value, so the expression selects data instead of trivially comparing empty results."""
     extra: dict[str, str] = {}
@@ -60,7 +60,7 @@ def _extra_labels(expr: ast.Expr) -> dict[str, str]:
     return extra
 
 
-def _samples(era: str, workloads, aliases: dict[str, str], extra: dict[str, str]) -> list[Sample]:  # type: ignore[no-untyped-def]
+def simulated_samples(era: str, workloads, aliases: dict[str, str], extra: dict[str, str]) -> list[Sample]:  # type: ignore[no-untyped-def]
     from migrator.reference.simulate import counter_samples
 
     base = counter_samples(era, workloads)
@@ -98,8 +98,8 @@ def judge(original: str, rewritten: str) -> Verdict:
         before, after = parse(original), parse(rewritten)
     except PromQLSyntaxError as err:
         return Verdict(Applicability.UNSAFE, f"could not be verified: {err}")
-    aliases = _aliases([before, after])
-    extra = _extra_labels(before)
+    names = aliases([before, after])
+    extra = extra_labels(before)
     workloads = standard_workloads()
     case_names = {f"case{c.number}": f"case {c.number} ({c.name})" for c in CANONICAL_CASES}
     differences: list[str] = []
@@ -109,8 +109,8 @@ def judge(original: str, rewritten: str) -> Verdict:
         # (vector matching across label sets).
         groups = [({key: reqs}, key) for key, reqs in workloads.items()] + [(workloads, None)]
         for group, key in groups:
-            a = evaluate(before, _samples("a", group, aliases, extra))
-            c = evaluate(after, _samples("c", group, aliases, extra))
+            a = evaluate(before, simulated_samples("a", group, names, extra))
+            c = evaluate(after, simulated_samples("c", group, names, extra))
             if _scalarish(a) and any(v == v for _, v in _scalarish(a)):
                 informative = True
             if not same_result(a, c):

@@ -139,19 +139,41 @@ def apply_text_edits(text: str, edits: tuple[TextEdit, ...]) -> str:
     return "".join(out)
 
 
-def _rewrite(text: str, edits: tuple[TextEdit, ...] | None) -> Rewrite | None:
+def _valid(text: str, grafana: bool) -> bool:
+    """Valid PromQL for the oracle; in a Grafana query only the PromQL inside
+    `query_result(...)`/`label_values(...)` is PromQL."""
+    if not grafana:
+        return is_valid_promql(text)
+    try:
+        query = parse_grafana_query(text)
+    except (PromQLSyntaxError, RecursionError):
+        return False
+    if query.kind == "promql":
+        return is_valid_promql(text)
+    return query.expr is None or is_valid_promql(text[query.expr.start : query.expr.end])
+
+
+def _inner(text: str, grafana: bool) -> str:
+    if grafana:
+        query = parse_grafana_query(text)
+        if query.kind != "promql" and query.expr is not None:
+            return text[query.expr.start : query.expr.end]
+    return text
+
+
+def _rewrite(text: str, edits: tuple[TextEdit, ...] | None, grafana: bool = False) -> Rewrite | None:
     if not edits:
         return None
     new = apply_text_edits(text, edits)
-    if not new.strip() or not is_valid_promql(new):
+    if not new.strip() or not _valid(new, grafana):
         return None
-    return Rewrite(edits, new, judge(text, new))
+    return Rewrite(edits, new, judge(_inner(text, grafana), _inner(new, grafana)))
 
 
 _SIMPLE_ALTERNATION = re.compile(r"[A-Za-z0-9_:.|]+")
 
 
-def _regex_rewrite(text: str, matcher: ast.LabelMatcher, prefixes: tuple[str, ...]) -> Rewrite | None:
+def _regex_rewrite(text: str, matcher: ast.LabelMatcher, prefixes: tuple[str, ...], grafana: bool) -> Rewrite | None:
     """`{__name__=~"a|vllm:prompt_tokens_recomputed_total|b"}` → drop that alternative."""
     pattern = matcher.value
     if not _SIMPLE_ALTERNATION.fullmatch(pattern) or "|" not in pattern:
@@ -163,7 +185,7 @@ def _regex_rewrite(text: str, matcher: ast.LabelMatcher, prefixes: tuple[str, ..
     literal = quote + "|".join(kept) + quote
     edits = (TextEdit(matcher.value_span[0], matcher.value_span[1], literal),)
     new = apply_text_edits(text, edits)
-    if not is_valid_promql(new):
+    if not _valid(new, grafana):
         return None
     from migrator.model import Applicability
 
@@ -180,7 +202,8 @@ def _regex_only_removed(pattern: str) -> bool:
 
 
 def _selector_reference(
-    text: str, selector: ast.VectorSelector, parents: dict[int, ast.Expr], prefixes: tuple[str, ...], dead: frozenset[str]
+    text: str, selector: ast.VectorSelector, parents: dict[int, ast.Expr], prefixes: tuple[str, ...],
+    dead: frozenset[str], grafana: bool,
 ) -> Reference | None:
     name_match = None
     if selector.name is not None and not selector.templated and selector.name_span is not None:
@@ -213,8 +236,8 @@ def _selector_reference(
     )
     elimination = None
     if kind in ("selector", "regex-only", "dead-series") and isinstance(parent, ast.BinaryExpr) and not absent:
-        elimination = _rewrite(text, _eliminate(text, term, parent, parents))
-    regex_rewrite = _regex_rewrite(text, matcher, prefixes) if kind == "regex-among-others" else None
+        elimination = _rewrite(text, _eliminate(text, term, parent, parents), grafana)
+    regex_rewrite = _regex_rewrite(text, matcher, prefixes, grafana) if kind == "regex-among-others" else None
     return Reference(
         kind=kind, start=start, end=end, name=name, absent=absent, elimination=elimination,
         regex_rewrite=regex_rewrite, context=_describe_context(term, parent),
@@ -247,7 +270,7 @@ def analyse(text: str, prefixes: tuple[str, ...] = (), dead: frozenset[str] = fr
     parents = _parents(root)
     for node in ast.walk(root):
         if isinstance(node, ast.VectorSelector):
-            ref = _selector_reference(text, node, parents, prefixes, dead)
+            ref = _selector_reference(text, node, parents, prefixes, dead, grafana)
             if ref is not None:
                 analysis.references.append(ref)
     return analysis

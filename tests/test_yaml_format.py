@@ -1,0 +1,707 @@
+"""The YAML handler: exact scalar positions, every rule-file shape, templates, and safety."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from migrator.engine import apply_edits
+from migrator.formats.base import ParseError, SiteKind
+from migrator.formats.yaml_format import EncodeError, YamlHandler, YamlSite
+from migrator.formats.yaml_scalars import (
+    Mapping,
+    Scalar,
+    Sequence,
+    compose_documents,
+    encoder,
+    map_scalar,
+    scalar_offsets,
+)
+
+NAME = "vllm:prompt_tokens_recomputed_total"
+CACHED = "vllm:prompt_tokens_cached_total"
+HANDLER = YamlHandler()
+
+
+def parse(text: str):
+    return HANDLER.parse("rules.yaml", text)
+
+
+def only(doc, kind: SiteKind | None = None):
+    sites = [s for s in doc.sites if kind is None or s.kind is kind]
+    assert len(sites) == 1, [s.locator for s in sites]
+    return sites[0]
+
+
+def span_text(text: str, site, needle: str = NAME) -> str:
+    i = site.value.index(needle)
+    return text[site.to_file(i) : site.to_file(i + len(needle))]
+
+
+def edited(text: str, site, old: str, new: str) -> str:
+    i = site.value.index(old)
+    return apply_edits(text, [site.edit(i, i + len(old), new)])
+
+
+# --------------------------------------------------------------------------- scalar maps
+
+STYLE_CASES = [
+    # (yaml text, key whose value is checked)
+    ("k: plain value\n", "k"),
+    ("k: plain\n  folded   \n\n  over lines # comment\nz: 1\n", "k"),
+    ("k: 'it''s ''quoted'''\n", "k"),
+    ("k: 'single\n\n   folded  \n  twice'\n", "k"),
+    ('k: "esc \\" \\\\ \\n \\t \\u00e9 \\x41 \\U0001F600 \\/ \\N \\_ \\L \\P \\e \\0"\n', "k"),
+    ('k: "joined \\\n     here\n\n  and  \\\n\n  folded"\n', "k"),
+    ('k: "\\\n  leading escaped break"\n', "k"),
+    ("k: |\n  line one\n    more indented\n\n  last\n\n\nz: 1\n", "k"),
+    ("k: |-\n  strip\n  me\n\n\nz: 1\n", "k"),
+    ("k: |+\n  keep\n  me\n\n\nz: 1\n", "k"),
+    ("a:\n  k: |2\n      two extra\n    base\n", "k"),
+    ("a:\n  k: |-2\n      two extra\n    base\n", "k"),
+    ("k: >\n  folded one\n  folded two\n\n  para\n    literal-ish\n  back\n", "k"),
+    ("k: >-\n  a\n  b\n", "k"),
+    ("k: >+\n  a\n  b\n\n", "k"),
+    ("k: |  # a comment after the header\n  text\n", "k"),
+    ("k: !!str &anchor tagged\nz: *anchor\n", "k"),
+    ("k: [flow one, 'flow two', \"flow three\"]\n", "k"),
+    ("k: {x: flow value}\n", "k"),
+    ("k: |\r\n  crlf one\r\n  crlf two\r\n", "k"),
+    ("k: plain\r\n  crlf fold\r\n", "k"),
+    ("\ufeffk: 'after a BOM é😀'\n", "k"),
+    ("x: 'é😀 non-ASCII before'\nk: \"😀 é \\u00e9\"\n", "k"),
+    ("k: x\x85  next line\n", "k"),
+    ("k: |\n  a\ttab inside\n", "k"),
+    ("k: ''\n", "k"),
+    ("k:\n", "k"),
+]
+
+
+def _all_scalars(node, out):
+    if isinstance(node, yaml.ScalarNode):
+        out.append(node)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _all_scalars(item, out)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            _all_scalars(k, out)
+            _all_scalars(v, out)
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)])
+@pytest.mark.parametrize("text,key", STYLE_CASES)
+def test_scalar_offsets_match_pyyaml_for_every_style(text, key, loader):
+    loaded = yaml.safe_load(text)
+    nodes: list = []
+    for doc in yaml.compose_all(text, Loader=loader):
+        _all_scalars(doc, nodes)
+    for node in nodes:
+        value, offsets = scalar_offsets(text, node)
+        assert value == node.value
+        assert len(offsets) == len(value) + 1
+        assert offsets == sorted(offsets)
+    # The checked value is exactly what yaml.safe_load gives.
+    target = loaded[key] if key in loaded else loaded["a"][key]
+    if isinstance(target, list):
+        target = target[0]
+    elif isinstance(target, dict):
+        target = target["x"]
+    values = [scalar_offsets(text, n)[0] for n in nodes]
+    assert (target or "") in values
+
+
+def test_offsets_point_at_escapes_and_folds():
+    text = 'k: "a\\u00e9b\\"c"\n'
+    node = yaml.compose(text).value[0][1]
+    value, offsets = scalar_offsets(text, node)
+    assert value == 'aéb"c'
+    assert text[offsets[1] : offsets[2]] == "\\u00e9"
+    assert text[offsets[3] : offsets[4]] == '\\"'
+    text = "k: one\n  two\n"
+    value, offsets = scalar_offsets(text, yaml.compose(text).value[0][1])
+    assert value == "one two"
+    assert text[offsets[3] : offsets[4]] == "\n  "  # the folded space owns the line break
+    text = "k: |\n  ab\n  cd\n"
+    value, offsets = scalar_offsets(text, yaml.compose(text).value[0][1])
+    assert value == "ab\ncd\n"
+    assert text[offsets[2] : offsets[3]] == "\n  "  # a line break owns the next indentation
+    assert offsets[len(value)] == len(text)
+
+
+def test_libyaml_marks_count_code_points_and_skip_the_bom():
+    text = "\ufeffa: é😀\nb: 'x😀y'\n"
+    docs = compose_documents(text)
+    (_, a), (_, b) = docs[0].pairs
+    assert text[a.start : a.end] == "é😀"
+    assert text[b.start : b.end] == "'x😀y'"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["é", "😀", "日本", "x", "ab", " ", "\u00a0", "'", "\u2028"]), max_size=6),
+       st.sampled_from(["\n", "\r\n"]))  # fmt: skip
+def test_composer_marks_equal_pure_python_marks(words, newline):
+    value = "".join(words).strip() or "v"
+    text = newline.join([f"a: {value!r}", f"b: {yaml.dump(value).strip()}", "c: [x, 'é']", ""])
+    try:
+        expected = list(yaml.parse(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return
+    ours = compose_documents(text)
+    spans = []
+
+    def walk(n):
+        if isinstance(n, Scalar):
+            spans.append((n.start, n.end, n.value))
+        elif isinstance(n, Sequence):
+            for i in n.items:
+                walk(i)
+        elif isinstance(n, Mapping):
+            for k, v in n.pairs:
+                walk(k)
+                walk(v)
+
+    for d in ours:
+        walk(d)
+    theirs = [(e.start_mark.index, e.end_mark.index, e.value) for e in expected if isinstance(e, yaml.ScalarEvent)]
+    assert spans == theirs
+
+
+# --------------------------------------------------------------------------- round trips
+
+_ALPHABET = ["a", "b", "x y", " ", "  ", "\n", "\n\n", "'", '"', "\\", "#", ": ", " #", "é", "😀", "\t",
+             "{", "}", "[", "]", ",", "-", "a:b", "\r\n", "|", ">", NAME]  # fmt: skip
+_pieces = st.lists(st.sampled_from(_ALPHABET), max_size=8).map("".join)
+
+
+def _dump(value: str, style, ctx: str, width: int) -> str:
+    doc = {"k": value, "z": 1} if ctx == "map" else [value, "w"] if ctx == "seq" else {"a": {"b": [{"k": value}]}}
+    if ctx == "flow":
+        return yaml.dump({"k": [value, "w"]}, default_flow_style=True, width=width, allow_unicode=True)
+    return yaml.dump(doc, default_style=style, width=width, allow_unicode=True)
+
+
+def _get(loaded, ctx: str):
+    if ctx == "map":
+        assert loaded["z"] == 1
+        return loaded["k"]
+    if ctx == "seq":
+        assert loaded[1] == "w"
+        return loaded[0]
+    if ctx == "flow":
+        assert loaded["k"][1] == "w"
+        return loaded["k"][0]
+    return loaded["a"]["b"][0]["k"]
+
+
+def _value_node(text: str, ctx: str):
+    root = compose_documents(text)[0]
+    if ctx == "map":
+        return root.pairs[0][1], False
+    if ctx == "seq":
+        return root.items[0], False
+    if ctx == "flow":
+        return root.pairs[0][1].items[0], True
+    return root.pairs[0][1].pairs[0][1].items[0].pairs[0][1], False
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=_pieces,
+    style=st.sampled_from([None, "'", '"', "|", ">"]),
+    ctx=st.sampled_from(["map", "seq", "nested", "flow"]),
+    width=st.sampled_from([12, 30, 80]),
+    crlf=st.booleans(),
+    edit=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    replacement=st.one_of(_pieces, st.sampled_from(["", "x", "sum(rate(x[5m]))", CACHED, "a\nb"])),
+)
+def test_replace_round_trips_through_pyyaml(value, style, ctx, width, crlf, edit, replacement):
+    text = _dump(value, style, ctx, width)
+    if crlf:
+        assume(not any(c in value for c in "\r\x85\u2028\u2029"))
+        text = text.replace("\n", "\r\n")
+    assert _get(yaml.safe_load(text), ctx) == value
+    node, flow = _value_node(text, ctx)
+    sm = map_scalar(text, node, flow=flow)
+    assert sm is not None, text
+    assert sm.value == value
+    a, b = sorted(round(f * len(value)) for f in edit)
+    result = sm.replace(a, b, replacement)
+    expected = value[:a] + replacement + value[b:]
+    if result is None:
+        return
+    s, e, content = result
+    new_text = text[:s] + content + text[e:]
+    assert _get(yaml.safe_load(new_text), ctx) == expected, (text, new_text)
+    # The position-free encoder agrees whenever it accepts the replacement.
+    plain = sm.encode(replacement)
+    if plain is not None:
+        assert plain == content
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "k: sum(rate(a[5m])) by (job)\n",
+        "k: 'sum(rate(a[5m])) by (job)'\n",
+        'k: "sum(rate(a[5m])) by (job)"\n',
+        "k: |\n  sum(rate(a[5m]))\n  by (job)\n",
+        "k: >\n  sum(rate(a[5m]))\n  by (job)\n",
+    ],
+)
+def test_ordinary_edits_are_accepted_in_every_style(text):
+    sm = map_scalar(text, compose_documents(text)[0].pairs[0][1])
+    i = sm.value.index("a[5m]")
+    s, e, content = sm.replace(i, i + 1, "vllm:prompt_tokens_cached_total")
+    new = text[:s] + content + text[e:]
+    assert yaml.safe_load(new)["k"] == sm.value.replace("a[5m]", "vllm:prompt_tokens_cached_total[5m]")
+
+
+def test_encoder_per_style():
+    text = "p: plain\ns: 'single'\nd: \"double\"\nl: |\n  lit\n  eral\nf: >\n  fol\n  ded\n"
+    nodes = {k.value: v for k, v in yaml.compose(text).value}
+    assert encoder(nodes["p"], text)("a b") == "a b"
+    assert encoder(nodes["p"], text)("a: b") is None
+    assert encoder(nodes["p"], text)("x #y") is None
+    assert encoder(nodes["p"], text)("{x}") is None
+    assert encoder(nodes["p"], text)("a\nb") is None
+    assert encoder(nodes["s"], text)("it's") == "it''s"
+    assert encoder(nodes["d"], text)('a"b\\c\n\x01') == 'a\\"b\\\\c\\n\\x01'
+    assert encoder(nodes["l"], text)("one\ntwo") == "one\n  two"
+    assert encoder(nodes["f"], text)("one\ntwo") is None
+    assert encoder(nodes["f"], text)("one two") == "one two"
+    # PyYAML's pure-Python marks carry the buffer, so the text is optional there.
+    py = {k.value: v for k, v in yaml.compose(text, Loader=yaml.SafeLoader).value}
+    assert encoder(py["l"])("a\nb") == "a\n  b"
+
+
+def test_folded_line_breaks_are_protected():
+    text = "k: >\n  sum(a)\n  + sum(b)\n\n  tail\n"
+    sm = map_scalar(text, compose_documents(text)[0].pairs[0][1])
+    assert sm.value == "sum(a) + sum(b)\ntail\n"
+    assert (6, 7) in sm.protected  # the space folded from the first line break
+    assert (15, 16) in sm.protected  # the empty line that replaced the second one
+
+
+# --------------------------------------------------------------------------- rule files
+
+RULES = """\
+groups:
+  - name: vllm-cache
+    interval: 1m
+    rules:
+      - alert: VllmRecomputeHigh
+        expr: sum(rate(vllm:prompt_tokens_recomputed_total[5m])) > 10
+        for: 5m
+        labels:
+          severity: warning
+          metric: vllm:prompt_tokens_recomputed_total
+        annotations:
+          summary: "Recomputed {{ $value }} tokens/s on {{ $labels.instance }} (prompt_tokens_recomputed)"
+      - record: job:vllm_recomputed:rate5m
+        expr: |
+          sum by (job) (
+            rate(vllm:prompt_tokens_recomputed_total[5m])
+          )
+      - alert: Unrelated
+        expr: up == 0
+"""
+
+
+def test_prometheus_rule_file_sites_locators_and_context():
+    doc = parse(RULES)
+    by_loc = {s.locator: s for s in doc.sites}
+    expr = by_loc["groups[0].rules[0] alert=VllmRecomputeHigh expr"]
+    assert expr.kind is SiteKind.PROMQL
+    assert expr.context["rule"] == {"kind": "alert", "name": "VllmRecomputeHigh", "group": "vllm-cache", "index": (0, 0)}
+    assert expr.context["field"] == "expr"
+    assert span_text(RULES, expr) == NAME
+    record = by_loc["groups[0].rules[1] record=job:vllm_recomputed:rate5m expr"]
+    assert record.context["rule"]["kind"] == "record"
+    assert record.value.startswith("sum by (job) (\n  rate(")
+    assert span_text(RULES, record) == NAME
+    # Every rule expression is a site, mentioning the metric or not (dead-series checks need them).
+    assert by_loc["groups[0].rules[2] alert=Unrelated expr"].value == "up == 0"
+    label = by_loc["groups[0].rules[0] alert=VllmRecomputeHigh labels.metric"]
+    assert label.kind is SiteKind.TEXT and span_text(RULES, label) == NAME
+    summary = by_loc["groups[0].rules[0] alert=VllmRecomputeHigh annotations.summary"]
+    assert summary.kind is SiteKind.TEXT
+    protected = [summary.value[a:b] for a, b in summary.protected]
+    assert protected == ["{{ $value }}", "{{ $labels.instance }}"]
+    assert "groups[0].rules[0] alert=VllmRecomputeHigh labels.severity" not in by_loc
+    assert [r["name"] for r in doc.extra["prometheus_rules"]] == [
+        "VllmRecomputeHigh", "job:vllm_recomputed:rate5m", "Unrelated"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "expr_yaml,raw",
+    [
+        ("expr: rate(vllm:prompt_tokens_recomputed_total[5m]) > 0", NAME),
+        ("expr: 'rate(vllm:prompt_tokens_recomputed_total[5m]) > 0'", NAME),
+        ('expr: "rate(vllm:prompt_tokens_recomputed_total{job=\\"x\\"}[5m]) > 0"', NAME),
+        ('expr: "rate(vllm:prompt_tokens_recomputed\\u005ftotal[5m])"', "vllm:prompt_tokens_recomputed\\u005ftotal"),
+        ("expr: |\n          rate(vllm:prompt_tokens_recomputed_total[5m])\n          > 0", NAME),
+        ("expr: >-\n          rate(vllm:prompt_tokens_recomputed_total[5m])\n          > 0", NAME),
+        ("expr: rate(\n          vllm:prompt_tokens_recomputed_total[5m]) > 0", NAME),
+    ],
+)
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_expr_styles_give_exact_offsets_and_exact_edits(expr_yaml, raw, newline):
+    text = f"groups:\n  - name: g\n    rules:\n      - alert: A\n        {expr_yaml}\n        for: 1m\n"
+    text = text.replace("\n", newline)
+    site = only(parse(text), SiteKind.PROMQL)
+    assert site.locator == "groups[0].rules[0] alert=A expr"
+    assert span_text(text, site) == raw
+    new = edited(text, site, NAME, CACHED)
+    HANDLER.validate(new)
+    again = only(parse(new), SiteKind.PROMQL)
+    assert again.value == site.value.replace(NAME, CACHED)
+    assert newline == "\n" or "\r\n" in new and "\n" not in new.replace("\r\n", "")
+    # Nothing outside the scalar moved.
+    assert new.endswith(f"for: 1m{newline}")
+
+
+def test_term_removal_across_lines_in_a_literal_block():
+    text = (
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: |\n"
+        "      sum(rate(vllm:prompt_tokens_cached_total[5m]))\n"
+        "        + sum(rate(vllm:prompt_tokens_recomputed_total[5m]))\n"
+        "    for: 1m\n"
+    )
+    site = only(parse(text))
+    start = site.value.index("\n  + sum")
+    end = site.value.index("\n", start + 1)
+    new = apply_edits(text, [site.edit(start, end, "")])
+    assert yaml.safe_load(new)["groups"][0]["rules"][0] == {
+        "alert": "A", "expr": "sum(rate(vllm:prompt_tokens_cached_total[5m]))\n", "for": "1m"
+    }  # fmt: skip
+
+
+def test_refused_edit_raises_encode_error():
+    text = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x > vllm:prompt_tokens_recomputed_total\n"
+    site = only(parse(text))
+    assert isinstance(site, YamlSite)
+    i = site.value.index(NAME)
+    with pytest.raises(EncodeError):
+        site.edit(i, i + len(NAME), "y # comment")  # would truncate the plain scalar
+    assert not site.can_replace(i, i + len(NAME), "a: b")
+    assert site.can_replace(i, i + len(NAME), CACHED)
+
+
+def test_prometheusrule_list_and_multi_document_streams():
+    text = """\
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: monitoring.coreos.com/v1
+    kind: PrometheusRule
+    metadata:
+      name: vllm
+    spec:
+      groups:
+        - name: g
+          partial_response_strategy: warn
+          rules:
+            - alert: A
+              expr: vllm:prompt_tokens_recomputed_total > 0
+---
+# a comment that mentions vllm:prompt_tokens_recomputed_total is not a site
+namespace: tenant
+groups:
+  - name: mimir
+    rules:
+      - record: r
+        expr: sum(vllm:prompt_tokens_recomputed_total)
+"""
+    doc = parse(text)
+    assert [s.locator for s in doc.sites] == [
+        "doc[0] List items[0] PrometheusRule/vllm spec.groups[0].rules[0] alert=A expr",
+        "doc[1] groups[0].rules[0] record=r expr",
+    ]
+    assert all(span_text(text, s) == NAME for s in doc.sites)
+    assert doc.extra["yaml_documents"] == 2
+
+
+CONFIGMAP = """\
+apiVersion: v1
+kind: ConfigMapList
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: rules
+  binaryData:
+    blob: cHJvbXB0X3Rva2Vuc19yZWNvbXB1dGVk
+  data:
+    vllm.rules.yaml: |
+      groups:
+        - name: embedded
+          rules:
+            - alert: Embedded
+              expr: "sum(rate(vllm:prompt_tokens_recomputed_total{job=\\"x\\"}[5m])) > 0"
+              annotations:
+                summary: recomputed {{ $value }} prompt_tokens_recomputed
+    quoted.yaml: "groups:\\n- name: q\\n  rules:\\n  - record: q\\n    expr: vllm:prompt_tokens_recomputed_total\\n"
+"""
+
+
+def test_configmap_embedded_rules_have_composed_offsets_and_edits():
+    doc = parse(CONFIGMAP)
+    by_loc = {s.locator: s for s in doc.sites}
+    block = by_loc['ConfigMapList items[0] ConfigMap/rules data["vll.rules.yaml"] groups[0].rules[0] alert=Embedded expr'
+                   .replace("vll.", "vllm.")]  # fmt: skip
+    assert block.context["rule"]["group"] == "embedded"
+    assert block.context["embedded_in"] == 'ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"]'
+    assert span_text(CONFIGMAP, block) == NAME
+    i = block.value.index('"x"')
+    assert CONFIGMAP[block.to_file(i) : block.to_file(i + 3)] == '\\"x\\"'  # inner escapes, outer literal
+    summary = by_loc['ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"] groups[0].rules[0] alert=Embedded annotations.summary']
+    assert [summary.value[a:b] for a, b in summary.protected] == ["{{ $value }}"]
+    quoted = by_loc['ConfigMapList items[0] ConfigMap/rules data["quoted.yaml"] groups[0].rules[0] record=q expr']
+    assert span_text(CONFIGMAP, quoted) == NAME
+    assert not any("blob" in s.locator for s in doc.sites)
+    # Edits compose: inner double-quoted escaping inside the outer literal block.
+    new = edited(CONFIGMAP, block, '{job="x"}', '{job="y\\\\z"}')
+    inner = yaml.safe_load(yaml.safe_load(new)["items"][0]["data"]["vllm.rules.yaml"])
+    assert inner["groups"][0]["rules"][0]["expr"] == block.value.replace('{job="x"}', '{job="y\\\\z"}')
+    new = edited(CONFIGMAP, quoted, NAME, CACHED)
+    inner = yaml.safe_load(yaml.safe_load(new)["items"][0]["data"]["quoted.yaml"])
+    assert inner["groups"][0]["rules"][0]["expr"] == CACHED
+
+
+def test_configmap_embedded_dashboard_uses_the_grafana_hook():
+    pytest.importorskip("migrator.formats.grafana")
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dash\ndata:\n  vllm.json: |\n"
+        '    {"panels": [{"id": 1, "title": "p", "targets": [\n'
+        '      {"refId": "A", "expr": "sum(rate(vllm:prompt_tokens_recomputed_total{a=\\"b\\"}[5m]))"}]}]}\n'
+    )
+    site = only(parse(text), SiteKind.PROMQL)
+    assert site.locator.startswith('ConfigMap/dash data["vllm.json"] /panels/0/targets/0/expr')
+    assert span_text(text, site) == NAME
+    new = edited(text, site, NAME, CACHED)
+    assert CACHED in yaml.safe_load(new)["data"]["vllm.json"]
+
+
+def test_grafana_unified_alerting_provisioning():
+    text = """\
+apiVersion: 1
+groups:
+  - orgId: 1
+    name: vllm
+    folder: Inference
+    rules:
+      - uid: a1
+        title: Recompute share
+        condition: C
+        data:
+          - refId: A
+            model:
+              expr: sum(rate(vllm:prompt_tokens_recomputed_total[5m]))
+          - refId: C
+            model:
+              type: threshold
+              expression: A
+"""
+    site = only(parse(text))
+    assert site.kind is SiteKind.PROMQL
+    assert site.locator == 'groups[0].rules[0] alert="Recompute share" data[0].model.expr'
+    assert site.context["rule"] == {"kind": "alert", "name": "Recompute share", "group": "vllm", "index": (0, 0)}
+    assert site.context["ref_id"] == "A"
+    assert span_text(text, site) == NAME
+
+
+def test_other_yaml_promql_keys_and_needle_strings():
+    text = """\
+triggers:
+  - type: prometheus
+    metadata:
+      query: sum(rate(vllm:prompt_tokens_recomputed_total[2m]))
+      threshold: "10"
+rules:
+  - seriesQuery: '{__name__=~"^vllm:.*"}'
+    metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)
+description: prompt_tokens_recomputed counts tokens   # trailing comment
+"""
+    doc = parse(text)
+    kinds = {s.locator: s.kind for s in doc.sites}
+    assert kinds == {
+        "triggers[0].metadata.query": SiteKind.PROMQL,
+        "rules[0].seriesQuery": SiteKind.PROMQL,
+        "description": SiteKind.TEXT,
+    }
+    desc = [s for s in doc.sites if s.locator == "description"][0]
+    assert desc.value == "prompt_tokens_recomputed counts tokens"
+
+
+def test_names_in_sequences_get_element_removal():
+    text = """\
+keep:
+  - vllm:prompt_tokens_total
+  - vllm:prompt_tokens_recomputed_total  # cache efficiency
+  - 'vllm:generation_tokens_total'
+flow: [vllm:prompt_tokens_total, "vllm:prompt_tokens_recomputed_total"]
+first: [vllm:prompt_tokens_recomputed_total, x]
+alone:
+  - vllm:prompt_tokens_recomputed_total
+vllm:prompt_tokens_recomputed_total: key
+"""
+    doc = parse(text)
+    by_loc = {s.locator: s for s in doc.sites}
+    assert all(s.kind is SiteKind.NAME for s in doc.sites)
+
+    def removed(loc):
+        edits = by_loc[loc].context["element_removal"]
+        return yaml.safe_load(apply_edits(text, list(edits)))
+
+    assert by_loc["keep[1]"].context["container"] == "sequence"
+    assert removed("keep[1]")["keep"] == ["vllm:prompt_tokens_total", "vllm:generation_tokens_total"]
+    assert "cache efficiency" not in apply_edits(text, list(by_loc["keep[1]"].context["element_removal"]))
+    assert removed("flow[1]")["flow"] == ["vllm:prompt_tokens_total"]
+    assert removed("first[0]")["first"] == ["x"]
+    assert by_loc["alone[0]"].context["element_removal"] is None
+    key = by_loc['["vllm:prompt_tokens_recomputed_total"] (key)']
+    assert key.context["container"] == "dict-key" and key.context["element_removal"] is None
+    assert text[key.to_file(0) : key.to_file(len(key.value))] == NAME
+
+
+def test_embedded_sequence_removal_composes_through_the_outer_scalar():
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  allow.yaml: |\n    keep:\n      - a\n      - vllm:prompt_tokens_recomputed_total\n      - b\n"
+    site = only(parse(text))
+    new = apply_edits(text, list(site.context["element_removal"]))
+    assert yaml.safe_load(yaml.safe_load(new)["data"]["allow.yaml"]) == {"keep": ["a", "b"]}
+
+
+# --------------------------------------------------------------------------- templates
+
+HELM = """\
+{{- if .Values.rules.enabled }}
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: {{ include "vllm.fullname" . }}
+  labels:
+    {{- include "vllm.labels" . | nindent 4 }}
+spec:
+  groups:
+    - name: {{ .Release.Name }}-cache
+      rules:
+        - alert: Recompute
+          expr: sum(rate(vllm:prompt_tokens_recomputed_total{ns="{{ .Release.Namespace }}"}[5m])) > {{ .Values.t }}
+          annotations:
+            summary: '{{`{{ $value }}`}} recomputed'
+{{- end }}
+"""
+
+
+def test_helm_templates_are_blanked_and_protected():
+    doc = parse(HELM)
+    assert doc.extra["templated"]
+    expr = only(doc, SiteKind.PROMQL)
+    assert expr.locator == 'PrometheusRule/{{ include "vllm.fullname" . }} spec.groups[0].rules[0] alert=Recompute expr'
+    assert expr.context["rule"]["group"] == "{{ .Release.Name }}-cache"
+    assert expr.value == 'sum(rate(vllm:prompt_tokens_recomputed_total{ns="{{ .Release.Namespace }}"}[5m])) > {{ .Values.t }}'
+    assert [expr.value[a:b] for a, b in expr.protected] == ["{{ .Release.Namespace }}", "{{ .Values.t }}"]
+    assert span_text(HELM, expr) == NAME
+    # Literal text is editable; the result still validates (templates blanked again).
+    new = edited(HELM, expr, NAME, CACHED)
+    HANDLER.validate(new)
+    assert new == HELM.replace(NAME, CACHED)
+    # Template text is not.
+    i = expr.value.index("{{ .Values.t }}")
+    assert not expr.can_edit(i, i + 3)
+    with pytest.raises(EncodeError):
+        expr.edit(i, i + 3, "x")
+
+
+def test_prometheus_templates_in_valid_yaml_are_content():
+    text = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vllm:prompt_tokens_recomputed_total > 1\n    annotations:\n      summary: {{ $value }} is high\n"
+    # `summary: {{ $value }} ...` is not valid YAML (a flow mapping then text): blanking rescues it.
+    doc = parse(text)
+    assert [s.locator for s in doc.sites] == ["groups[0].rules[0] alert=A expr"]
+    quoted = text.replace("{{ $value }} is high", "'{{ $value }} is high prompt_tokens_recomputed'")
+    doc = parse(quoted)
+    assert not doc.extra["templated"]
+    summary = [s for s in doc.sites if s.kind is SiteKind.TEXT][0]
+    assert summary.protected == ((0, 12),)
+
+
+def test_templated_file_that_cannot_be_parsed_reports_a_position():
+    text = "{{- if .Values.x }}\ngroups:\n  - name: [unclosed\n{{- end }}\n"
+    with pytest.raises(ParseError) as info:
+        parse(text)
+    assert "blanked" in info.value.message
+    assert info.value.offset > text.index("[unclosed")
+
+
+# --------------------------------------------------------------------------- errors and safety
+
+
+def test_invalid_yaml_reports_the_problem_offset():
+    text = (
+        "groups:\n  - name: vllm\n    rules:\n      - alert: A\n        expr: up\n"
+        "        labels:\n          severity: warning\n       annotations:\n          summary: x\n"
+    )
+    with pytest.raises(ParseError) as info:
+        parse(text)
+    assert info.value.message.startswith("invalid YAML: ")
+    assert info.value.offset == text.index("annotations")
+    with pytest.raises(ParseError):
+        HANDLER.validate(text)
+
+
+def test_python_object_tags_are_refused_not_constructed():
+    for text in (
+        "a: !!python/object/apply:os.system ['touch /tmp/pwned']\n",
+        "a: !!python/name:os.system\n",
+        "%TAG !p! tag:yaml.org,2002:python/\n---\na: !p!object/apply:os.system [x]\n",
+    ):
+        with pytest.raises(ParseError, match="unsafe YAML tag"):
+            parse(text)
+        with pytest.raises(ParseError, match="unsafe YAML tag"):
+            HANDLER.validate(text)
+
+
+def test_custom_tags_are_not_errors():
+    text = "Resources:\n  A:\n    Properties:\n      Query: !Sub 'rate(vllm:prompt_tokens_recomputed_total[5m])'\n"
+    site = only(parse(text))
+    assert span_text(text, site) == NAME
+
+
+def test_billion_laughs_is_cheap():
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 30)]
+    lines += ["m0: &m0 {k: vllm:prompt_tokens_recomputed_total}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 4)}]}}" for i in range(1, 30)]
+    text = "\n".join(lines) + "\n"
+    tracemalloc.start()
+    started = time.perf_counter()
+    doc = parse(text)
+    HANDLER.validate(text)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 2
+    assert peak < 20_000_000
+    assert [s.locator for s in doc.sites] == ["m0.k"]
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "- " * 50_000 + "x\n", "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 12_000))])
+def test_deep_nesting_is_a_parse_error_not_a_crash(text):
+    with pytest.raises(ParseError, match="nested deeper"):
+        parse(text)
+    with pytest.raises(ParseError):
+        HANDLER.validate(text)
+
+
+def test_empty_and_scalar_documents():
+    assert parse("").sites == []
+    assert parse("---\n...\n").sites == []
+    doc = parse("--- vllm:prompt_tokens_recomputed_total\n")
+    assert only(doc).kind is SiteKind.NAME
