@@ -361,6 +361,12 @@ def _evaluable(text: str, grafana: bool):  # type: ignore[no-untyped-def]
     for node in ast.walk(tree):
         if getattr(node, "at", None) is not None:
             raise _Unverifiable("uses an `@` timestamp, which pins it to real time")
+    # Like the oracle, compare what a threshold filters, not the filtered result.
+    from migrator.promql.oracle import unfiltered
+
+    inner = unfiltered(tree)
+    if inner is not tree:
+        text, tree = text[inner.start : inner.end], parse(text[inner.start : inner.end])
     return text, tree
 
 

@@ -280,12 +280,20 @@ def test_encoder_per_style():
     assert encoder(py["l"])("a\nb") == "a\n  b"
 
 
-def test_folded_line_breaks_are_protected():
-    text = "k: >\n  sum(a)\n  + sum(b)\n\n  tail\n"
+def test_folded_scalars_edit_exactly_across_folds_and_refuse_refolding():
+    text = "k: >\n  sum(a)\n  + sum(b)\n\n  tail\n  - sum(c)\nz: 1\n"
     sm = map_scalar(text, compose_documents(text)[0].pairs[0][1])
-    assert sm.value == "sum(a) + sum(b)\ntail\n"
-    assert (6, 7) in sm.protected  # the space folded from the first line break
-    assert (15, 16) in sm.protected  # the empty line that replaced the second one
+    assert sm.value == "sum(a) + sum(b)\ntail - sum(c)\n"
+    assert sm.folds == ((6, 7), (15, 16), (20, 21))  # folded spaces, and the empty line
+    assert sm.protected == ()
+    # Deleting a whole folded line (with the fold before it) is exact...
+    i = sm.value.index(" - sum(c)")
+    s, e, content = sm.replace(i, i + len(" - sum(c)"), "")
+    assert yaml.safe_load(text[:s] + content + text[e:]) == {"k": "sum(a) + sum(b)\ntail\n", "z": 1}
+    # ...while a leading blank at a line start would stop the folding, so it is refused.
+    j = sm.value.index("+ sum(b)")
+    assert sm.replace(j, j, " ") is None
+    assert sm.replace(j, j, "x") is not None
 
 
 # --------------------------------------------------------------------------- rule files
@@ -705,3 +713,67 @@ def test_empty_and_scalar_documents():
     assert parse("---\n...\n").sites == []
     doc = parse("--- vllm:prompt_tokens_recomputed_total\n")
     assert only(doc).kind is SiteKind.NAME
+
+
+def test_rules_nested_in_helm_values_and_bare_rule_lists():
+    text = """\
+additionalPrometheusRulesMap:
+  vllm-rules:
+    groups:
+      - name: nested
+        rules:
+          - alert: Nested
+            expr: vllm:prompt_tokens_recomputed_total > 0
+prometheusRule:
+  rules:
+    - record: bare
+      expr: rate(vllm:prompt_tokens_recomputed_total[5m])
+keda:
+  triggers:
+    - metadata:
+        query: vllm:prompt_tokens_recomputed_total
+"""
+    doc = parse(text)
+    assert [(s.locator, s.kind) for s in doc.sites] == [
+        ("additionalPrometheusRulesMap.vllm-rules.groups[0].rules[0] alert=Nested expr", SiteKind.PROMQL),
+        ("prometheusRule.rules[0] record=bare expr", SiteKind.PROMQL),
+        ("keda.triggers[0].metadata.query", SiteKind.PROMQL),
+    ]
+    assert doc.sites[1].context["rule"] == {"kind": "record", "name": "bare", "group": None, "index": None}
+    assert all(span_text(text, s) == NAME for s in doc.sites)
+
+
+def test_secret_string_data_and_aliases():
+    text = """\
+apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData:
+  rules.yml: |
+    base: &expr vllm:prompt_tokens_recomputed_total > 0
+    groups:
+    - name: g
+      rules:
+      - alert: A
+        expr: *expr
+      - alert: B
+        expr: *expr
+"""
+    doc = parse(text)
+    # One node shared by two rules: a site per rule (each rule depends on it), both at the anchor.
+    assert [s.locator for s in doc.sites] == [
+        'Secret/s stringData["rules.yml"] groups[0].rules[0] alert=A expr',
+        'Secret/s stringData["rules.yml"] groups[0].rules[1] alert=B expr',
+    ]
+    assert all(span_text(text, s) == NAME for s in doc.sites)
+
+
+def test_bom_crlf_and_non_ascii_before_sites():
+    text = "\ufeff# résumé 😀\r\ngroups:\r\n- name: 'é😀'\r\n  rules:\r\n  - alert: Ünïcode\r\n    expr: \"😀 < vllm:prompt_tokens_recomputed_total\"\r\n"
+    site = only(parse(text))
+    assert site.locator == "groups[0].rules[0] alert=Ünïcode expr"
+    assert site.context["rule"]["group"] == "é😀"
+    assert span_text(text, site) == NAME
+    assert text[site.to_file(0)] == "😀"
+    new = edited(text, site, NAME, CACHED)
+    assert new == text.replace(NAME, CACHED)

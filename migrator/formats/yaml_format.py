@@ -42,6 +42,7 @@ from migrator.formats.yaml_scalars import (
     ScalarMap,
     Scalar,
     Sequence,
+    check_stream,
     compose_documents,
     map_scalar,
     no_gc,
@@ -98,15 +99,25 @@ class YamlSite(Site):
 # --------------------------------------------------------------------------- loading
 
 
-def _load(text: str) -> tuple[str, list[Any], list[tuple[int, int]]]:
+def _load(text: str, *, build: bool = True) -> tuple[str, list[Any], list[tuple[int, int]]]:
     """(text that was parsed, documents, template ranges). Templates are blanked only when the
     file needs it: when it does not parse as it is, or when a `{{` sits in YAML structure
     rather than inside a string (Prometheus `{{ $value }}` in annotations is just content).
-    Blanking keeps every offset, so the parsed text's positions are the file's."""
+    Blanking keeps every offset, so the parsed text's positions are the file's. Without
+    `build`, the text is only checked (no nodes; the documents list is empty).
+    """
+
+    def load(source: str, spans: list[tuple[int, int]] | None = None) -> list[Any]:
+        if build:
+            return compose_documents(source, scalar_spans=spans)
+        check_stream(source, scalar_spans=spans)
+        return []
+
     markers = has_template_markers(text)
     scalar_spans: list[tuple[int, int]] | None = [] if markers else None
+    docs: list[Any] | None
     try:
-        docs = compose_documents(text, scalar_spans=scalar_spans)
+        docs = load(text, scalar_spans)
     except ParseError as err:
         if not markers:
             raise
@@ -130,7 +141,7 @@ def _load(text: str) -> tuple[str, list[Any], list[tuple[int, int]]]:
     for placeholder in ("x", " "):
         blanked = blank_templates(text, spans, placeholder=placeholder)
         try:
-            return blanked, compose_documents(blanked), spans
+            return blanked, load(blanked), spans
         except ParseError as err:
             blank_error = blank_error or err
     if docs is not None:
@@ -366,7 +377,7 @@ class _Builder:
                 continue
             if k.value in handled:
                 continue
-            child = _child(path, k.value)
+            child = _child(path, self._key(layer, k))
             if layer.mentions(k.start, k.end) and id(k) not in self.visited:
                 self.visited.add(id(k))
                 self._string(layer, k, child + " (key)", container="dict-key", flow=node.flow, key=True)
@@ -401,7 +412,7 @@ class _Builder:
             for k, v in group.pairs:
                 if type(k) is Scalar and k.value == "rules" and type(v) is Sequence:
                     continue
-                key = k.value if type(k) is Scalar else "?"
+                key = self._key(layer, k)
                 if type(v) is Scalar:
                     if id(v) not in self.visited:
                         self.visited.add(id(v))
@@ -466,7 +477,7 @@ class _Builder:
 
     def _labels(self, layer: _Layer, node: Mapping, head: str, field: str, info: dict, stack: list) -> None:
         for k, v in node.pairs:
-            key = k.value if type(k) is Scalar else "?"
+            key = self._key(layer, k)
             where = f"{field}.{key}" if _SIMPLE_KEY.fullmatch(key) else f"{field}[{json.dumps(key)}]"
             if type(v) is Scalar:
                 if id(v) in self.visited:
@@ -519,11 +530,11 @@ class _Builder:
     ) -> None:
         """A mapping value: PromQL by key, or any string that mentions a needle."""
         value = _str_value(node)
-        if value is None or not value.strip():
+        if value is None:
             return
-        if key in PROMQL_KEYS:
-            kind = guess_kind(value)
-            if kind is SiteKind.PROMQL:
+        if key in PROMQL_KEYS and value.strip():
+            # Under a PromQL key a bare metric name is a PromQL selector, not a name as data.
+            if guess_kind(value) is not SiteKind.TEXT:
                 context: dict[str, Any] = {"field": key}
                 if rule is not None:
                     context["rule"] = rule
@@ -633,6 +644,12 @@ class _Builder:
         return True
 
     # -- sites ---------------------------------------------------------------------------
+
+    def _key(self, layer: _Layer, node: Any) -> str:
+        """A mapping key as shown in locators."""
+        if type(node) is not Scalar:
+            return "?"
+        return self._name(layer, node) or node.value
 
     def _name(self, layer: _Layer, node: Any) -> str | None:
         """A short string for locators and context (rule, group, object names), with any
@@ -888,4 +905,4 @@ class YamlHandler:
         return document
 
     def validate(self, text: str) -> None:
-        _load(text)
+        _load(text, build=False)

@@ -157,8 +157,7 @@ def _compose(
     anchors: dict[str, Any] = {}
     root: Any = None
     count = 0
-    ev: Any = None
-    try:
+    with _converted_errors(text, shift):
         for ev in yaml.parse(text, Loader=LOADER):
             t = type(ev)
             if t is ScalarEvent:
@@ -219,6 +218,57 @@ def _compose(
                 stack.append(node)
                 if len(stack) > max_depth:
                     raise ParseError(f"YAML nested deeper than {max_depth} levels", node.start)
+    return docs
+
+
+def check_stream(
+    text: str,
+    *,
+    max_nodes: int = MAX_NODES,
+    max_depth: int = MAX_DEPTH,
+    scalar_spans: list[tuple[int, int]] | None = None,
+) -> int:
+    """Everything `compose_documents` checks, without building nodes (validation of fixed
+    output runs on every fix pass). Returns the number of documents."""
+    shift = 1 if _C_LOADER and text.startswith("\ufeff") else 0
+    anchors: set[str] = set()
+    count = depth = documents = 0
+    with _converted_errors(text, shift):
+        for ev in yaml.parse(text, Loader=LOADER):
+            t = type(ev)
+            if t is ScalarEvent or t is MappingStartEvent or t is SequenceStartEvent:
+                tag = ev.tag
+                if tag and tag.startswith(_PY_TAG):
+                    raise ParseError(f"unsafe YAML tag {tag!r}", ev.start_mark.index + shift)
+                count += 1
+                if count > max_nodes:
+                    raise ParseError(f"YAML too large: more than {max_nodes} nodes", ev.start_mark.index + shift)
+                if ev.anchor:
+                    anchors.add(ev.anchor)
+                if t is ScalarEvent:
+                    if scalar_spans is not None:
+                        scalar_spans.append((ev.start_mark.index + shift, ev.end_mark.index + shift))
+                else:
+                    depth += 1
+                    if depth > max_depth:
+                        raise ParseError(f"YAML nested deeper than {max_depth} levels", ev.start_mark.index + shift)
+            elif t is MappingEndEvent or t is SequenceEndEvent:
+                depth -= 1
+            elif t is AliasEvent:
+                if ev.anchor not in anchors:
+                    raise ParseError(f"invalid YAML: found undefined alias {ev.anchor!r}", ev.start_mark.index + shift)
+            elif t is DocumentStartEvent:
+                anchors = set()
+            elif t is DocumentEndEvent:
+                documents += 1
+    return documents
+
+
+@contextlib.contextmanager
+def _converted_errors(text: str, shift: int) -> Iterator[None]:
+    """Turn the loader's exceptions into ParseError with a file offset."""
+    try:
+        yield
     except ParseError:
         raise
     except yaml.MarkedYAMLError as err:
@@ -230,11 +280,9 @@ def _compose(
     except yaml.YAMLError as err:
         raise ParseError(f"invalid YAML: {err}", 0) from None
     except (RecursionError, MemoryError):
-        offset = ev.start_mark.index + shift if ev is not None and hasattr(ev, "start_mark") else 0
-        raise ParseError("invalid YAML: nesting too deep", offset) from None
+        raise ParseError("invalid YAML: nesting too deep", 0) from None
     except UnicodeError as err:
         raise ParseError(f"invalid YAML: {err}", 0) from None
-    return docs
 
 
 def _reader_reason(err: Any) -> str:
@@ -269,8 +317,9 @@ def _fold(text: str, i: int, j: int, out: list[str], offs: list[int]) -> None:
     """Decode a run of blanks and line breaks inside a plain or quoted scalar.
 
     One line break folds to a space, n breaks to n-1 newlines; the blanks around them vanish.
-    The first decoded character gets the start of the run, so the whole run belongs to the
-    decoded characters it produced and an edit across it removes the line break cleanly.
+    The first decoded character is mapped to the first line break and owns everything up to
+    the next line's content, so an edit across it removes the line break cleanly (blanks before
+    the break stay with the preceding character).
     """
     breaks: list[tuple[int, str]] = []
     k = i
@@ -285,12 +334,12 @@ def _fold(text: str, i: int, j: int, out: list[str], offs: list[int]) -> None:
     if first != "\n":
         emitted = breaks
     elif len(breaks) == 1:
-        emitted = [(i, " ")]
+        emitted = [(breaks[0][0], " ")]
     else:
         emitted = breaks[1:]
     for n, (pos, ch) in enumerate(emitted):
         out.append(ch)
-        offs.append(i if n == 0 else pos)
+        offs.append(breaks[0][0] if n == 0 else pos)
 
 
 _WS_RUN = re.compile("[ \t\r\n\x85\u2028\u2029]+")
@@ -475,14 +524,13 @@ def _decode_block(
     """Decode a block scalar's content at a given indentation (PyYAML's algorithm, with positions).
 
     Returns the value, the offsets, the decoded ranges that a folded scalar produced by
-    folding (they are protected: editing them changes how the neighbouring lines fold), and
-    the number of content lines.
+    folding, and the number of content lines.
     """
     n = len(text)
     out: list[str] = []
     offs: list[int] = []
     ends: list[int] = []  # natural end of each emitted piece, for the final offset
-    protected: list[tuple[int, int]] = []
+    folds: list[tuple[int, int]] = []
     p = ls = header.content_start
     brks, p, ls = _block_breaks(text, p, ls, indent)
     line_break: tuple[int, str, int] | None = None
@@ -493,7 +541,7 @@ def _decode_block(
         lines += 1
         for bpos, bch, blen in brks:
             if folding:
-                protected.append((size, size + 1))
+                folds.append((size, size + 1))
             out.append(bch)
             offs.append(bpos)
             ends.append(bpos + blen)
@@ -525,7 +573,7 @@ def _decode_block(
             ):
                 folding = True
                 if not brks:
-                    protected.append((size, size + 1))
+                    folds.append((size, size + 1))
                     out.append(" ")
                     offs.append(line_break[0])
                     ends.append(line_break[0] + line_break[2])
@@ -549,7 +597,7 @@ def _decode_block(
             offs.append(bpos)
             ends.append(bpos + blen)
     offs.append(ends[-1] if ends else header.content_start)
-    return "".join(out), offs, protected, lines
+    return "".join(out), offs, folds, lines
 
 
 def _auto_indent(text: str, start: int) -> tuple[int, int]:
@@ -576,8 +624,15 @@ def _token_start(text: str, start: int, end: int) -> int:
     """Skip a node's properties (tag, anchor) and the separation after them."""
     i = start
     while i < end and text[i] in "!&":
-        while i < end and text[i] not in " \t" and text[i] not in BREAKS:
+        if text[i] == "&":
+            # Anchor names are alphanumerics, '-' and '_' (PyYAML, libyaml): a scalar may
+            # follow without a space (`&a:b`).
             i += 1
+            while i < end and (text[i].isalnum() or text[i] in "-_"):
+                i += 1
+        else:
+            while i < end and text[i] not in " \t" and text[i] not in BREAKS:
+                i += 1
         while i < end:
             c = text[i]
             if c in " \t" or c in BREAKS:
@@ -635,12 +690,16 @@ class ScalarMap:
     """One scalar: its decoded value, where each character lives, and how to edit it in place."""
 
     __slots__ = (
-        "text", "start", "tok", "end", "style", "value", "offsets", "protected", "flow", "key",
+        "text", "start", "tok", "end", "style", "value", "offsets", "protected", "folds", "flow", "key",
         "col", "implicit_tag", "header", "indent", "explicit_tag",
     )  # fmt: skip
 
     def __init__(self) -> None:
+        # Decoded ranges that are not literal text and must not be edited. Nothing in a scalar
+        # alone is (templates are found by the handler); folded line breaks are listed in
+        # `folds` instead: editing across them is fine exactly when `replace` accepts it.
         self.protected: tuple[tuple[int, int], ...] = ()
+        self.folds: tuple[tuple[int, int], ...] = ()
         self.header: _BlockHeader | None = None
         self.indent = 0
 
@@ -677,6 +736,8 @@ class ScalarMap:
             return None if _HAS_BREAK.search(r) else r.replace("'", "''")
         if any(c in r for c in "\r\x85\u2028\u2029"):
             return None
+        if self.indent < 1:
+            return None  # a block scalar without content lines: its indentation is unknown
         if style == ">":
             return None if "\n" in r else r
         header = self.header
@@ -730,9 +791,10 @@ class ScalarMap:
                 # Something follows on the next line: an edit must not pull it into the scalar.
                 mini += " " * (self.indent - 1) + "z: 0"
         else:
-            body = text[self.tok : s] + enc + text[e : self.end]
+            # From the node's start: an edit right after an anchor must not extend its name.
+            body = text[self.start : s] + enc + text[e : self.end]
             if self.col is None:
-                self.col = _column(text, self.tok)
+                self.col = _column(text, self.start)
             if self.key:
                 mini = ("{" + body + ": x}") if self.flow else (" " * self.col + body + ": x")
             else:
@@ -796,8 +858,8 @@ def map_scalar(text: str, node: Any, *, flow: bool = False, key: bool = False, s
         found = _map_block(text, header, value)
         if found is None:
             return None
-        sm.indent, got, offsets, protected = found
-        sm.value, sm.offsets, sm.protected = got, offsets, tuple(protected)
+        sm.indent, got, offsets, folds = found
+        sm.value, sm.offsets, sm.folds = got, offsets, tuple(folds)
         return sm
     else:
         return None
@@ -820,16 +882,18 @@ def _map_block(text: str, header: _BlockHeader, value: str):  # type: ignore[no-
         if first_col - lead >= 1:
             candidates.append(first_col - lead)
     candidates.extend(range(max(first_col, 1), 0, -1))
+    # A scalar without content lines can be indented deeper than whatever line follows it.
+    candidates.extend(range(first_col + 1, first_col + 10))
     seen: set[int] = set()
     for indent in candidates:
         if indent in seen:
             continue
         seen.add(indent)
-        got, offsets, protected, lines = _decode_block(text, header, indent)
+        got, offsets, folds, lines = _decode_block(text, header, indent)
         if got == value:
             # Without a content line the indentation depends on the parent, which is unknown
             # here: such a scalar can be mapped but not safely edited.
-            return (indent if lines else 0), got, offsets, protected
+            return (indent if lines else 0), got, offsets, folds
     return None
 
 

@@ -89,6 +89,21 @@ def _describe(result) -> str:  # type: ignore[no-untyped-def]
     return ", ".join(f"{v:g}" for v in values[:3]) + (" …" if len(values) > 3 else "")
 
 
+def unfiltered(expr: ast.Expr) -> ast.Expr:
+    """`X > 100` filters X; comparing the filtered results would call two different X equal
+    whenever both happen to fall on the same side of the threshold, so compare X itself."""
+    while isinstance(expr, ast.ParenExpr):
+        expr = expr.expr
+    if (
+        isinstance(expr, ast.BinaryExpr)
+        and expr.op in ast.COMPARISON_OPS
+        and not expr.return_bool
+        and isinstance(expr.rhs, (ast.NumberLiteral, ast.Placeholder, ast.UnaryExpr))
+    ):
+        return expr.lhs
+    return expr
+
+
 @lru_cache(maxsize=4096)
 def judge(original: str, rewritten: str) -> Verdict:
     """Compare `original` on era-(a) counters with `rewritten` on era-(c) counters."""
@@ -98,6 +113,7 @@ def judge(original: str, rewritten: str) -> Verdict:
         before, after = parse(original), parse(rewritten)
     except PromQLSyntaxError as err:
         return Verdict(Applicability.UNSAFE, f"could not be verified: {err}")
+    before, after = unfiltered(before), unfiltered(after)
     names = aliases([before, after])
     extra = extra_labels(before)
     workloads = standard_workloads()
