@@ -462,14 +462,14 @@ items:
 def test_configmap_embedded_rules_have_composed_offsets_and_edits():
     doc = parse(CONFIGMAP)
     by_loc = {s.locator: s for s in doc.sites}
-    block = by_loc['ConfigMapList items[0] ConfigMap/rules data["vll.rules.yaml"] groups[0].rules[0] alert=Embedded expr'
-                   .replace("vll.", "vllm.")]  # fmt: skip
+    prefix = 'ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"] groups[0].rules[0] alert=Embedded'
+    block = by_loc[f"{prefix} expr"]
     assert block.context["rule"]["group"] == "embedded"
     assert block.context["embedded_in"] == 'ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"]'
     assert span_text(CONFIGMAP, block) == NAME
     i = block.value.index('"x"')
     assert CONFIGMAP[block.to_file(i) : block.to_file(i + 3)] == '\\"x\\"'  # inner escapes, outer literal
-    summary = by_loc['ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"] groups[0].rules[0] alert=Embedded annotations.summary']
+    summary = by_loc[f"{prefix} annotations.summary"]
     assert [summary.value[a:b] for a, b in summary.protected] == ["{{ $value }}"]
     quoted = by_loc['ConfigMapList items[0] ConfigMap/rules data["quoted.yaml"] groups[0].rules[0] record=q expr']
     assert span_text(CONFIGMAP, quoted) == NAME
@@ -580,7 +580,10 @@ vllm:prompt_tokens_recomputed_total: key
 
 
 def test_embedded_sequence_removal_composes_through_the_outer_scalar():
-    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  allow.yaml: |\n    keep:\n      - a\n      - vllm:prompt_tokens_recomputed_total\n      - b\n"
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  allow.yaml: |\n"
+        "    keep:\n      - a\n      - vllm:prompt_tokens_recomputed_total\n      - b\n"
+    )
     site = only(parse(text))
     new = apply_edits(text, list(site.context["element_removal"]))
     assert yaml.safe_load(yaml.safe_load(new)["data"]["allow.yaml"]) == {"keep": ["a", "b"]}
@@ -629,7 +632,10 @@ def test_helm_templates_are_blanked_and_protected():
 
 
 def test_prometheus_templates_in_valid_yaml_are_content():
-    text = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vllm:prompt_tokens_recomputed_total > 1\n    annotations:\n      summary: {{ $value }} is high\n"
+    text = (
+        "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vllm:prompt_tokens_recomputed_total > 1\n"
+        "    annotations:\n      summary: {{ $value }} is high\n"
+    )
     # `summary: {{ $value }} ...` is not valid YAML (a flow mapping then text): blanking rescues it.
     doc = parse(text)
     assert [s.locator for s in doc.sites] == ["groups[0].rules[0] alert=A expr"]
@@ -700,7 +706,15 @@ def test_billion_laughs_is_cheap():
     assert [s.locator for s in doc.sites] == ["m0.k"]
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "- " * 50_000 + "x\n", "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 12_000))])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        "- " * 50_000 + "x\n",
+        "a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 12_000)),
+    ],
+    ids=["flow", "compact-block", "indented-block"],
+)
 def test_deep_nesting_is_a_parse_error_not_a_crash(text):
     with pytest.raises(ParseError, match="nested deeper"):
         parse(text)
@@ -769,7 +783,10 @@ stringData:
 
 
 def test_bom_crlf_and_non_ascii_before_sites():
-    text = "\ufeff# résumé 😀\r\ngroups:\r\n- name: 'é😀'\r\n  rules:\r\n  - alert: Ünïcode\r\n    expr: \"😀 < vllm:prompt_tokens_recomputed_total\"\r\n"
+    text = (
+        "\ufeff# résumé 😀\r\ngroups:\r\n- name: 'é😀'\r\n  rules:\r\n  - alert: Ünïcode\r\n"
+        '    expr: "😀 < vllm:prompt_tokens_recomputed_total"\r\n'
+    )
     site = only(parse(text))
     assert site.locator == "groups[0].rules[0] alert=Ünïcode expr"
     assert site.context["rule"]["group"] == "é😀"
@@ -777,3 +794,14 @@ def test_bom_crlf_and_non_ascii_before_sites():
     assert text[site.to_file(0)] == "😀"
     new = edited(text, site, NAME, CACHED)
     assert new == text.replace(NAME, CACHED)
+
+
+def test_dashboard_in_a_grafana_operator_resource():
+    pytest.importorskip("migrator.formats.grafana")
+    text = (
+        "apiVersion: grafana.integreatly.org/v1beta1\nkind: GrafanaDashboard\nmetadata: {name: d}\nspec:\n"
+        '  json: \'{"panels": [{"id": 1, "targets": [{"refId": "A", "expr": "rate(vllm:prompt_tokens_recomputed_total[5m])"}]}]}\'\n'
+    )
+    site = only(parse(text), SiteKind.PROMQL)
+    assert site.locator.startswith("GrafanaDashboard/d spec.json /panels/0/targets/0/expr")
+    assert span_text(text, site) == NAME

@@ -836,7 +836,10 @@ class _Builder:
             container = "dict-key"
         elif type(parent) is JArray:
             container = "list"
-            if len(parent.items) >= 2:
+            # Only while the array keeps an entry that is not the removed metric: an array of
+            # nothing but its spellings is for a person to delete.
+            others = [item for i, item in enumerate(parent.items) if i != hit.index]
+            if any("prompt_tokens_recomputed" not in self.text[item.start : item.end] for item in others):
                 start, end = element_removal_span(parent, hit.index)
                 removal = (Edit(Span(start, end), ""),)
         else:

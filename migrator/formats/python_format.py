@@ -608,7 +608,7 @@ class _SiteBuilder:
             index = next(i for i, e in enumerate(grand.elements) if e is parent)
             place["detail"] = f"{owner or container}[{index}]"
             place["assigned_to"] = owner
-            if len(grand.elements) >= 2:
+            if self._keeps_live_element(grand.elements, index):
                 place["element_removal"] = self._element_removal(grand, index, container == "tuple")
         elif isinstance(parent, cst.DictElement):
             owner_dict = grand
@@ -617,9 +617,10 @@ class _SiteBuilder:
                 place["container_span"] = self.info.outer_span(owner_dict)
                 place["detail"] = f"{owner or 'dict'} key"
                 place["assigned_to"] = owner
-                if isinstance(owner_dict, cst.Dict) and len(owner_dict.elements) >= 2:
+                if isinstance(owner_dict, cst.Dict):
                     index = next(i for i, e in enumerate(owner_dict.elements) if e is parent)
-                    place["element_removal"] = self._element_removal(owner_dict, index, False)
+                    if self._keeps_live_element(owner_dict.elements, index):
+                        place["element_removal"] = self._element_removal(owner_dict, index, False)
             else:
                 key = parent.key
                 if isinstance(key, cst.SimpleString):
@@ -696,6 +697,13 @@ class _SiteBuilder:
         return False
 
     # -- removing one element of a literal container -----------------------------------
+    def _keeps_live_element(self, elements, index: int) -> bool:  # type: ignore[no-untyped-def]
+        """Removing one entry is a fix only while the collection keeps an entry that is not the
+        removed metric; a collection of nothing but its spellings is for a person to delete."""
+        return any(
+            "prompt_tokens_recomputed" not in self.info.source(e) for i, e in enumerate(elements) if i != index
+        )
+
     def _element_removal(self, container: Any, index: int, is_tuple: bool) -> tuple[Edit, ...] | None:
         spans = [self.info.span(e) for e in container.elements]
         return element_removal_edits(self.text, [(s.start, s.end) for s in spans], index, is_tuple=is_tuple)

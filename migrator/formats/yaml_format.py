@@ -560,12 +560,14 @@ class _Builder:
         if value is None:
             return
         mentions = layer.mentions(node.start, node.end)
-        if not key and layer.depth < _MAX_EMBEDDING and "\n" in value:
-            if "groups" in value and _RULE_FILE.search(value):
+        if not key and layer.depth < _MAX_EMBEDDING:
+            if "\n" in value and "groups" in value and _RULE_FILE.search(value):
                 if self._embedded_yaml(layer, node, path, flow=flow):
                     return
-            if mentions and value.lstrip().startswith("{") and self._dashboard(layer, node, path, flow=flow):
-                return
+            # A dashboard held in a string (grafana-operator `spec.json`, Helm values).
+            if mentions and value.lstrip().startswith("{") and value.rstrip().endswith("}"):
+                if self._dashboard(layer, node, path, flow=flow):
+                    return
         if not mentions or not value.strip():
             return
         kind = guess_kind(value)
