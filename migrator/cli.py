@@ -15,6 +15,7 @@ from migrator.cli_extra import live_check_options, run_live_check, verify_comman
 from migrator.config import ConfigError, Settings, load_settings
 from migrator.model import Severity
 from migrator.output import (
+    TEXT_FORMATS,
     RENDERERS,
     Style,
     locate,
@@ -121,7 +122,9 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
           exit_non_zero_on_fix, statistics, baseline_file, write_baseline_file, force_exclude, stdin_filename,
           fail_on, metric_prefixes, no_respect_gitignore, config, color, **live) -> None:  # type: ignore[no-untyped-def]
     """Lint PATHS (default: the current folder)."""
-    formats = output_formats()
+    formats = TEXT_FORMATS + tuple(RENDERERS)
+    if output_format not in formats:
+        formats = output_formats()  # CI formats register on import; only load them when asked
     if output_format not in formats:
         raise click.BadParameter(f"choose from {', '.join(formats)}", param_hint="--output-format")
     settings = _settings(

@@ -31,6 +31,9 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _header_callback(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> tuple[str, ...]:
+    if not values:
+        return ()
+    # Imported here: click runs callbacks on every `check`, and urllib must not slow down lints.
     from migrator.live import LiveCheckError, parse_header
 
     for value in values:
@@ -41,7 +44,9 @@ def _header_callback(_ctx: click.Context, _param: click.Parameter, values: Seque
     return tuple(values)
 
 
-def _lookback_callback(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+def _lookback_callback(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if _param.get_default(ctx) == value:
+        return value
     from migrator.live import LiveCheckError, parse_duration
 
     try:

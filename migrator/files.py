@@ -164,17 +164,25 @@ _CHUNK = 1 << 16
 _buffer = bytearray(_CHUNK)
 
 
-def read_if_contains(path: str, needles: tuple[bytes, ...]) -> bytes | None:
+def read_if_contains(path: str, anchors: tuple[bytes, ...], needles: tuple[bytes, ...] | None = None) -> bytes | None:
     """The file's bytes if it contains any needle, else None.
 
     The hot path of a run: most files hold no reference, so they are read into one reused
-    buffer with raw syscalls and never decoded. Raises OSError like open().
+    buffer with raw syscalls and never decoded. `anchors` are substrings shared by the needles
+    (one scan each); only a file that contains an anchor is checked for the needles themselves.
+    Raises OSError like open().
     """
+    needles = needles or anchors
     fd = os.open(path, os.O_RDONLY)
     try:
         n = os.readv(fd, [_buffer])
         if n < _CHUNK:
             find = _buffer.find
+            for anchor in anchors:
+                if find(anchor, 0, n) != -1:
+                    break
+            else:
+                return None
             for needle in needles:
                 if find(needle, 0, n) != -1:
                     return bytes(_buffer[:n])

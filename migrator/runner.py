@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -53,7 +54,20 @@ def prefilter_needles(settings: Settings) -> tuple[bytes, ...]:
         if settings.rule_enabled(rule.code):
             needles.update(getattr(rule, "needles", ()))
     needles.update(name.encode() for name in settings.dead_series)
-    return tuple(sorted(needles))
+    # A needle that contains another is redundant: every file it finds, the shorter one finds.
+    minimal = {n for n in needles if not any(m != n and m in n for m in needles)}
+    return tuple(sorted(minimal))
+
+
+# Substrings shared by the rules' needles. Scanning a file once per anchor is cheaper than once
+# per needle; the few files an anchor finds are then checked against the needles themselves.
+_ANCHORS = (b"recomputed", b"prompt_tokens", b"cached_tokens")
+
+
+@lru_cache(maxsize=8)
+def coarse_needles(needles: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    coarse = {next((a for a in _ANCHORS if a in n), n) for n in needles}
+    return tuple(sorted(coarse, key=lambda n: (n not in _ANCHORS, n)))
 
 
 def _contains_any(data: bytes, needles: Iterable[bytes]) -> bool:
@@ -118,7 +132,7 @@ def _process_file(
     path: str, cwd: str, settings: Settings, options: RunOptions, needles: tuple[bytes, ...], report: RunReport
 ) -> FileResult | None:
     try:
-        data = read_if_contains(path, needles)
+        data = read_if_contains(path, coarse_needles(needles), needles)
     except OSError as err:
         report.errors.append(f"{display_path(path, cwd)}: cannot read: {err.strerror}")
         return None

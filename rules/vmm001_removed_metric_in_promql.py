@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Severity
-from migrator.promql.findings import references, reference_fix, removed_message, rule_kind
+from migrator.promql_findings import references, reference_fix, removed_message, rule_kind
 from migrator.rule import Rule
 
 

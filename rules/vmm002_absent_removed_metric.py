@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql.findings import references
+from migrator.promql_findings import references
 from migrator.reference.catalogue import CANONICAL_NAME
 from migrator.rule import Rule
 

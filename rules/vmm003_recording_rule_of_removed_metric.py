@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.promql.findings import references, reference_fix, rule_kind
+from migrator.promql_findings import references, reference_fix, rule_kind
 from migrator.reference.catalogue import CANONICAL_NAME
 from migrator.rule import Rule
 

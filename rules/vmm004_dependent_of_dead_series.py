@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql.findings import references
+from migrator.promql_findings import references
 from migrator.rule import Rule
 
 

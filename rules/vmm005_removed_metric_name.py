@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Applicability, Fix, Severity, Span
-from migrator.promql.findings import PROMQL_KINDS
+from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import CANONICAL_NAME, find_removed_names
 from migrator.rule import Rule
 

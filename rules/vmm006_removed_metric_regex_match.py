@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql.findings import references, rewrite_fix, rule_kind
+from migrator.promql_findings import references, rewrite_fix, rule_kind
 from migrator.reference.catalogue import CANONICAL_NAME
 from migrator.rule import Rule
 
@@ -33,7 +33,9 @@ class RemovedMetricRegexMatch(Rule):
     severity = Severity.WARNING
     fix_availability = "unsafe"
     formats_label = "PromQL anywhere"
-    needles = (b"prompt_tokens_recomputed", b"__name__")
+    # A name regex that matches the removed metric spells "recomputed" (`…(cached|recomputed)…`)
+    # or ends in a wildcard after "prompt_tokens" (`vllm:prompt_tokens_.*`).
+    needles = (b"recomputed", b"prompt_tokens_.*", b"prompt_tokens.*")
 
     def check(self, ctx):
         for site, _analysis, ref in references(ctx, ("regex-among-others",)):

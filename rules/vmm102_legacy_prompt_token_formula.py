@@ -55,7 +55,8 @@ class LegacyPromptTokenFormula(Rule):
     formats = frozenset({"python"})
     formats_label = "Python"
     fix_availability = "display-only"
-    needles = (b"num_cached_tokens", b"recomputed", b"num_external_computed_tokens")
+    # An era-(a) `update_from_output` call always passes num_cached_tokens.
+    needles = (b"num_cached_tokens", b"recomputed")
 
     def check(self, ctx):
         python = ctx.doc.extra.get("python")

@@ -1,9 +1,7 @@
 import re
 
 from migrator.model import Severity
-from migrator.promql import ast
-from migrator.promql.findings import PROMQL_KINDS, rule_kind
-from migrator.promql.parser import PromQLSyntaxError, parse
+from migrator.promql_findings import PROMQL_KINDS, rule_kind
 from migrator.rule import Rule
 
 _SHIFTED_SOURCES = ("local_cache_hit", "external_kv_transfer")
@@ -41,6 +39,9 @@ class ChangedCacheHitSemantics(Rule):
     needles = (b"prompt_tokens_by_source",)
 
     def check(self, ctx):
+        from migrator.promql import ast
+        from migrator.promql.parser import PromQLSyntaxError, parse
+
         for site in ctx.doc.sites:
             if site.kind not in PROMQL_KINDS or "prompt_tokens_by_source" not in site.value:
                 continue

@@ -4,6 +4,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 # Every spelling we have seen across exporters, newest first.
 RECOMPUTED_ALIASES = (
+    "vllm:prompt_tokens_recomputed",
+    "vllm:prompt_tokens_recomputed_total",
+    "vllm_prompt_tokens_recomputed_total",
     "ray_vllm:prompt_tokens_recomputed_total",
 )
 

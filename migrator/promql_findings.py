@@ -3,21 +3,25 @@ turning an analysis's rewrites into file-level fixes through the site's offset m
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from migrator.formats.base import Site, SiteKind
 from migrator.model import Applicability, Fix, Span
-from migrator.promql.removed import Analysis, Reference, Rewrite, analyse
 from migrator.reference.catalogue import CANONICAL_NAME
+
+if TYPE_CHECKING:
+    from migrator.promql.removed import Analysis, Reference, Rewrite
 
 PROMQL_KINDS = (SiteKind.PROMQL, SiteKind.GRAFANA_QUERY)
 NEEDLE = "prompt_tokens_recomputed"
 
 
-def analysed_sites(ctx) -> list[tuple[Site, Analysis]]:  # type: ignore[no-untyped-def]
+def analysed_sites(ctx) -> list[tuple[Site, "Analysis"]]:  # type: ignore[no-untyped-def]
     """Every PromQL site of the document that mentions the removed metric or a dead series."""
 
     def compute() -> list[tuple[Site, Analysis]]:
+        from migrator.promql.removed import analyse  # the parser loads only for files with PromQL
+
         dead = ctx.settings.dead_series
         prefixes = tuple(ctx.settings.metric_prefixes)
         result = []
@@ -34,7 +38,7 @@ def analysed_sites(ctx) -> list[tuple[Site, Analysis]]:  # type: ignore[no-untyp
     return ctx.memo("promql-analyses", compute)
 
 
-def references(ctx, kinds: tuple[str, ...]) -> Iterator[tuple[Site, Analysis, Reference]]:  # type: ignore[no-untyped-def]
+def references(ctx, kinds: tuple[str, ...]) -> Iterator[tuple[Site, "Analysis", "Reference"]]:  # type: ignore[no-untyped-def]
     for site, analysis in analysed_sites(ctx):
         for ref in analysis.references:
             if ref.kind in kinds:
