@@ -133,6 +133,8 @@ def _exclusion(entry: Any) -> Exclusion:
     reason = entry.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ConfigError(f"exclusion {entry!r} needs a non-empty `reason`")
+    if entry.get("uid") is None and entry.get("panel-id") is None:
+        raise ConfigError(f"exclusion {entry!r} needs a dashboard `uid` or a `panel-id`")
     panel = entry.get("panel-id")
     if panel is not None and not isinstance(panel, int):
         raise ConfigError("exclusion `panel-id` must be an integer")

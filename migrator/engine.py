@@ -116,10 +116,27 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
     suppressions = _Suppressions(text)
     lines = document.lines
     findings = [
-        f for f in findings if not suppressions.hides(f.code, lines.position(f.span.start)[0])
+        f
+        for f in findings
+        if not suppressions.hides(f.code, lines.position(f.span.start)[0]) and not _excluded(f, settings)
     ]
     findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
     return LintResult(document, _dedupe(findings))
+
+
+def _excluded(finding: Finding, settings: Settings) -> bool:
+    """A configured dashboard exclusion (uid + panel id + refId, each optional) covers it."""
+    if finding.dashboard_target is None or not settings.exclusions:
+        return False
+    uid, panel_id, ref_id = finding.dashboard_target
+    for ex in settings.exclusions:
+        if ex.codes and not any(finding.code.startswith(c) for c in ex.codes):
+            continue
+        if (ex.uid is None or ex.uid == uid) and (ex.panel_id is None or ex.panel_id == panel_id) and (
+            ex.ref_id is None or ex.ref_id == ref_id
+        ):
+            return True
+    return False
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

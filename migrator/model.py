@@ -95,6 +95,9 @@ class Finding:
     locator: str = ""
     # The text the finding is about; part of the baseline key so baselines survive line shifts.
     matched: str = ""
+    # (dashboard uid, panel id, target refId) for findings inside a Grafana dashboard: JSON has
+    # no comments, so `exclusions` in the configuration waive findings by this identity.
+    dashboard_target: tuple[str | None, int | None, str | None] | None = None
 
 
 class LineIndex:

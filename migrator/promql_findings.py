@@ -105,7 +105,8 @@ def reference_fix(site: Site, analysis: Analysis, ref: Reference) -> Fix:
             )
         return Fix(
             Applicability.DISPLAY_ONLY,
-            "The panel has no other target: " + suggestion(ref) + "; or delete the panel",
+            "The panel has no other target: delete the panel, or plot `vllm:prompt_tokens_cached_total` "
+            "(cached = local + external); no v0.20+ series gives the old value",
         )
     if analysis.kind == "label_values" and ref.kind == "selector":
         replacement = ref.name.replace(NEEDLE, "prompt_tokens_cached")

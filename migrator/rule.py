@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -104,7 +105,12 @@ class RuleContext:
     ) -> Finding:
         kwargs.setdefault("locator", site.locator)
         kwargs.setdefault("matched", site.value[start:end])
-        return self.finding(rule, site.file_span(start, end), message, **kwargs)
+        finding = self.finding(rule, site.file_span(start, end), message, **kwargs)
+        grafana = site.context.get("grafana")
+        if isinstance(grafana, dict):
+            identity = (grafana.get("uid"), grafana.get("panel_id"), grafana.get("ref_id"))
+            finding = dataclasses.replace(finding, dashboard_target=identity)
+        return finding
 
 
 def _rules_package():  # type: ignore[no-untyped-def]

@@ -192,3 +192,35 @@ def test_readme_rules_section_is_generated_from_the_registry():
 
     text = (REPO / "README.md").read_text(encoding="utf-8")
     assert render_readme(text) == text, "README rules are stale: run `python -m migrator.docs`"
+
+
+def test_dashboard_exclusion_by_uid_panel_and_ref_id(tree):
+    (tree / "runbook.md").unlink()
+    dashboard = {
+        "uid": "vllm-cache",
+        "panels": [
+            {"id": 2, "title": "Cached vs Recomputed", "targets": [
+                {"refId": "A", "expr": "sum(rate(vllm:prompt_tokens_cached_total[5m]))"},
+                {"refId": "B", "expr": "sum(rate(vllm:prompt_tokens_recomputed_total[5m]))"},
+            ]},
+            {"id": 3, "title": "Recompute", "targets": [
+                {"refId": "A", "expr": "sum(rate(vllm:prompt_tokens_recomputed_total[5m]))"},
+            ]},
+        ],
+    }
+    (tree / "dash.json").write_text(json.dumps(dashboard, indent=2))
+    before = {(f["code"], f["locator"].split(" ")[0]) for f in json.loads(invoke("check", "--output-format", "json").output)}
+    assert ("VMM001", "/panels/0/targets/1/expr") in before and ("VMM001", "/panels/1/targets/0/expr") in before
+    (tree / "pyproject.toml").write_text(
+        '[tool.vllm-metrics-migrator]\n'
+        '[[tool.vllm-metrics-migrator.exclusions]]\n'
+        'uid = "vllm-cache"\npanel-id = 2\nref-id = "B"\nreason = "kept until every cluster runs v0.20"\n'
+    )
+    after = {(f["code"], f["locator"].split(" ")[0]) for f in json.loads(invoke("check", "--output-format", "json").output)}
+    assert ("VMM001", "/panels/0/targets/1/expr") not in after
+    assert ("VMM001", "/panels/1/targets/0/expr") in after  # other panels are still checked
+    (tree / "pyproject.toml").write_text(
+        '[tool.vllm-metrics-migrator]\n[[tool.vllm-metrics-migrator.exclusions]]\nuid = "vllm-cache"\npanel-id = 2\n'
+    )
+    missing_reason = invoke("check")
+    assert missing_reason.exit_code == 2 and "reason" in missing_reason.output
