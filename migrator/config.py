@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import fnmatch
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -156,6 +155,8 @@ def find_config(start: Path) -> Path | None:
             return dedicated
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
+            import tomllib  # only when there is a file to read
+
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
@@ -169,6 +170,8 @@ def load_settings(config_path: Path | None = None, start: Path | None = None) ->
     path = config_path or find_config(start or Path.cwd())
     if path is None:
         return Settings()
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:

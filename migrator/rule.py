@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
-import inspect
 import pkgutil
 import sys
 from functools import cache
@@ -42,6 +41,8 @@ class Rule:
 
     @classmethod
     def docs(cls) -> str:
+        import inspect  # only `explain`, `rules` and the docs need it
+
         return inspect.cleandoc(cls.__doc__ or "")
 
     @classmethod
@@ -140,7 +141,7 @@ def all_rules() -> tuple[Rule, ...]:
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         for value in vars(module).values():
             if (
-                inspect.isclass(value)
+                isinstance(value, type)
                 and issubclass(value, Rule)
                 and value is not Rule
                 and value.__module__ == module.__name__

@@ -19,7 +19,7 @@ from migrator.files import (
     looks_binary,
     read_if_contains,
 )
-from migrator.formats import detect_format
+from migrator.formats import EXTENSION_FORMATS, detect_format
 from migrator.model import FileResult
 from migrator.rule import all_rules
 
@@ -47,16 +47,37 @@ class RunReport:
         return [r for r in self.results if r.changed]
 
 
-def prefilter_needles(settings: Settings) -> tuple[bytes, ...]:
-    """Bytes at least one of which any file with a possible finding contains."""
+def prefilter_needles(settings: Settings, fmt: str | None = None) -> tuple[bytes, ...]:
+    """Bytes at least one of which any file with a possible finding contains; with `fmt`, only
+    the needles of rules that run on that format (Python-only needles skip JSON and YAML)."""
     needles: set[bytes] = set()
     for rule in all_rules():
-        if settings.rule_enabled(rule.code):
+        if settings.rule_enabled(rule.code) and (fmt is None or rule.applies_to(fmt)):
             needles.update(getattr(rule, "needles", ()))
     needles.update(name.encode() for name in settings.dead_series)
     # A needle that contains another is redundant: every file it finds, the shorter one finds.
     minimal = {n for n in needles if not any(m != n and m in n for m in needles)}
     return tuple(sorted(minimal))
+
+
+class _Needles:
+    """Per-format needles and their anchors, chosen by file extension before reading."""
+
+    def __init__(self, settings: Settings, extra: tuple[bytes, ...] | None = None) -> None:
+        self.by_format: dict[str, tuple[tuple[bytes, ...], tuple[bytes, ...]]] = {}
+        for fmt in ("json", "yaml", "python", "text"):
+            needles = extra if extra is not None else prefilter_needles(settings, fmt)
+            self.by_format[fmt] = (coarse_needles(needles), needles)
+        # Without a known extension the format is sniffed after reading: use every needle.
+        everything = extra if extra is not None else prefilter_needles(settings)
+        self.unknown = (coarse_needles(everything), everything)
+
+    def for_path(self, path: str) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+        ext = os.path.splitext(path)[1].lower()
+        fmt = EXTENSION_FORMATS.get(ext)
+        if fmt is not None:
+            return self.by_format[fmt]
+        return self.unknown if ext in ("", ".tpl") else self.by_format["text"]
 
 
 # Substrings shared by the rules' needles. Scanning a file once per anchor is cheaper than once
@@ -101,7 +122,7 @@ def run(
     report = RunReport()
     files = list(discover(paths, settings, force_exclude=options.force_exclude))
     report.files_scanned = len(files)
-    needles = prefilter_needles(settings)
+    needles = _Needles(settings)
     cwd = os.getcwd()
     by_path: dict[str, tuple[str, FileResult]] = {}
     for number, path in enumerate(files, 1):
@@ -129,10 +150,10 @@ def run(
 
 
 def _process_file(
-    path: str, cwd: str, settings: Settings, options: RunOptions, needles: tuple[bytes, ...], report: RunReport
+    path: str, cwd: str, settings: Settings, options: RunOptions, needles: _Needles, report: RunReport
 ) -> FileResult | None:
     try:
-        data = read_if_contains(path, coarse_needles(needles), needles)
+        data = read_if_contains(path, *needles.for_path(path))
     except OSError as err:
         report.errors.append(f"{display_path(path, cwd)}: cannot read: {err.strerror}")
         return None
@@ -165,13 +186,14 @@ def _cross_file_passes(
         new = dead - checked
         checked = frozenset(dead)
         dead_settings = settings.with_overrides(dead_series=checked)
-        needles = tuple(n.encode() for n in new)
+        names = tuple(n.encode() for n in new)
+        needles = _Needles(settings, names)
         for path in files:
             display = display_path(path, cwd)
             current = by_path.get(display)
             if current is not None and current[1].original is not None:
                 text = current[1].fixed if current[1].fixed is not None else current[1].original
-                if not _contains_any(text.encode(), needles):
+                if not _contains_any(text.encode(), names):
                     continue
                 relinted = engine.lint_text(display, text, dead_settings, detect_format(display, text[:512]))
                 current[1].findings = relinted.findings

@@ -8,7 +8,7 @@ from migrator.formats.base import Document, FormatHandler, ParseError, Site, Sit
 
 __all__ = ["Document", "FormatHandler", "ParseError", "Site", "SiteKind", "detect_format", "handler_for"]
 
-_EXTENSIONS = {
+EXTENSION_FORMATS = {
     ".json": "json",
     ".yaml": "yaml",
     ".yml": "yaml",
@@ -22,8 +22,8 @@ _handlers: dict[str, FormatHandler] = {}
 def detect_format(path: str, head: str) -> str:
     """Pick a format by extension, falling back to sniffing the first bytes of the content."""
     ext = os.path.splitext(path)[1].lower()
-    if ext in _EXTENSIONS:
-        return _EXTENSIONS[ext]
+    if ext in EXTENSION_FORMATS:
+        return EXTENSION_FORMATS[ext]
     first = head.lstrip("\ufeff")
     if first.startswith("#!") and "python" in first.split("\n", 1)[0]:
         return "python"
