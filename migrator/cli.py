@@ -77,6 +77,18 @@ def _complete_codes(ctx, param, incomplete):  # type: ignore[no-untyped-def]
     ]
 
 
+def _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore) -> Settings:  # type: ignore[no-untyped-def]
+    """Configuration file settings overridden by the options `check` and `migrate` share."""
+    return _settings(
+        config,
+        select=_parse_codes(select, "--select"),
+        ignore=_parse_codes(ignore, "--ignore"),
+        fail_on=Severity.parse(fail_on) if fail_on else None,
+        metric_prefixes=tuple(metric_prefixes) or None,
+        respect_gitignore=False if no_respect_gitignore else None,
+    )
+
+
 def _settings(config: str | None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
     try:
         settings = load_settings(Path(config) if config else None)
@@ -127,14 +139,7 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
         formats = output_formats()  # CI formats register on import; only load them when asked
     if output_format not in formats:
         raise click.BadParameter(f"choose from {', '.join(formats)}", param_hint="--output-format")
-    settings = _settings(
-        config,
-        select=_parse_codes(select, "--select"),
-        ignore=_parse_codes(ignore, "--ignore"),
-        fail_on=Severity.parse(fail_on) if fail_on else None,
-        metric_prefixes=tuple(metric_prefixes) or None,
-        respect_gitignore=False if no_respect_gitignore else None,
-    )
+    settings = _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore)
     options = RunOptions(fix=fix or show_diff, unsafe=unsafe_fixes, write=fix and not show_diff, force_exclude=force_exclude)
     paths = list(paths) or ["."]
     # Read the baseline before scanning: a broken one is a usage error, not a late surprise.
@@ -317,14 +322,7 @@ def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fai
 
     if report_file and migration_module.report_format(report_file) is None:
         raise click.BadParameter("the report must end in .md (Markdown) or .json (JSON)", param_hint="--report")
-    settings = _settings(
-        config,
-        select=_parse_codes(select, "--select"),
-        ignore=_parse_codes(ignore, "--ignore"),
-        fail_on=Severity.parse(fail_on) if fail_on else None,
-        metric_prefixes=tuple(metric_prefixes) or None,
-        respect_gitignore=False if no_respect_gitignore else None,
-    )
+    settings = _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore)
     baseline = _load_baseline(baseline_file or settings.baseline)
     progress = migration_module.Progress(sys.stderr) if not quiet and _is_terminal(sys.stderr) else None
     try:

@@ -73,7 +73,8 @@ class _GitIgnores:
         return False
 
 
-def _git_root(start: str) -> str | None:
+def git_root(start: str) -> str | None:
+    """The git work tree containing `start`, if any."""
     folder = start
     while True:
         if os.path.exists(os.path.join(folder, ".git")):
@@ -86,7 +87,7 @@ def _git_root(start: str) -> str | None:
 
 def _gitignore_chain(folder: str) -> tuple[str, ...]:
     """Folders from the repository root down to `folder` that hold a .gitignore."""
-    root = _git_root(folder)
+    root = git_root(folder)
     chain = [folder]
     if root is not None:
         while chain[-1] != root and os.path.dirname(chain[-1]) != chain[-1]:

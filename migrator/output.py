@@ -26,15 +26,10 @@ def unified_diff(result: FileResult) -> str:
 
 def project_root(cwd: str | None = None) -> str:
     """The git work tree containing `cwd` (where CI systems resolve paths from), else `cwd`."""
+    from migrator.files import git_root
+
     start = os.path.abspath(cwd or os.getcwd())
-    folder = start
-    while True:
-        if os.path.exists(os.path.join(folder, ".git")):
-            return folder
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return start
-        folder = parent
+    return git_root(start) or start
 
 
 def repo_relative(path: str, root: str | None = None) -> tuple[str, bool]:
