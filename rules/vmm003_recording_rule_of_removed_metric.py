@@ -23,6 +23,12 @@ class RecordingRuleOfRemovedMetric(Rule):
     - record: vllm:prompt_tokens_recomputed:rate5m
       expr: sum by (model_name) (rate(vllm:prompt_tokens_recomputed_total[5m]))
     ```
+    Use instead: delete the rule and its users; a rule that records an era-(a) identity keeps
+    working after term elimination:
+    ```yaml
+    - record: model:vllm_prompt_tokens_served_from_cache:rate5m
+      expr: sum by (model_name) (rate(vllm:prompt_tokens_by_source_total{source=~"local_cache_hit|external_kv_transfer"}[5m]))
+    ```
 
     ## Fix safety
     As VMM001 for the expression: term elimination is safe or unsafe by the reference

@@ -25,6 +25,8 @@ class DependentOfDeadSeries(Rule):
     - alert: RecomputeSpike
       expr: job:vllm_recomputed_tokens:rate5m > 100
     ```
+    Use instead: delete the alert together with the recording rule, or point it at a series
+    that survives (e.g. one recorded from `vllm:prompt_tokens_cached_total`).
 
     ## Fix safety
     Display-only: the fix belongs at the recording rule (VMM003); once that rule no longer

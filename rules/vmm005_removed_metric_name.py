@@ -31,6 +31,12 @@ class RemovedMetricName(Rule):
         "vllm:prompt_tokens_recomputed_total",
     ]
     ```
+    Use instead:
+    ```python
+    SCRAPED = [
+        "vllm:prompt_tokens_total",
+    ]
+    ```
 
     ## Fix safety
     Removing the element from a literal list, set, tuple, sequence or dict is **unsafe**: code

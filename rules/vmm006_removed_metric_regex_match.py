@@ -21,6 +21,10 @@ class RemovedMetricRegexMatch(Rule):
     ```promql
     count by (model_name) ({__name__=~"vllm:prompt_tokens_cached_total|vllm:prompt_tokens_recomputed_total"}) < 2
     ```
+    Use instead (and revisit the threshold, which counted the removed series):
+    ```promql
+    count by (model_name) ({__name__=~"vllm:prompt_tokens_cached_total"}) < 2
+    ```
 
     ## Fix safety
     Unsafe when the regex is a plain alternation of names: the alternative is dropped, which

@@ -20,6 +20,7 @@ class BareRemovedMetricName(Rule):
     ```python
     COUNTERS = {"prompt_tokens_cached", "prompt_tokens_recomputed"}
     ```
+    Use instead: `COUNTERS = {"prompt_tokens_cached"}` (and drop whatever read the other one).
 
     ## Fix safety
     No fix; severity `info`. Whether the name is still meaningful (a historical report column,

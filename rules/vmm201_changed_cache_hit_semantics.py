@@ -26,6 +26,7 @@ class ChangedCacheHitSemantics(Rule):
     sum(rate(vllm:prompt_tokens_by_source_total{source="local_cache_hit"}[5m]))
       / sum(rate(vllm:prompt_tokens_total[5m])) < 0.5
     ```
+    After: the same query, with the threshold checked against a week of v0.20+ data.
 
     ## Fix safety
     No fix; severity info, so it does not fail a check unless `fail-on = "info"`. Review the

@@ -21,6 +21,8 @@ class RemovedMetricInOtherFile(Rule):
     ```go
     const recomputed = "vllm:prompt_tokens_recomputed_total"
     ```
+    Use instead: delete the constant and its users, or read
+    `vllm:prompt_tokens_cached_total` if cached tokens are what the code needs.
 
     ## Fix safety
     No fix: without a parser for the file's language the tool cannot know what the name

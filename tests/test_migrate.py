@@ -281,3 +281,39 @@ def test_migrate_respects_a_baseline(tree):
     assert result.exit_code == 0
     assert "0 findings left for a person" in result.output
     assert "(1 finding hidden by the baseline.)" in result.output
+
+
+def test_migrate_a_copy_of_the_samples_gives_the_goldens(tmp_path, monkeypatch):
+    """The one-shot migration over every bundled sample input: each file ends up exactly as its
+    `expected.*` golden (or untouched), the report lists what is left, and a second run has
+    nothing to do."""
+    import shutil
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    tree = tmp_path / "repo"
+    wanted = {}
+    for source in sorted(samples.glob("VMM*/*/input.*")):
+        case = source.parent
+        target = tree / case.parent.name / case.name
+        target.mkdir(parents=True)
+        shutil.copy2(source, target / source.name)
+        if (case / "context").is_dir():
+            shutil.copytree(case / "context", target / "context")
+        ext = "".join(source.suffixes)
+        golden = case / f"expected{ext}"
+        wanted[target / source.name] = (golden if golden.exists() else source).read_bytes()
+    monkeypatch.chdir(tree)
+
+    first = invoke("migrate", "--report", str(tmp_path / "report.md"), "--quiet")
+    assert first.exit_code == 1  # display-only findings remain for a person
+    assert "files scanned" in first.output
+    for path, content in wanted.items():
+        assert path.read_bytes() == content, f"{path.relative_to(tree)} differs from its golden"
+    report = (tmp_path / "report.md").read_text()
+    assert "VMM001" in report and "VMM900" in report
+
+    second = invoke("migrate", "--quiet")
+    assert "Nothing to" in second.output
+    for path, content in wanted.items():
+        assert path.read_bytes() == content
