@@ -160,6 +160,16 @@ class PythonInfo:
         return f"{kind} {'.'.join(names)}" if names else "module"
 
 
+def _compile_quietly(source: str):  # type: ignore[no-untyped-def]
+    """Parse to an AST (never execute), without printing the SyntaxWarnings of the scanned code
+    (`"\\d"` escapes, `0x1for`) to the user's terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(source, "<check>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+
+
 class PythonHandler:
     name = "python"
 
@@ -204,7 +214,7 @@ class PythonHandler:
         the running interpreter (PEP 701 f-strings on 3.11), which `parse` accepts too."""
         body = text[1:] if text.startswith("\ufeff") else text
         try:
-            compile(body, "<fixed>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            _compile_quietly(body)
             return
         except (SyntaxError, ValueError) as err:
             first: Exception = err
@@ -222,7 +232,7 @@ class PythonHandler:
         # the interpreter rejects the file too, libcst's position otherwise.
         body = text[1:] if text.startswith("\ufeff") else text
         try:
-            compile(body, "<check>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+            _compile_quietly(body)
         except (SyntaxError, ValueError) as compile_err:
             return self._error_from_compile(text, compile_err)
         except (RecursionError, MemoryError):
