@@ -53,9 +53,19 @@ class Site:
     context: dict[str, Any] = field(default_factory=dict)
 
     def can_edit(self, start: int, end: int) -> bool:
+        """Whether decoded [start, end) may be replaced. An edit may swallow whole protected
+        regions (deleting a PromQL term that contains `{{ .Release.Namespace }}` or an f-string
+        field deletes the region with it) but never cut into one; a zero-width protected point
+        (the gap between two pieces of an implicit concatenation) must not fall inside it."""
         if not self.editable:
             return False
-        return not any(start < p_end and p_start < end for p_start, p_end in self.protected)
+        for p_start, p_end in self.protected:
+            if p_start == p_end:
+                if start < p_start < end:
+                    return False
+            elif start < p_end and p_start < end and not (start <= p_start and p_end <= end):
+                return False
+        return True
 
     def to_file(self, index: int) -> int:
         if self.offsets is None:

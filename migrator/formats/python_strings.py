@@ -368,21 +368,6 @@ class PythonStringSite(Site):
         begin = self._point(start)
         return Span(begin, self.ends[end - 1] if end > start else begin)
 
-    def can_edit(self, start: int, end: int) -> bool:
-        """Like `Site.can_edit`, except that an edit may swallow whole fields: deleting a
-        PromQL term that contains `{model}` deletes the field with it, and a replacement that
-        keeps the placeholder gets the field's source back from the encoder. Cutting into a
-        field, or across the gap between two pieces, is still refused."""
-        if not self.editable:
-            return False
-        for p_start, p_end in self.protected:
-            if p_start == p_end:
-                if start < p_start < end:
-                    return False
-            elif start < p_end and p_start < end and not (start <= p_start and p_end <= end):
-                return False
-        return True
-
     def piece_of(self, start: int, end: int) -> int:
         """The single piece an edit of decoded [start, end) lies in; ValueError if it spans two."""
         n = len(self.value)
