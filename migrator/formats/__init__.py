@@ -35,7 +35,7 @@ def detect_format(path: str, head: str) -> str:
 def handler_for(fmt: str) -> FormatHandler:
     handler = _handlers.get(fmt)
     if handler is None:
-        # Imported lazily so that a run over Markdown never pays for libcst or ruamel.yaml.
+        # Imported lazily so that a run over Markdown never pays for libcst or the YAML composer.
         if fmt == "json":
             from migrator.formats.json_format import JsonHandler as cls
         elif fmt == "yaml":
