@@ -184,8 +184,11 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
         hidden = apply_baseline(report.results, baseline)
 
     stream_out = open(output_file, "w", encoding="utf-8") if output_file else None
+    # `--fix` on stdin writes the fixed text to stdout (for editors and pipes); the report must
+    # not be mixed into it.
+    report_stream = stream_out or (sys.stderr if paths == ["-"] and fix else None)
     try:
-        _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, stream_out, hidden)
+        _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, report_stream, hidden)
     finally:
         if stream_out:
             stream_out.close()

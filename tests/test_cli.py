@@ -224,3 +224,19 @@ def test_dashboard_exclusion_by_uid_panel_and_ref_id(tree):
     )
     missing_reason = invoke("check")
     assert missing_reason.exit_code == 2 and "reason" in missing_reason.output
+
+
+def test_stdin_fix_writes_only_the_fixed_text_to_stdout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rules = (
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: "
+        'sum(rate(vllm:prompt_tokens_by_source_total{source="local_cache_hit"}[5m])) + '
+        'sum(rate(vllm:prompt_tokens_by_source_total{source="external_kv_transfer"}[5m])) - '
+        "sum(rate(vllm:prompt_tokens_recomputed_total[5m])) < 1\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "migrator", "check", "--fix", "--stdin-filename", "rules.yaml", "-"],
+        input=rules, capture_output=True, text=True,
+    )
+    assert result.stdout == rules.replace(" - sum(rate(vllm:prompt_tokens_recomputed_total[5m]))", "")
+    assert "fixed" in result.stderr
