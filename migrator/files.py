@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
 import tempfile
@@ -101,6 +102,9 @@ def display_path(path: str, cwd: str) -> str:
     return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else path
 
 
+_entry_name = operator.attrgetter("name")
+
+
 def discover(paths: list[str], settings: Settings, *, force_exclude: bool = False) -> Iterator[str]:
     """Yield the absolute path of every file to check.
 
@@ -140,17 +144,19 @@ def discover(paths: list[str], settings: Settings, *, force_exclude: bool = Fals
         while stack:
             folder, chain = stack.pop()
             try:
-                entries = sorted(os.scandir(folder), key=lambda e: e.name, reverse=True)
+                entries = sorted(os.scandir(folder), key=_entry_name, reverse=True)
             except OSError:
                 continue
             if use_gitignore and folder not in chain and any(e.name == ".gitignore" for e in entries):
                 chain = (*chain, folder)
+            excluded_names, spec = excludes.names, excludes.spec
             for entry in entries:
-                if entry.is_symlink():
+                # Without following links a symlink is neither a file nor a folder: never walked.
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not is_dir and not entry.is_file(follow_symlinks=False):
                     continue
-                is_dir = entry.is_dir()
-                path = entry.path
-                if excludes.match(entry.name, rel_to_root(path) if excludes.spec else "", is_dir):
+                name, path = entry.name, entry.path
+                if name in excluded_names or (spec is not None and excludes.match(name, rel_to_root(path), is_dir)):
                     continue
                 if chain and gitignores.ignored(path, is_dir, chain):
                     continue

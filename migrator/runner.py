@@ -73,7 +73,9 @@ class _Needles:
         self.unknown = (coarse_needles(everything), everything)
 
     def for_path(self, path: str) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-        ext = os.path.splitext(path)[1].lower()
+        # os.path.splitext semantics (a leading dot is not an extension), without its cost.
+        dot, slash = path.rfind("."), path.rfind(os.sep)
+        ext = path[dot:].lower() if dot > slash + 1 else ""
         fmt = EXTENSION_FORMATS.get(ext)
         if fmt is not None:
             return self.by_format[fmt]
