@@ -371,17 +371,23 @@ def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fai
 
 
 def entry() -> None:
-    """Console-script entry: an unexpected exception is an internal error, exit code 2."""
+    """Console-script entry. Click's standalone mode would turn Ctrl-C into "Aborted!" with exit
+    1, so errors are mapped here: usage errors 2, interrupts 130, unexpected exceptions 2."""
     try:
-        main(prog_name="vllm-metrics-migrator")
-    except KeyboardInterrupt:
+        code = main.main(prog_name="vllm-metrics-migrator", standalone_mode=False)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(EXIT_ERROR if isinstance(err, click.UsageError) else err.exit_code)
     except Exception as err:  # noqa: BLE001 - the contract maps crashes to exit 2
         import traceback
 
         traceback.print_exc()
         click.echo(f"error: internal error: {err!r}; please report it", err=True)
         sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 # Commands defined in their own modules are attached here, one import line each, after `main`
