@@ -1,4 +1,6 @@
-from migrator.model import Applicability, Fix, Severity
+import re
+
+from migrator.model import Applicability, Fix, Severity, Span
 from migrator.promql_findings import references
 from migrator.rule import Rule
 
@@ -43,10 +45,28 @@ class DependentOfDeadSeries(Rule):
     def check(self, ctx):
         if not ctx.settings.dead_series:
             return
+        fix = Fix(Applicability.DISPLAY_ONLY, "Fix or delete the recording rule first, then this use")
+        explained = []
         for site, _analysis, ref in references(ctx, ("dead-series",)):
-            yield ctx.site_finding(
+            finding = ctx.site_finding(
                 self, site, ref.start, ref.end,
                 f"`{ref.name}` is recorded from the removed vllm:prompt_tokens_recomputed (see its "
                 "VMM003 finding): it has no data on vLLM v0.20+",
-                fix=Fix(Applicability.DISPLAY_ONLY, "Fix or delete the recording rule first, then this use"),
+                fix=fix,
             )
+            explained.append(finding.span)
+            yield finding
+        # Outside PromQL the tool understands (a runbook, a Python constant, a panel link), the
+        # name is still a reference to a series that stops.
+        records = ctx.doc.extra.get("dead_series", ())
+        for name in sorted(ctx.settings.dead_series):
+            for match in re.finditer(rf"(?<![\w:]){re.escape(name)}(?![\w:])", ctx.doc.text):
+                span = Span(match.start(), match.end())
+                if name in records or any(e.start <= span.start and span.end <= e.end for e in explained):
+                    continue  # the recording rule's own `record:` name, or reported above
+                yield ctx.finding(
+                    self, span,
+                    f"`{name}` names a series recorded from the removed vllm:prompt_tokens_recomputed: "
+                    "it has no data on vLLM v0.20+",
+                    fix=fix,
+                )
