@@ -11,8 +11,9 @@ class DependentOfDeadSeries(Rule):
     ## What it does
     After the whole run has found the recording rules that depend on
     `vllm:prompt_tokens_recomputed` (VMM003), reports every PromQL selector of their recorded
-    names — in other rule files, dashboards and Python strings. Chains of recording rules are
-    followed until nothing new dies.
+    names — in other rule files, dashboards and Python strings — and every other mention of
+    those names in the run (runbooks, constants). Chains of recording rules are followed until
+    nothing new dies.
 
     ## Why is this bad?
     The recorded series stops with its input on vLLM v0.20+, so this alert, panel or query
