@@ -56,7 +56,7 @@ def parse_error_finding(path: str, text: str, err: ParseError) -> Finding:
     )
 
 
-class _Suppressions:
+class Suppressions:
     """Inline `# vllm-metrics-migrator: ignore[...]` and `# noqa: VMMxxx` directives."""
 
     def __init__(self, text: str) -> None:
@@ -113,7 +113,7 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
     findings: list[Finding] = []
     for rule in _enabled_rules(settings, document.format, path):
         findings.extend(rule.check(ctx))
-    suppressions = _Suppressions(text)
+    suppressions = Suppressions(text)
     lines = document.lines
     findings = [
         f

@@ -287,7 +287,7 @@ def live_check_findings(
     message carries what the server has: `merge_findings` swaps them in. Raises LiveCheckError.
     """
     from migrator.config import Settings
-    from migrator.engine import _Suppressions  # the same inline-directive reading as the lint
+    from migrator.engine import Suppressions  # the same inline-directive reading as the lint
     from migrator.files import decode
     from migrator.formats import detect_format, handler_for
     from migrator.formats.base import ParseError
@@ -347,7 +347,7 @@ def live_check_findings(
         if not vmm301_enabled or CODE in settings.ignored_for_path(use.path):
             continue
         text = file_texts[use.path]
-        sup = suppressions.setdefault(use.path, _Suppressions(text))
+        sup = suppressions.setdefault(use.path, Suppressions(text))
         from migrator.model import LineIndex
 
         row = LineIndex(text).position(use.span.start)[0]
