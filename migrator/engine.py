@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -167,7 +168,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 def _select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
     """Fixes that apply at this level and do not overlap an earlier one (deferred to a later pass)."""
     chosen: list[Finding] = []
-    taken: list[Span] = []
+    taken = _Taken()
     for finding in findings:
         fix = finding.fix
         if fix is None or not fix.applies_at(unsafe):
@@ -175,11 +176,50 @@ def _select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
         spans = [e.span for e in fix.edits]
         if fix.scope is not None:
             spans.append(fix.scope)
-        if any(s.overlaps(t) for s in spans for t in taken):
+        if any(taken.overlaps(s) for s in spans):
             continue
         chosen.append(finding)
-        taken.extend(spans)
+        for s in spans:
+            taken.add(s)
     return chosen
+
+
+class _Taken:
+    """Spans already claimed in this pass, with `Span.overlaps` semantics, as sorted disjoint
+    intervals plus insertion points: each test is a bisection, not a scan (a large dashboard
+    can carry thousands of fixes)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.points: set[int] = set()
+
+    def overlaps(self, span: Span) -> bool:
+        if span.start == span.end:
+            if span.start in self.points:
+                return True
+            i = bisect.bisect_left(self.starts, span.start) - 1  # the last interval starting before it
+            return i >= 0 and self.ends[i] > span.start
+        i = bisect.bisect_left(self.starts, span.end) - 1
+        if i >= 0 and self.ends[i] > span.start:
+            return True
+        return any(span.start < p < span.end for p in self.points)
+
+    def add(self, span: Span) -> None:
+        if span.start == span.end:
+            self.points.add(span.start)
+            return
+        start, end = span.start, span.end
+        i = bisect.bisect_left(self.starts, start)
+        if i > 0 and self.ends[i - 1] > start:
+            i -= 1
+            start, end = self.starts[i], max(end, self.ends[i])
+        j = i
+        while j < len(self.starts) and self.starts[j] < end:
+            end = max(end, self.ends[j])
+            j += 1
+        self.starts[i:j] = [start]
+        self.ends[i:j] = [end]
 
 
 def fix_text(path: str, text: str, settings: Settings, fmt: str, *, unsafe: bool = False) -> FixResult:

@@ -5,7 +5,6 @@ CI formats (github, gitlab, sarif, junit) live in `migrator.ci_formats` and regi
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections import Counter
@@ -18,10 +17,9 @@ from migrator.rule import rule_by_code
 
 def unified_diff(result: FileResult) -> str:
     """The `--diff` / `migrate --dry-run` view of one file's fixes."""
-    before = (result.original or "").splitlines(keepends=True)
-    after = (result.fixed or "").splitlines(keepends=True)
-    lines = difflib.unified_diff(before, after, fromfile=f"a/{result.path}", tofile=f"b/{result.path}")
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    from migrator.diffs import unified_diff as diff
+
+    return diff(result.original or "", result.fixed or "", f"a/{result.path}", f"b/{result.path}")
 
 
 def project_root(cwd: str | None = None) -> str:

@@ -174,3 +174,24 @@ def test_binary_and_undecodable_files_are_skipped_with_a_note(tmp_path, monkeypa
     report = run(["."], Settings(), RunOptions())
     notes = {r.path: r.note for r in report.results}
     assert notes == {"blob.bin": "skipped: binary file", "latin1.txt": "skipped: not valid UTF-8"}
+
+
+def test_taken_spans_agree_with_pairwise_overlap():
+    """The bisection structure behind fix selection answers exactly like Span.overlaps."""
+    import random
+
+    from migrator.engine import _Taken
+
+    rng = random.Random(5)
+    for _ in range(300):
+        taken, spans = _Taken(), []
+        for _ in range(rng.randint(0, 12)):
+            a = rng.randint(0, 40)
+            span = Span(a, a + rng.choice([0, 0, 1, 2, 5, 15]))
+            if not any(span.overlaps(t) for t in spans):
+                spans.append(span)
+                taken.add(span)
+        for _ in range(20):
+            a = rng.randint(0, 45)
+            probe = Span(a, a + rng.choice([0, 1, 3, 8]))
+            assert taken.overlaps(probe) == any(probe.overlaps(t) for t in spans), (spans, probe)
