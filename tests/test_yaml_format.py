@@ -225,7 +225,10 @@ def test_replace_round_trips_through_pyyaml(value, style, ctx, width, crlf, edit
     if crlf:
         assume(not any(c in value for c in "\r\x85\u2028\u2029"))
         text = text.replace("\n", "\r\n")
-    assert _get(yaml.safe_load(text), ctx) == value
+    # PyYAML's emitter itself does not always round-trip (a folded scalar whose value starts
+    # with a space and ends in " #" comes back with a line break): such inputs test PyYAML,
+    # not us.
+    assume(_get(yaml.safe_load(text), ctx) == value)
     node, flow = _value_node(text, ctx)
     sm = map_scalar(text, node, flow=flow)
     assert sm is not None, text

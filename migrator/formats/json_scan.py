@@ -18,13 +18,11 @@ Design constraints, and how they are met:
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import json
 import re
 from typing import Callable, Iterator, Union
 
-from migrator.formats.base import ParseError
+from migrator.formats.base import ParseError, no_gc
 
 __all__ = [
     "JArray",
@@ -167,18 +165,6 @@ def parse(text: str, start: int | None = None) -> Node:
     # thresholds: on a 20 MB file repeated full collections doubled the parse time.
     with no_gc():
         return _parse(text, start)
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic objects."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _parse(text: str, start: int) -> Node:

@@ -25,7 +25,6 @@ but it skips a leading byte-order mark without counting it: that is corrected he
 from __future__ import annotations
 
 import contextlib
-import gc
 import re
 from typing import Any, Callable, Iterator
 
@@ -41,7 +40,7 @@ from yaml.events import (
     SequenceStartEvent,
 )
 
-from migrator.formats.base import ParseError
+from migrator.formats.base import ParseError, no_gc
 
 # Only the safe loaders, ever; the composer below never constructs Python objects anyway.
 LOADER: Any = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
@@ -129,23 +128,6 @@ def compose_documents(
     """
     with no_gc():
         return _compose(text, max_nodes, max_depth, scalar_spans)
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small objects.
-
-    Allocating a million nodes triggers full collections over and over (half of the time of a
-    20 MB file); the nodes hold no reference cycles except through recursive aliases, which
-    the collector finds later anyway.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _compose(
