@@ -70,12 +70,6 @@ class Fix:
     # disjoint: two term eliminations in one expression are each valid alone, not together.
     scope: Span | None = None
 
-    @property
-    def span(self) -> Span | None:
-        if not self.edits:
-            return None
-        return Span(min(e.span.start for e in self.edits), max(e.span.end for e in self.edits))
-
     def applies_at(self, unsafe: bool) -> bool:
         if not self.edits:
             return False

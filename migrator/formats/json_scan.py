@@ -113,11 +113,6 @@ class JObject:
         i = index.get(name)
         return None if i is None else self.values[i]
 
-    def index_of(self, name: str) -> int | None:
-        if self.get(name) is None:
-            return None
-        return self._index[name]
-
     def __repr__(self) -> str:
         return f"JObject({self.start}, {self.end}, {self.names[:5]!r})"
 

@@ -838,21 +838,6 @@ def additive_terms(node: Any, sign: int = 1) -> list[tuple[Any, int]]:
     return [(node, sign)]
 
 
-def term_sign(node: Any, ancestors: tuple[Any, ...]) -> int:
-    """+1 or -1: how `node` contributes to the +/- chain it belongs to."""
-    import libcst as cst
-
-    sign = 1
-    child = node
-    for parent in reversed(ancestors):
-        if not (isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, (cst.Add, cst.Subtract))):
-            break
-        if parent.right is child and isinstance(parent.operator, cst.Subtract):
-            sign = -sign
-        child = parent
-    return sign
-
-
 def term_removal_edits(info: PythonInfo, node: Any, ancestors: tuple[Any, ...]) -> tuple[Edit, ...] | None:
     """Edits deleting `node` and its operator from the +/- operation it is an operand of,
     keeping every other byte; None when it is not such an operand (or is `node - x`)."""
