@@ -6,9 +6,13 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from migrator.model import Severity
+
+if TYPE_CHECKING:
+    from migrator.reference.catalogue import Target
 
 CONFIG_FILE = ".vllm-metrics-migrator.toml"
 TOOL_KEY = "vllm-metrics-migrator"
@@ -46,6 +50,9 @@ class Settings:
     baseline: str | None = None
     exclusions: tuple[Exclusion, ...] = ()
     respect_gitignore: bool = True
+    # The vLLM release the scanned files must work with (`X.Y` = the newest X.Y.z); None: the
+    # newest release the metric catalogue knows.
+    target_version: str | None = None
     # Series recorded by rules that depend on the removed metric (VMM003), found across the run.
     dead_series: frozenset[str] = field(default_factory=frozenset)
     # Where the configuration came from; relative patterns are resolved against it.
@@ -63,8 +70,22 @@ class Settings:
                 codes.extend(pattern_codes)
         return tuple(codes)
 
+    @property
+    def target(self) -> "Target":
+        return _resolve_target(self.target_version)
+
     def with_overrides(self, **changes: Any) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@lru_cache(maxsize=16)
+def _resolve_target(version: str | None) -> "Target":
+    from migrator.reference.catalogue import UnknownRelease, catalogue
+
+    try:
+        return catalogue().target(version)
+    except UnknownRelease as err:
+        raise ConfigError(str(err)) from None
 
 
 def _path_matches(path: str, pattern: str) -> bool:
@@ -91,7 +112,7 @@ def _strings(value: Any, key: str) -> tuple[str, ...]:
 def settings_from_table(table: dict[str, Any], root: Path) -> Settings:
     known = {
         "select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "metric-prefixes",
-        "fail-on", "baseline", "exclusions", "respect-gitignore",
+        "fail-on", "baseline", "exclusions", "respect-gitignore", "target-version",
     }
     unknown = sorted(set(table) - known)
     if unknown:
@@ -107,6 +128,9 @@ def settings_from_table(table: dict[str, Any], root: Path) -> Settings:
         kwargs["extend_exclude"] = _strings(table["extend-exclude"], "extend-exclude")
     if "metric-prefixes" in table:
         kwargs["metric_prefixes"] = _strings(table["metric-prefixes"], "metric-prefixes")
+    if "target-version" in table:
+        kwargs["target_version"] = str(table["target-version"])
+        _resolve_target(kwargs["target_version"])  # an unknown release is a configuration error
     if "respect-gitignore" in table:
         kwargs["respect_gitignore"] = bool(table["respect-gitignore"])
     if "per-file-ignores" in table:

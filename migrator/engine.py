@@ -5,12 +5,16 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from migrator.config import Settings
 from migrator.formats import handler_for
-from migrator.formats.base import Document, ParseError
+from migrator.formats.base import Document, ParseError, SiteNeeds
 from migrator.model import Edit, Finding, Fix, LineIndex, Severity, Span
-from migrator.rule import Rule, RuleContext, all_rules
+from migrator.rule import Rule, RuleContext, all_rules, rule_by_code, site_needs
+
+# The rule that reports files a handler cannot parse; the engine emits it, the registry owns it.
+PARSE_ERROR_CODE = "VMM000"
 
 # Enough for fixes that expose further fixes (a removed term leaving a now-redundant
 # parenthesis); a file still changing after this many passes points at a bug, not a need.
@@ -26,13 +30,8 @@ _DIRECTIVE = re.compile(
 class LintResult:
     document: Document | None
     findings: list[Finding]
-
-    @property
-    def dead_series(self) -> frozenset[str]:
-        """Series recorded from the removed metric in this file (set by the VMM003 rule)."""
-        if self.document is None:
-            return frozenset()
-        return frozenset(self.document.extra.get("dead_series", ()))
+    # Series this file records from metrics that no longer exist (declared by VMM003).
+    dead_series: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -45,16 +44,9 @@ class FixResult:
 
 
 def parse_error_finding(path: str, text: str, err: ParseError) -> Finding:
-    offset = min(max(err.offset, 0), len(text))
-    row, col = LineIndex(text).position(offset)
-    return Finding(
-        code="VMM000",
-        message=f"{err.message} (line {row}, column {col}); the file was not checked or changed",
-        path=path,
-        span=Span(offset, offset),
-        severity=Severity.ERROR,
-        matched="",
-    )
+    rule = rule_by_code(PARSE_ERROR_CODE)
+    assert rule is not None, "the parse-error rule is part of the registry"
+    return rule.finding_for(path, text, err)  # type: ignore[attr-defined]
 
 
 class Suppressions:
@@ -91,28 +83,33 @@ class Suppressions:
         return False
 
 
-def _enabled_rules(settings: Settings, fmt: str, path: str) -> list[Rule]:
-    ignored = settings.ignored_for_path(path)
-    return [
+@lru_cache(maxsize=64)
+def _enabled_rules(settings: Settings, fmt: str, ignored: tuple[str, ...]) -> tuple[tuple[Rule, ...], SiteNeeds]:
+    rules = tuple(
         rule
         for rule in all_rules()
         if rule.applies_to(fmt)
         and settings.rule_enabled(rule.code)
         and not any(rule.code.startswith(c) for c in ignored)
-    ]
+    )
+    return rules, site_needs(rules, fmt, settings)
 
 
 def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
     handler = handler_for(fmt)
+    ignored = settings.ignored_for_path(path)
+    rules, needs = _enabled_rules(settings, fmt, ignored)
     try:
-        document = handler.parse(path, text)
+        document = handler.parse(path, text, needs)
     except ParseError as err:
         finding = parse_error_finding(path, text, err)
-        enabled = settings.rule_enabled("VMM000") and "VMM000" not in settings.ignored_for_path(path)
+        enabled = settings.rule_enabled(PARSE_ERROR_CODE) and not any(
+            PARSE_ERROR_CODE.startswith(c) for c in ignored
+        )
         return LintResult(None, [finding] if enabled else [])
     ctx = RuleContext(document, settings)
     findings: list[Finding] = []
-    for rule in _enabled_rules(settings, document.format, path):
+    for rule in rules:
         findings.extend(rule.check(ctx))
     suppressions = Suppressions(text)
     lines = document.lines
@@ -122,7 +119,7 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
         if not suppressions.hides(f.code, lines.position(f.span.start)[0]) and not _excluded(f, settings)
     ]
     findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
-    return LintResult(document, _dedupe(findings))
+    return LintResult(document, _dedupe(findings), frozenset(ctx.dead_series))
 
 
 def _excluded(finding: Finding, settings: Settings) -> bool:

@@ -15,7 +15,7 @@ from migrator.model import Finding, Fix, Severity, Span
 
 if TYPE_CHECKING:
     from migrator.config import Settings
-    from migrator.formats.base import Document, Site
+    from migrator.formats.base import Document, Site, SiteNeeds
 
 DOCS_URL = "https://github.com/vllm-metrics-migrator/vllm-metrics-migrator/blob/main/README.md#"
 
@@ -36,8 +36,20 @@ class Rule:
     fix_availability: ClassVar[str] = "none"
     formats_label: ClassVar[str] = "all"
 
+    # Substrings a file (and, in structured formats, a string outside the places known to hold
+    # PromQL) must contain for this rule to find anything: the prefilter and the formats' site
+    # needles. Rules derive them from the metric catalogue (`needles()` may be overridden).
+    needle_words: ClassVar[tuple[str, ...]] = ()
+    # Python rules: libcst node class name -> name of a method `(node, python, ancestors) ->
+    # kind | None` that the Python handler calls during its one walk (django-upgrade's
+    # callbacks); kept nodes reach `check` through `ctx.collected(self)`.
+    python_nodes: ClassVar[dict[str, str]] = {}
+
     def check(self, ctx: "RuleContext") -> Iterable[Finding]:
         return ()
+
+    def needles(self, settings: "Settings") -> tuple[str, ...]:
+        return self.needle_words
 
     @classmethod
     def docs(cls) -> str:
@@ -65,6 +77,16 @@ class RuleContext:
         self.settings = settings
         # Analyses several rules need (PromQL parses, name scans) are computed once per file.
         self.cache: dict[Any, Any] = {}
+        # Series this file records from metrics that no longer exist (VMM003): they die too,
+        # and the runner's cross-file pass reports their users (VMM004).
+        self.dead_series: set[str] = set()
+
+    def declare_dead_series(self, name: str) -> None:
+        self.dead_series.add(name)
+
+    def collected(self, rule: Rule) -> list[Any]:
+        """The Python nodes the handler kept for `rule` (see `Rule.python_nodes`)."""
+        return self.doc.collected.get(rule.code, [])
 
     def memo(self, key: Any, compute):  # type: ignore[no-untyped-def]
         try:
@@ -107,10 +129,9 @@ class RuleContext:
         kwargs.setdefault("locator", site.locator)
         kwargs.setdefault("matched", site.value[start:end])
         finding = self.finding(rule, site.file_span(start, end), message, **kwargs)
-        grafana = site.context.get("grafana")
-        if isinstance(grafana, dict):
-            identity = (grafana.get("uid"), grafana.get("panel_id"), grafana.get("ref_id"))
-            finding = dataclasses.replace(finding, dashboard_target=identity)
+        grafana = site.context.grafana
+        if grafana is not None:
+            finding = dataclasses.replace(finding, dashboard_target=grafana.identity)
         return finding
 
 
@@ -157,3 +178,19 @@ def rule_by_code(code: str) -> Rule | None:
         if rule.code == code.upper():
             return rule
     return None
+
+
+def site_needs(rules: Iterable[Rule], fmt: str, settings: "Settings") -> "SiteNeeds":
+    """What the given rules need from a format's handler (needles, Python node callbacks)."""
+    from migrator.formats.base import SiteNeeds
+
+    needles: set[str] = set()
+    python: list[tuple[str, str, Any]] = []
+    for rule in rules:
+        needles.update(rule.needles(settings))
+        if fmt == "python":
+            for node_type, method in rule.python_nodes.items():
+                python.append((node_type, rule.code, getattr(rule, method)))
+    # A needle that contains another is redundant: every text it finds, the shorter one finds.
+    minimal = sorted(n for n in needles if not any(m != n and m in n for m in needles))
+    return SiteNeeds(needles=tuple(minimal), python=tuple(python))

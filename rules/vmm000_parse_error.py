@@ -1,4 +1,4 @@
-from migrator.model import Severity
+from migrator.model import Finding, LineIndex, Severity, Span
 from migrator.rule import Rule
 
 
@@ -29,4 +29,17 @@ class ParseErrorRule(Rule):
     name = "parse-error"
     severity = Severity.ERROR
     formats_label = "all"
-    # Emitted by the engine when a handler raises ParseError; nothing to check here.
+
+    # Nothing to check in a parsed document: the engine asks for this finding when a handler
+    # raises ParseError.
+    def finding_for(self, path: str, text: str, err) -> Finding:
+        offset = min(max(err.offset, 0), len(text))
+        row, col = LineIndex(text).position(offset)
+        return Finding(
+            code=self.code,
+            message=f"{err.message} (line {row}, column {col}); the file was not checked or changed",
+            path=path,
+            span=Span(offset, offset),
+            severity=self.severity,
+            matched="",
+        )

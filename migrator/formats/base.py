@@ -32,6 +32,105 @@ class SiteKind(enum.Enum):
     TEXT = "text"  # prose: titles, legends, descriptions, comments
 
 
+@dataclass(slots=True)
+class Container:
+    """The literal collection a string is an element (or key) of: a list, set, tuple, YAML
+    sequence, JSON array, dict/mapping keys. Formats describe it; rules decide what to do with
+    it (one element-removal policy for every format lives with the rules)."""
+
+    kind: str  # "list" | "set" | "tuple" | "sequence" | "array" | "dict-key" | "mapping-key"
+    index: int  # this element's position
+    # Decoded values of every element, this one included; None for an element that is not a
+    # plain string (a number, a call, an f-string with fields, a nested collection).
+    values: tuple[str | None, ...] = ()
+    # Edits that remove this element cleanly (separator, own line, trailing comment), or None
+    # when the format cannot remove it exactly. Rules decide whether removing it is wise.
+    removal: tuple[Edit, ...] | None = None
+    # The whole collection: fixes that remove elements are scoped to it, one per pass.
+    span: Span | None = None
+    # What holds the collection, for messages: the assigned name, the key, the call.
+    owner: str | None = None
+
+
+@dataclass(slots=True)
+class GrafanaPlace:
+    """Where a site sits in a Grafana dashboard (or an alert rule in Grafana's JSON)."""
+
+    uid: str | None = None
+    panel_id: int | str | None = None
+    panel_title: str | None = None
+    ref_id: str | None = None
+    datasource: Any = None
+    path: str | None = None  # JSON pointer of the target
+    kind: str = "target"  # "target" | "templating" | "annotation" | "alert" | "query" ...
+    hidden: bool = False
+    # Edits removing the whole target from its panel, when the panel keeps another target.
+    target_removal: tuple[Edit, ...] | None = None
+    sibling_exprs: tuple[str, ...] = ()
+    # A templating `definition` that repeats its `query`: reported once, on the query.
+    duplicate_of_query: bool = False
+
+    @property
+    def identity(self) -> tuple[str | None, int | str | None, str | None]:
+        return (self.uid, self.panel_id, self.ref_id)
+
+    @property
+    def panel_key(self) -> tuple[str | None, int | str | None, str | None]:
+        return (self.uid, self.panel_id, self.panel_title)
+
+
+@dataclass(slots=True)
+class RulePlace:
+    """The Prometheus (or Grafana-managed) rule a site belongs to."""
+
+    kind: str  # "alert" | "record"
+    name: str | None
+    group: str | None = None
+    index: tuple[int, int] | None = None  # (group, rule) positions
+
+
+@dataclass(slots=True)
+class SiteContext:
+    """Everything a format knows about where a site sits. Typed, so rules and formats agree."""
+
+    container: Container | None = None
+    grafana: GrafanaPlace | None = None
+    rule: RulePlace | None = None
+    field: str | None = None  # the key or attribute holding the value (`expr`, `query`, ...)
+    # The site names a metric that this program *defines* (prometheus_client, OpenTelemetry).
+    definition: str | None = None
+    prose: str | None = None  # "title" | "description" | "legendFormat" | "comment" ...
+    callee: str | None = None  # Python: the call the string is an argument of
+    keyword: str | None = None
+    assigned_to: str | None = None
+    dict_key: str | None = None
+    template: str | None = None  # Python `.format`/`%`/f-string templates
+    templated: bool = False  # Helm/Jinja regions inside the value
+    not_prometheus: bool = False  # a query for another datasource
+    embedded_in: str | None = None  # locator of the string this document was embedded in
+    yaml_style: str | None = None
+    json_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteNeeds:
+    """What the enabled rules need from a format, so formats carry no rule knowledge.
+
+    `needles`: a string outside the places a format knows hold PromQL becomes a site only when
+    its text contains one of these (rules derive them from the metric catalogue). `python`:
+    the libcst node types Python rules want collected (see `migrator.rule.Rule.python_nodes`);
+    the Python handler calls each callback on every node of that type during its one walk and
+    keeps the node (as a `NodeRef`, in `Document.collected[code]`) when it returns a kind.
+    """
+
+    needles: tuple[str, ...] = ()
+    # (libcst node class name, rule code, callback(node, python_info, ancestors) -> kind or None)
+    python: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
+
+    def mentions(self, text: str) -> bool:
+        return any(n in text for n in self.needles)
+
+
 def _identity(text: str) -> str:
     return text
 
@@ -52,7 +151,7 @@ class Site:
     # Decoded ranges that are not literal text (Helm/Jinja `{{ }}`, f-string fields): reported
     # through, never edited.
     protected: tuple[tuple[int, int], ...] = ()
-    context: dict[str, Any] = field(default_factory=dict)
+    context: SiteContext = field(default_factory=SiteContext)
 
     def can_edit(self, start: int, end: int) -> bool:
         """Whether decoded [start, end) may be replaced. An edit may swallow whole protected
@@ -88,8 +187,19 @@ class Document:
     text: str
     format: str
     sites: list[Site] = field(default_factory=list)
-    # Handler-specific structure rules may use (e.g. Grafana targets, libcst module).
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Dashboards found in the file, as (uid, title).
+    dashboards: list[tuple[str | None, str | None]] = field(default_factory=list)
+    # Prometheus (and Grafana-managed) rules found in the file.
+    rules: list[RulePlace] = field(default_factory=list)
+    # Python: the parsed module with its position helpers (`python_format.PythonInfo`), and
+    # the nodes each rule asked for through `SiteNeeds.python`, keyed by rule code.
+    python: Any = None
+    collected: dict[str, list[Any]] = field(default_factory=dict)
+    # Why nobody should edit this file by hand (generated by controller-gen, say); every site
+    # is then read-only and findings point at the source it is generated from.
+    generated: str | None = None
+    # Helm/Jinja regions of a templated YAML file (decoded offsets).
+    template_regions: list[tuple[int, int]] = field(default_factory=list)
     _lines: LineIndex | None = None
 
     @property
@@ -102,7 +212,7 @@ class Document:
 class FormatHandler(Protocol):
     name: str
 
-    def parse(self, path: str, text: str) -> Document: ...
+    def parse(self, path: str, text: str, needs: SiteNeeds) -> Document: ...
 
     def validate(self, text: str) -> None:
         """Raise ParseError when fixed text no longer parses."""

@@ -1,20 +1,419 @@
-"""The metric catalogue as data, plus recognition of the removed metric's spellings.
+"""The vLLM metric catalogue: the one place that knows vLLM's metric names.
 
-Everything a linter needs to decide "is this token the removed metric?" lives
-here so that every scanner (Python, PromQL, YAML, JSON, Markdown) agrees on the
-same boundaries.
+Two data files, shipped with the package, hold every fact:
+- `data/vllm_metric_catalogue.tsv`: every metric each vLLM release exposed (name, type,
+  labels, first/last release, hidden/deprecated releases, replacement, exposed series),
+  taken from vLLM's released sources;
+- `data/metric_changes.toml`: how a user migrates each change (renamed, formula, removed,
+  deprecated), the changes of meaning, the flagship change's reference metrics, the
+  spellings exporters use, and names other programs publish under `vllm:`.
+
+Everything else asks this module: rules, formats' needles, messages, versions and PR numbers.
+Nothing here is computed per file; the catalogue loads once, on first use.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Final, Iterable, Iterator
+import csv
+import enum
+import io
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from importlib import resources
+from typing import Iterable
 
-from .stats import ALL_SOURCES
+# --------------------------------------------------------------------------- the model
 
-# --------------------------------------------------------------------------- data
+
+class ChangeKind(enum.Enum):
+    RENAMED = "renamed"  # same values under the replacement's name
+    FORMULA = "formula"  # an expression over surviving metrics approximates it
+    REMOVED = "removed"  # nothing replaces it
+    DEPRECATED = "deprecated"  # still defined, announced as going
+
+
+class Status(enum.IntEnum):
+    """Where a name stands at the target release; ordered from best to worst."""
+
+    CURRENT = 0
+    DEPRECATED = 1  # defined, announced as going
+    HIDDEN = 2  # defined only behind --show-hidden-metrics-for-version
+    NOT_YET = 3  # first exposed after the target
+    GONE = 4  # no longer defined at the target
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One row of the TSV: a metric as vLLM's code defines it."""
+
+    name: str
+    type: str  # Counter | Gauge | Histogram | Info
+    labels: tuple[str, ...]
+    first_version: str
+    last_version: str | None  # None: still defined in the newest release
+    hidden_from: str | None
+    deprecated_from: str | None
+    replacement_text: str
+    exposed: tuple[str, ...]
+    help: str
+    first_release_without: str | None
+    condition: str
+    notes: str
+
+    @property
+    def stem(self) -> str:
+        return self.name.split(":", 1)[1]
+
+    @property
+    def base(self) -> str:
+        """The family name prometheus_client uses: counters drop a trailing `_total`."""
+        if self.type == "Counter" and self.name.endswith("_total"):
+            return self.name[: -len("_total")]
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A name a query or a lookup can use: an exposed sample name, or a family/code name."""
+
+    name: str  # canonical spelling, `vllm:…`
+    metric: Metric
+    suffix: str  # relative to the family base: "", "_total", "_bucket", "_info", ...
+    family: bool  # a family or code name: a lookup key, but no data in PromQL
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    metric: Metric
+    kind: ChangeKind
+    replacement: Metric | None  # RENAMED: the metric carrying the same values
+    formula: str | None  # FORMULA: PromQL over surviving metrics, `$window` for the range
+    advice: str
+    pr: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeaningChange:
+    metric: Metric
+    since: str
+    what: str
+    pr: int | None = None
+    label: str | None = None  # only these label values changed meaning
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Flagship:
+    """vLLM v0.20.0's change: `removed` went away and the prompt-token split was corrected."""
+
+    removed: Metric
+    added_pr: int
+    removed_pr: int
+    removed_pr_merged: str
+    reason: str
+    prompt_tokens: Metric
+    prompt_tokens_by_source: Metric
+    prompt_tokens_cached: Metric
+    stats_field: str
+    prose_word: str
+    report_bare_name: bool
+    advice: str
+    absent_advice: str
+
+    @property
+    def removed_in(self) -> str:
+        assert self.removed.first_release_without is not None
+        return self.removed.first_release_without
+
+    @property
+    def surviving(self) -> tuple[Metric, ...]:
+        return (self.prompt_tokens, self.prompt_tokens_by_source, self.prompt_tokens_cached)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The vLLM release the scanned repository must work with."""
+
+    release: str
+    index: int
+    given: str  # as the user wrote it ("0.11" resolves to the newest 0.11.x)
+
+
+@dataclass(frozen=True, slots=True)
+class NameStatus:
+    """What a written name is at a target: its series, and the change that explains it."""
+
+    status: Status
+    series: Series  # the candidate the status is about
+    change: Change | None
+    meaning: tuple[MeaningChange, ...] = ()
+
+
+class UnknownRelease(ValueError):
+    pass
+
+
+# --------------------------------------------------------------------------- the catalogue
+
+
+@dataclass
+class Catalogue:
+    releases: tuple[str, ...]
+    metrics: dict[str, Metric]
+    changes: dict[str, Change]
+    meaning_changes: tuple[MeaningChange, ...]
+    flagship: Flagship
+    canonical_prefix: str
+    other_prefixes: tuple[str, ...]
+    datadog_suffixes: tuple[str, ...]
+    ecosystem: frozenset[str]
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index = {r: i for i, r in enumerate(self.releases)}
+
+    # -- versions ------------------------------------------------------------------------
+
+    @property
+    def newest(self) -> str:
+        return self.releases[-1]
+
+    def release_index(self, release: str) -> int:
+        return self._index[release]
+
+    def target(self, given: str | None = None) -> Target:
+        """`0.11` means the newest 0.11.x; a full release names itself; None: the newest."""
+        if given is None or not given.strip():
+            return Target(self.newest, len(self.releases) - 1, self.newest)
+        text = given.strip().lstrip("v")
+        if text in self._index:
+            return Target(text, self._index[text], given)
+        series = [r for r in self.releases if r.startswith(text + ".")]
+        if series:
+            return Target(series[-1], self._index[series[-1]], given)
+        raise UnknownRelease(
+            f"unknown vLLM release {given!r}: the catalogue knows {self.releases[0]} to {self.newest} "
+            "(give X.Y for the newest X.Y.z, or an exact release)"
+        )
+
+    def metric_status(self, metric: Metric, target: Target) -> Status:
+        t = target.index
+        if self._index[metric.first_version] > t:
+            return Status.NOT_YET
+        if metric.first_release_without is not None and self._index[metric.first_release_without] <= t:
+            return Status.GONE
+        if metric.hidden_from is not None and self._index[metric.hidden_from] <= t:
+            return Status.HIDDEN
+        if metric.deprecated_from is not None and self._index[metric.deprecated_from] <= t:
+            return Status.DEPRECATED
+        return Status.CURRENT
+
+    # -- names ---------------------------------------------------------------------------
+
+    @cached_property
+    def by_stem(self) -> dict[str, tuple[Series, ...]]:
+        """Every name a query or lookup can use, keyed by its stem (the part after `vllm:`)."""
+        table: dict[str, list[Series]] = {}
+
+        def add(series: Series) -> None:
+            stem = series.name.split(":", 1)[1]
+            bucket = table.setdefault(stem, [])
+            if not any(s.metric is series.metric and s.family == series.family for s in bucket):
+                bucket.append(series)
+
+        for metric in self.metrics.values():
+            base = metric.base
+            for exposed in metric.exposed:
+                suffix = exposed[len(base):] if exposed.startswith(base) else ""
+                add(Series(exposed, metric, suffix, False))
+            # The code name and the family name: what `Counter(...)` and parsed families use.
+            add(Series(metric.name, metric, metric.name[len(base):], metric.name not in metric.exposed))
+            if base != metric.name:
+                add(Series(base, metric, "", base not in metric.exposed))
+        return {stem: tuple(bucket) for stem, bucket in table.items()}
+
+    def lookup(self, stem: str) -> tuple[Series, ...]:
+        return self.by_stem.get(stem, ())
+
+    def status_of(self, candidates: Iterable[Series], target: Target) -> NameStatus | None:
+        """The status of a written name: CURRENT if any metric it may mean is defined at the
+        target (code-name-only changes keep their series), else the worst news and its change."""
+        best: NameStatus | None = None
+        for series in candidates:
+            status = self.metric_status(series.metric, target)
+            meaning = tuple(
+                m for m in self.meaning_changes
+                if m.metric is series.metric and self._index[m.since] <= target.index
+            )
+            found = NameStatus(status, series, self.changes.get(series.metric.name), meaning)
+            if best is None or _rank(found) < _rank(best):
+                best = found
+        return best
+
+    def renamed_series(self, series: Series, change: Change) -> Series | None:
+        """The replacement's name for `series`, keeping its suffix (`_bucket` stays `_bucket`)."""
+        if change.replacement is None:
+            return None
+        new_base = change.replacement.base
+        wanted = new_base + series.suffix
+        for candidate in self.lookup(wanted.split(":", 1)[1]):
+            if candidate.metric is change.replacement:
+                return candidate
+        return None
+
+    def spelled(self, series: Series) -> str:
+        return series.name
+
+    @cached_property
+    def all_prefixes(self) -> tuple[str, ...]:
+        return (self.canonical_prefix, *self.other_prefixes)
+
+    def close_names(self, stem: str, limit: int = 3) -> list[Series]:
+        """Catalogue names a misspelled or truncated stem probably meant ("did you mean")."""
+        import difflib
+
+        stems = list(self.by_stem)
+        found = difflib.get_close_matches(stem, stems, n=limit, cutoff=0.85)
+        # A truncation (`avg_generation_throughput`) is a prefix of the real stem.
+        for candidate in stems:
+            if candidate.startswith(stem) and len(stem) >= 0.6 * len(candidate) and candidate not in found:
+                found.append(candidate)
+        result: list[Series] = []
+        for s in found[:limit]:
+            series = [x for x in self.by_stem[s] if not x.family] or list(self.by_stem[s])
+            result.append(series[0])
+        return result
+
+    # -- views ---------------------------------------------------------------------------
+
+    def changes_in_order(self) -> list[Change]:
+        def key(c: Change) -> tuple[int, str]:
+            when = c.metric.first_release_without or c.metric.deprecated_from or self.newest
+            return (self._index[when], c.metric.name)
+
+        return sorted(self.changes.values(), key=key)
+
+    def removal_note(self, metric: Metric) -> str:
+        """`deprecated in 0.9.2, hidden from 0.11.0, removed in 0.12.0` for messages."""
+        parts = []
+        if metric.deprecated_from:
+            parts.append(f"deprecated in {metric.deprecated_from}")
+        if metric.hidden_from:
+            parts.append(f"hidden from {metric.hidden_from}")
+        if metric.first_release_without:
+            parts.append(f"removed in {metric.first_release_without}")
+        return ", ".join(parts)
+
+
+def _rank(found: NameStatus) -> tuple[int, int]:
+    # Prefer a family/series of a current metric; among equals, prefer exposed series.
+    return (int(found.status), int(found.series.family))
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_data(name: str) -> str:
+    return resources.files("migrator.reference").joinpath("data", name).read_text(encoding="utf-8")
+
+
+def _optional(value: str) -> str | None:
+    value = value.strip()
+    return value or None
+
+
+def _parse_tsv(text: str) -> dict[str, Metric]:
+    metrics: dict[str, Metric] = {}
+    for row in csv.DictReader(io.StringIO(text), delimiter="\t"):
+        last = row["last_version"].strip()
+        metric = Metric(
+            name=row["name"].strip(),
+            type=row["type"].strip(),
+            labels=tuple(label.strip() for label in row["labels"].split(",") if label.strip()),
+            first_version=row["first_version"].strip(),
+            last_version=None if last == "current" else last,
+            hidden_from=_optional(row["hidden_from"]),
+            deprecated_from=_optional(row["deprecated_from"]),
+            replacement_text=row["replacement"].strip(),
+            exposed=tuple(s.strip() for s in row["exposed_series"].split(",") if s.strip()),
+            help=row["help"].strip(),
+            first_release_without=_optional(row["first_release_without"]),
+            condition=row["condition"].strip(),
+            notes=row["notes"].strip(),
+        )
+        metrics[metric.name] = metric
+    return metrics
+
+
+def _replacement_metric(metrics: dict[str, Metric], entry: dict, metric: Metric) -> Metric | None:
+    name = entry.get("replacement") or metric.replacement_text
+    return metrics.get(name.strip()) if name else None
+
+
+@cache
+def catalogue() -> Catalogue:
+    import tomllib
+
+    metrics = _parse_tsv(_read_data("vllm_metric_catalogue.tsv"))
+    data = tomllib.loads(_read_data("metric_changes.toml"))
+    changes: dict[str, Change] = {}
+    for entry in data.get("change", []):
+        metric = metrics[entry["metric"]]
+        kind = ChangeKind(entry["kind"])
+        replacement = _replacement_metric(metrics, entry, metric) if kind is ChangeKind.RENAMED else None
+        if kind is ChangeKind.RENAMED and replacement is None:
+            raise ValueError(f"catalogue: {metric.name} is marked renamed but names no catalogue metric")
+        changes[metric.name] = Change(
+            metric=metric,
+            kind=kind,
+            replacement=replacement,
+            formula=entry.get("formula"),
+            advice=entry.get("advice", ""),
+            pr=entry.get("pr"),
+        )
+    meaning = tuple(
+        MeaningChange(
+            metric=metrics[m["metric"]],
+            since=m["since"],
+            what=m["what"],
+            pr=m.get("pr"),
+            label=m.get("label"),
+            values=tuple(m.get("values", ())),
+        )
+        for m in data.get("meaning_change", [])
+    )
+    f = data["flagship"]
+    flagship = Flagship(
+        removed=metrics[f["removed"]],
+        added_pr=f["added_pr"],
+        removed_pr=f["removed_pr"],
+        removed_pr_merged=f["removed_pr_merged"],
+        reason=f["reason"],
+        prompt_tokens=metrics[f["prompt_tokens"]],
+        prompt_tokens_by_source=metrics[f["prompt_tokens_by_source"]],
+        prompt_tokens_cached=metrics[f["prompt_tokens_cached"]],
+        stats_field=f["stats_field"],
+        prose_word=f["prose_word"],
+        report_bare_name=f["report_bare_name"],
+        advice=f["advice"],
+        absent_advice=f["absent_advice"],
+    )
+    spellings = data["spellings"]
+    return Catalogue(
+        releases=tuple(data["releases"]),
+        metrics=metrics,
+        changes=changes,
+        meaning_changes=meaning,
+        flagship=flagship,
+        canonical_prefix=spellings["canonical_prefix"],
+        other_prefixes=tuple(spellings["other_prefixes"]),
+        datadog_suffixes=tuple(spellings["datadog_suffixes"]),
+        ecosystem=frozenset(data.get("ecosystem", {}).get("names", ())),
+    )
+
+
+# --------------------------------------------------------------------------- the flagship's
+# reference metrics as the simulation and `reference` output use them (derived, never retyped)
 
 
 @dataclass(frozen=True)
@@ -41,347 +440,40 @@ class RemovedMetric:
     reason: str
 
 
-REMOVED_METRIC: Final[RemovedMetric] = RemovedMetric(
-    metric=MetricDef(
-        name="vllm:prompt_tokens_recomputed",
-        type="counter",
-        labels=("model_name", "engine"),
-        help="Number of cached tokens recomputed for forward pass.",
-    ),
-    added_pr=33290,
-    added_in="0.16.0",
-    last_version="0.19.1",
-    removed_in="0.20.0",
-    removed_pr=38709,
-    removed_pr_merged="2026-04-12",
-    reason="removed outright, no deprecation cycle: no user demand; the metric was misguided",
-)
-
-CANONICAL_NAME: Final[str] = REMOVED_METRIC.metric.name
-_CORE: Final[str] = "prompt_tokens_recomputed"
-
-# The prompt-token metrics that still ship in v0.20+ and replace the removed one.
-SURVIVING_PROMPT_METRICS: Final[tuple[MetricDef, ...]] = (
-    MetricDef(
-        name="vllm:prompt_tokens",
-        type="counter",
-        labels=("model_name", "engine"),
-        help="Number of prefill tokens processed.",
-    ),
-    MetricDef(
-        name="vllm:prompt_tokens_by_source",
-        type="counter",
-        labels=("model_name", "engine", "source"),
-        help="Number of prompt tokens by source.",
-        label_values=(("source", ALL_SOURCES),),
-    ),
-    MetricDef(
-        name="vllm:prompt_tokens_cached",
-        type="counter",
-        labels=("model_name", "engine"),
-        help="Number of cached prompt tokens (local + external).",
-    ),
-)
-
-# ---------------------------------------------------------------- spellings
-
-# Order matters only for documentation/enumeration; the regex sorts by length.
-VLLM_PREFIXES: Final[tuple[str, ...]] = ("vllm:", "vllm_", "ray_vllm:", "ray_vllm_", "vllm.")
-SUFFIXES: Final[tuple[str, ...]] = ("", "_total", "_created", ".count")
-
-# Concrete spellings a Prometheus server can hold (no dots: not legal there).
-PROMETHEUS_SPELLINGS: Final[tuple[str, ...]] = tuple(
-    p + _CORE + s for p in VLLM_PREFIXES if not p.endswith(".") for s in ("", "_total", "_created")
-)
-
-#: Every spelling listed in the facts file (prefixed and bare).
-KNOWN_SPELLINGS: Final[tuple[str, ...]] = PROMETHEUS_SPELLINGS + (
-    "vllm.prompt_tokens_recomputed",
-    "prompt_tokens_recomputed",
-    "prompt_tokens_recomputed_total",
-    "prompt_tokens_recomputed_created",
-    "prompt_tokens_recomputed.count",
-)
-
-#: Bytes every textual reference contains; lets scanners skip files without decoding.
-PREFILTER_NEEDLE: Final[bytes] = b"prompt_tokens_recomputed"
-#: ``recomputed_tokens`` is the era-(a) PromptTokenStats field that fed the counter;
-#: Python code touching it (``stats.recomputed_tokens``, ``recomputed_tokens=``)
-#: never spells the metric name, so scanners need it as a second needle.
-PREFILTER_NEEDLES: Final[tuple[bytes, ...]] = (PREFILTER_NEEDLE, b"recomputed_tokens")
+def _definition(metric: Metric, **kwargs) -> MetricDef:  # type: ignore[no-untyped-def]
+    # The reference model simulates V1 engines: `model_name,engine` (and the metric's own labels).
+    return MetricDef(name=metric.name, type=metric.type.lower(), labels=metric.labels, help=metric.help, **kwargs)
 
 
-@dataclass(frozen=True)
-class NameMatch:
-    name: str
-    prefixed: bool
-    suffix: str
-    canonical: str = CANONICAL_NAME
-    # The exact prefix text ('' for bare forms), so fixers can keep the user's style.
-    prefix: str = ""
+@cache
+def _flagship_definitions() -> tuple[RemovedMetric, tuple[MetricDef, ...]]:
+    from .stats import ALL_SOURCES
 
-
-@dataclass(frozen=True)
-class TextMatch:
-    start: int
-    end: int
-    text: str
-    prefixed: bool
-    suffix: str
-    prefix: str = ""
-
-
-_NAME_CHARS: Final[str] = "A-Za-z0-9_:"
-_EXTRA_PREFIX_RE: Final[re.Pattern[str]] = re.compile(rf"[{_NAME_CHARS}.\-/]+")
-
-
-def _normalise_prefixes(extra_prefixes: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(extra_prefixes, str):
-        # A bare string would otherwise be split into one-letter prefixes.
-        extra_prefixes = (extra_prefixes,)
-    for p in extra_prefixes:
-        if not isinstance(p, str) or not _EXTRA_PREFIX_RE.fullmatch(p):
-            raise ValueError(f"invalid extra metric prefix {p!r}")
-    # Sorted and de-duplicated so equivalent configurations share one cache entry.
-    return tuple(sorted(set(extra_prefixes)))
-
-
-def _alternation(options: Iterable[str]) -> str:
-    # Longest first: Python's alternation is ordered, not longest-match.
-    return "|".join(re.escape(o) for o in sorted(options, key=len, reverse=True))
-
-
-@lru_cache(maxsize=64)
-def _core_pattern(extra_prefixes: tuple[str, ...]) -> str:
-    vllm = _alternation(VLLM_PREFIXES)
-    extra = f"(?:{_alternation(extra_prefixes)})?" if extra_prefixes else ""
-    return (
-        rf"(?P<prefix>{extra}(?:{vllm}))?"
-        rf"{_CORE}"
-        rf"(?P<suffix>{_alternation(s for s in SUFFIXES if s)})?"
+    f = catalogue().flagship
+    removed = RemovedMetric(
+        metric=_definition(f.removed),
+        added_pr=f.added_pr,
+        added_in=f.removed.first_version,
+        last_version=f.removed.last_version or "",
+        removed_in=f.removed_in,
+        removed_pr=f.removed_pr,
+        removed_pr_merged=f.removed_pr_merged,
+        reason=f.reason,
     )
-
-
-@lru_cache(maxsize=64)
-def _fullmatch_re(extra_prefixes: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(_core_pattern(extra_prefixes))
-
-
-@lru_cache(maxsize=64)
-def _scan_re(extra_prefixes: tuple[str, ...]) -> re.Pattern[str]:
-    # Left boundary: not glued to a name character. A '.' before is fine, so
-    # `x.prompt_tokens_recomputed` (attribute access) is the bare form. JSON
-    # escapes (`\n`, `\u003e` from Go's HTML-safe encoder in Grafana exports)
-    # end in a name character but are boundaries too.
-    # Datadog queries glue the aggregation on with a colon: `sum:prompt_tokens_recomputed.count`.
-    left = (
-        rf"(?:(?<![{_NAME_CHARS}])|(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{{4}})"
-        rf"|(?<=[a-z]:)(?={_CORE}\.count))"
+    surviving = (
+        _definition(f.prompt_tokens),
+        _definition(f.prompt_tokens_by_source, label_values=(("source", ALL_SOURCES),)),
+        _definition(f.prompt_tokens_cached),
     )
-    # Right boundary: no name character follows, so `_ratio`, `_totalx` reject. A colon ends
-    # the token only when no name follows it (`field: u64`, not `x:prompt_tokens_recomputed:rate5m`).
-    right = rf"(?![A-Za-z0-9_]|:[{_NAME_CHARS}])"
-    return re.compile(left + _core_pattern(extra_prefixes) + right)
+    return removed, surviving
 
 
-def classify_metric_name(name: str, extra_prefixes: tuple[str, ...] = ()) -> NameMatch | None:
-    """Classify a complete metric name / identifier token; None if it is not the removed metric."""
-    if _CORE not in name:
-        return None
-    m = _fullmatch_re(_normalise_prefixes(extra_prefixes)).fullmatch(name)
-    if m is None:
-        return None
-    prefix = m.group("prefix") or ""
-    return NameMatch(
-        name=name, prefixed=bool(prefix), suffix=m.group("suffix") or "", prefix=prefix
-    )
-
-
-@lru_cache(maxsize=64)
-def _full_prefixes(extra_prefixes: tuple[str, ...]) -> tuple[str, ...]:
-    return VLLM_PREFIXES + tuple(e + v for e in extra_prefixes for v in VLLM_PREFIXES)
-
-
-def find_removed_names(text: str, extra_prefixes: tuple[str, ...] = ()) -> Iterator[TextMatch]:
-    """Yield whole-token occurrences of the removed metric in arbitrary text.
-
-    Equivalent to ``finditer`` with the boundary regex, but anchored on
-    ``str.find`` hits: an unanchored regex scan tries every offset and is ~20x
-    slower on large files, while the prefix can only end exactly at a hit.
-    """
-    extras = _normalise_prefixes(extra_prefixes)
-    regex = _scan_re(extras)
-    prefixes = _full_prefixes(extras)
-    last_end = 0
-    i = text.find(_CORE)
-    while i != -1:
-        # Ascending start = longest prefix first, i.e. finditer's leftmost match.
-        starts = sorted(
-            {i - len(p) for p in prefixes if len(p) <= i and text.startswith(p, i - len(p))}
-        )
-        starts.append(i)
-        for start in starts:
-            m = regex.match(text, start) if start >= last_end else None
-            if m is not None:
-                prefix = m.group("prefix") or ""
-                last_end = m.end()
-                yield TextMatch(
-                    start=m.start(),
-                    end=m.end(),
-                    text=m.group(0),
-                    prefixed=bool(prefix),
-                    suffix=m.group("suffix") or "",
-                    prefix=prefix,
-                )
-                break
-        i = text.find(_CORE, i + 1)
-
-
-def regex_matched_spellings(pattern: str, extra_prefixes: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The prefixed spellings a PromQL ``__name__=~`` regex selects (Prometheus anchors fully)."""
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, TypeError, RecursionError):
-        return ()
-    candidates = PROMETHEUS_SPELLINGS + tuple(
-        e + s for e in _normalise_prefixes(extra_prefixes) for s in PROMETHEUS_SPELLINGS
-    )
-    return tuple(s for s in candidates if compiled.fullmatch(s))
-
-
-def regex_matches_removed(pattern: str, extra_prefixes: tuple[str, ...] = ()) -> bool:
-    """Whether a ``__name__=~`` regex selects any prefixed spelling of the removed metric.
-
-    Python ``re`` stands in for RE2; the syntax both accept covers real matchers.
-    An invalid pattern is treated as matching nothing (Prometheus would reject it).
-    """
-    return bool(regex_matched_spellings(pattern, extra_prefixes))
-
-
-# ------------------------------------------------------------ other changes
-
-
-@dataclass(frozen=True)
-class MetricChange:
-    old_names: tuple[str, ...]
-    change: str  # "removed" | "renamed" | "meaning_changed"
-    replacement: str | None  # a metric name, a PromQL expression, or None
-    versions: str
-    removed_in: str | None  # first release without the old name; None if it still exists
-
-
-METRIC_CHANGES: Final[tuple[MetricChange, ...]] = (
-    MetricChange(
-        ("vllm:avg_prompt_throughput_toks_per_s",),
-        "removed",
-        "rate(vllm:prompt_tokens_total[5m])",
-        "gone in 0.7.0",
-        "0.7.0",
-    ),
-    MetricChange(
-        ("vllm:avg_generation_throughput_toks_per_s",),
-        "removed",
-        "rate(vllm:generation_tokens_total[5m])",
-        "gone in 0.7.0",
-        "0.7.0",
-    ),
-    MetricChange(("vllm:tokens_total",), "removed", None, "never implemented; gone in 0.8.0", "0.8.0"),
-    MetricChange(
-        ("vllm:num_requests_swapped", "vllm:cpu_cache_usage_perc", "vllm:cpu_prefix_cache_hit_rate"),
-        "removed",
-        None,  # nothing equivalent; vllm:num_preemptions_total is the closest signal
-        "gone in 0.9.1",
-        "0.9.1",
-    ),
-    MetricChange(
-        ("vllm:gpu_prefix_cache_hit_rate",),
-        "removed",
-        "rate(vllm:prefix_cache_hits_total[5m]) / rate(vllm:prefix_cache_queries_total[5m])",
-        "gone in 0.9.1",
-        "0.9.1",
-    ),
-    MetricChange(
-        ("vllm:time_in_queue_requests",),
-        "removed",
-        "vllm:request_queue_time_seconds",
-        "gone in 0.9.1",
-        "0.9.1",
-    ),
-    MetricChange(
-        ("vllm:model_forward_time_milliseconds", "vllm:model_execute_time_milliseconds"),
-        "removed",
-        "vllm:request_prefill_time_seconds / vllm:request_decode_time_seconds / "
-        "vllm:request_inference_time_seconds",
-        "gone in 0.9.1",
-        "0.9.1",
-    ),
-    MetricChange(
-        ("vllm:gpu_cache_usage_perc",),
-        "renamed",
-        "vllm:kv_cache_usage_perc",
-        "new name 0.9.2, old hidden 0.11, gone 0.12.0",
-        "0.12.0",
-    ),
-    MetricChange(
-        ("vllm:gpu_prefix_cache_queries",),
-        "renamed",
-        "vllm:prefix_cache_queries",
-        "new name 0.9.2, old hidden 0.11, gone 0.12.0",
-        "0.12.0",
-    ),
-    MetricChange(
-        ("vllm:gpu_prefix_cache_hits",),
-        "renamed",
-        "vllm:prefix_cache_hits",
-        "new name 0.9.2, old hidden 0.11, gone 0.12.0",
-        "0.12.0",
-    ),
-    MetricChange(
-        ("vllm:time_per_output_token_seconds",),
-        "renamed",
-        "vllm:inter_token_latency_seconds",
-        "new 0.11, hidden 0.12, gone 0.15.0 (same buckets)",
-        "0.15.0",
-    ),
-    MetricChange(
-        (CANONICAL_NAME,),
-        "removed",
-        None,
-        "added 0.16.0, gone in 0.20.0 (see PromptTokenStats era notes)",
-        "0.20.0",
-    ),
-    MetricChange(
-        ("vllm:iteration_tokens_total",),
-        "meaning_changed",
-        None,
-        "from 0.23.0 counts computed prompt + generation tokens",
-        None,
-    ),
-)
-
-_SAMPLE_SUFFIXES: Final[tuple[str, ...]] = ("_total", "_bucket", "_sum", "_count", "_created")
-# Exporters rewrite `vllm:`; map their forms back so one table serves all.
-_PREFIX_ALIASES: Final[tuple[str, ...]] = ("ray_vllm:", "ray_vllm_", "vllm_")
-
-
-@lru_cache(maxsize=1)
-def _changes_by_name() -> dict[str, MetricChange]:
-    return {old: c for c in METRIC_CHANGES for old in c.old_names}
-
-
-def change_for(name: str) -> MetricChange | None:
-    """The catalogued change for a metric or sample name (any exposition suffix/prefix form)."""
-    table = _changes_by_name()
-    bases = [name]
-    for alias in _PREFIX_ALIASES:
-        if name.startswith(alias):
-            bases.append("vllm:" + name[len(alias):])
-            break
-    for base in bases:
-        # Exact first: some old names (vllm:iteration_tokens_total) end in a suffix.
-        if base in table:
-            return table[base]
-        for suffix in _SAMPLE_SUFFIXES:
-            if base.endswith(suffix) and base[: -len(suffix)] in table:
-                return table[base[: -len(suffix)]]
-    return None
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # Loaded on first use (PEP 562): importing this module reads no data file.
+    if name == "REMOVED_METRIC":
+        return _flagship_definitions()[0]
+    if name == "SURVIVING_PROMPT_METRICS":
+        return _flagship_definitions()[1]
+    if name == "CANONICAL_NAME":
+        return catalogue().flagship.removed.name
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
