@@ -77,16 +77,32 @@ def _complete_codes(ctx, param, incomplete):  # type: ignore[no-untyped-def]
     ]
 
 
-def _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore) -> Settings:  # type: ignore[no-untyped-def]
+def _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore,  # type: ignore[no-untyped-def]
+                      target_version=None) -> Settings:
     """Configuration file settings overridden by the options `check` and `migrate` share."""
-    return _settings(
+    settings = _settings(
         config,
         select=_parse_codes(select, "--select"),
         ignore=_parse_codes(ignore, "--ignore"),
         fail_on=Severity.parse(fail_on) if fail_on else None,
         metric_prefixes=tuple(metric_prefixes) or None,
         respect_gitignore=False if no_respect_gitignore else None,
+        target_version=target_version,
     )
+    try:
+        settings.target  # an unknown release is a usage error, before any file is read
+    except ConfigError as err:
+        raise click.BadParameter(str(err), param_hint="--target-version") from None
+    return settings
+
+
+def _complete_releases(ctx, param, incomplete):  # type: ignore[no-untyped-def]
+    from migrator.reference.catalogue import catalogue
+
+    return [r for r in catalogue().releases if r.startswith(incomplete)]
+
+
+_TARGET_HELP = "The vLLM release the files must work with: X.Y (newest X.Y.z) or X.Y.Z (default: the newest known)."
 
 
 def _settings(config: str | None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
@@ -101,8 +117,8 @@ def _settings(config: str | None, **overrides) -> Settings:  # type: ignore[no-u
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vllm-metrics-migrator")
 def main() -> None:
-    """Find and migrate references to vLLM metrics that were removed or changed
-    (vllm:prompt_tokens_recomputed, gone in v0.20.0)."""
+    """Find and migrate references to vLLM metrics that vLLM removed, renamed or changed, by
+    release, from vLLM's metric catalogue."""
 
 
 @main.command()
@@ -127,19 +143,20 @@ def main() -> None:
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]), help="Lowest severity that fails the check.")
 @click.option("--metric-prefix", "metric_prefixes", multiple=True, help="Extra metric prefix (e.g. ray_); repeatable.")
 @click.option("--no-respect-gitignore", is_flag=True, help="Check files .gitignore excludes too.")
+@click.option("--target-version", shell_complete=_complete_releases, help=_TARGET_HELP)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="Config file (default: nearest pyproject.toml/.vllm-metrics-migrator.toml).")
 @click.option("--color/--no-color", default=None, help="Colours (default: on a terminal, unless NO_COLOR).")
 @live_check_options
 def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, output_file, exit_zero,
           exit_non_zero_on_fix, statistics, baseline_file, write_baseline_file, force_exclude, stdin_filename,
-          fail_on, metric_prefixes, no_respect_gitignore, config, color, **live) -> None:  # type: ignore[no-untyped-def]
+          fail_on, metric_prefixes, no_respect_gitignore, target_version, config, color, **live) -> None:  # type: ignore[no-untyped-def]
     """Lint PATHS (default: the current folder)."""
     formats = TEXT_FORMATS + tuple(RENDERERS)
     if output_format not in formats:
         formats = output_formats()  # CI formats register on import; only load them when asked
     if output_format not in formats:
         raise click.BadParameter(f"choose from {', '.join(formats)}", param_hint="--output-format")
-    settings = _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore)
+    settings = _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore, target_version)
     options = RunOptions(fix=fix or show_diff, unsafe=unsafe_fixes, write=fix and not show_diff, force_exclude=force_exclude)
     paths = list(paths) or ["."]
     # Read the baseline before scanning: a broken one is a usage error, not a late surprise.
@@ -286,8 +303,26 @@ def explain(code: str) -> None:
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def reference(fmt: str) -> None:
-    """Print the corrected prompt-token definitions and vLLM's six canonical cases."""
+@click.option("--catalogue", "show_catalogue", is_flag=True,
+              help="Show the vLLM metric catalogue: every metric, the releases that expose it, what replaced it.")
+@click.option("--all", "show_all", is_flag=True, help="With --catalogue: every metric, not only the changed ones.")
+@click.option("--target-version", shell_complete=_complete_releases, help="With --catalogue: status at this release.")
+def reference(fmt: str, show_catalogue: bool, show_all: bool, target_version: str | None) -> None:
+    """Print the corrected prompt-token definitions and vLLM's six canonical cases, or (with
+    --catalogue) every vLLM metric with its releases and replacement."""
+    if show_catalogue:
+        from migrator.reference.catalogue import UnknownRelease, catalogue
+        from migrator.reference.catalogue_view import catalogue_json, catalogue_text
+
+        try:
+            target = catalogue().target(target_version)
+        except UnknownRelease as err:
+            raise click.BadParameter(str(err), param_hint="--target-version") from None
+        if fmt == "json":
+            click.echo(json.dumps(catalogue_json(target, every=show_all), indent=2))
+        else:
+            click.echo(catalogue_text(target, every=show_all), nl=False)
+        return
     from migrator.reference.render import reference_json, reference_text
 
     if fmt == "json":
@@ -310,9 +345,10 @@ def reference(fmt: str) -> None:
               help="Leave findings recorded in this baseline out of what is left (default: config).")
 @click.option("--metric-prefix", "metric_prefixes", multiple=True, help="Extra metric prefix (e.g. ray_); repeatable.")
 @click.option("--no-respect-gitignore", is_flag=True, help="Migrate files .gitignore excludes too.")
+@click.option("--target-version", shell_complete=_complete_releases, help=_TARGET_HELP)
 @click.option("--config", type=click.Path(dir_okay=False, exists=True), help="Config file (default: nearest one).")
 def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fail_on, baseline_file,
-            metric_prefixes, no_respect_gitignore, config) -> None:  # type: ignore[no-untyped-def]
+            metric_prefixes, no_respect_gitignore, target_version, config) -> None:  # type: ignore[no-untyped-def]
     """Migrate the repository at PATH (default: the current folder) in one go.
 
     Applies every safe fix (and unsafe ones with --unsafe-fixes), then prints what changed and
@@ -325,7 +361,7 @@ def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fai
 
     if report_file and migration_module.report_format(report_file) is None:
         raise click.BadParameter("the report must end in .md (Markdown) or .json (JSON)", param_hint="--report")
-    settings = _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore)
+    settings = _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore, target_version)
     baseline = _load_baseline(baseline_file or settings.baseline)
     progress = migration_module.Progress(sys.stderr) if not quiet and _is_terminal(sys.stderr) else None
     try:

@@ -1,4 +1,5 @@
-"""Rule documentation rendered from the registry, for the README (a test keeps it in sync)."""
+"""Rule documentation rendered from the registry, and the table of every vLLM metric change
+rendered from the catalogue, for the README (a test keeps both in sync)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from migrator.rule import all_rules
 
 TABLE_START, TABLE_END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
 DOCS_START, DOCS_END = "<!-- rules-docs:start -->", "<!-- rules-docs:end -->"
+CHANGES_START, CHANGES_END = "<!-- changes-table:start -->", "<!-- changes-table:end -->"
 
 
 def rules_table() -> str:
@@ -35,7 +37,10 @@ def replace_between(text: str, start: str, end: str, content: str) -> str:
 
 
 def render_readme(text: str) -> str:
+    from migrator.reference.catalogue_view import changes_markdown
+
     text = replace_between(text, TABLE_START, TABLE_END, rules_table())
+    text = replace_between(text, CHANGES_START, CHANGES_END, changes_markdown().rstrip("\n"))
     return replace_between(text, DOCS_START, DOCS_END, rules_docs())
 
 

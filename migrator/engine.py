@@ -95,6 +95,11 @@ def _enabled_rules(settings: Settings, fmt: str, ignored: tuple[str, ...]) -> tu
     return rules, site_needs(rules, fmt, settings)
 
 
+def needs_for(settings: Settings, fmt: str) -> SiteNeeds:
+    """What the rules enabled by `settings` need from the handler of `fmt`."""
+    return _enabled_rules(settings, fmt, ())[1]
+
+
 def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
     handler = handler_for(fmt)
     ignored = settings.ignored_for_path(path)

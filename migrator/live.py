@@ -12,10 +12,10 @@ How the server is asked (two cheap calls per batch of names, not one per name):
    an index-only lookup telling "never seen in the lookback" from "had series until recently"
    (typically: the exporter was upgraded to a vLLM release without the metric).
 
-Findings: a reference to the removed `vllm:prompt_tokens_recomputed` is already reported by
-the lint (VMM001/VMM002/VMM003/VMM006), so its finding only gains a note saying what the server
-has; any other missing name becomes a VMM301 finding at the selector, with the catalogue's
-replacement when vLLM renamed or removed it.
+Findings: a reference to a metric the catalogue lists as gone, deprecated or hidden at the
+target is already reported by the lint (VMM001/VMM010/VMM011/VMM012, ...), so its finding only
+gains a note saying what the server has; any other missing name becomes a VMM301 finding at the
+selector, with the catalogue's replacement when vLLM renamed or removed it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from migrator.model import Finding, Severity, Span
 
+# The missing-series rule (rules/vmm301_missing_series_on_server.py) owns the code and severity.
 CODE = "VMM301"
 # Names per request: keeps GET URLs (label values API) far below common 8 KiB limits.
 _BATCH = 40
@@ -235,25 +236,37 @@ def name_uses(document) -> list[NameUse]:  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ findings
 
 
-def _is_removed(name: str, prefixes: tuple[str, ...]) -> bool:
-    from migrator.reference.catalogue import classify_metric_name
+def _is_reported(name: str, prefixes: tuple[str, ...], target) -> bool:  # type: ignore[no-untyped-def]
+    """The lint already reports this name as gone, deprecated or hidden at the target."""
+    from migrator.reference.catalogue import Status, catalogue
+    from migrator.reference.spellings import classify
 
-    found = classify_metric_name(name, prefixes)
-    return found is not None and found.prefixed
+    hit = classify(name, prefixes)
+    if hit is None:
+        return False
+    status = catalogue().status_of(hit.candidates, target)
+    return status is not None and status.status in (Status.GONE, Status.DEPRECATED, Status.HIDDEN)
 
 
-def _catalogue_hint(name: str) -> str:
-    from migrator.reference.catalogue import change_for
+def _catalogue_hint(name: str, prefixes: tuple[str, ...], target) -> str:  # type: ignore[no-untyped-def]
+    """What the vLLM metric catalogue says about a name the server does not have."""
+    from migrator.reference.catalogue import ChangeKind, Status, catalogue
+    from migrator.reference.spellings import classify
 
-    change = change_for(name)
-    if change is None:
+    hit = classify(name, prefixes)
+    if hit is None:
         return ""
-    if change.change == "renamed" and change.replacement:
-        return f"; vLLM renamed it to `{change.replacement}` ({change.versions})"
-    if change.change == "removed":
-        instead = f": use `{change.replacement}` instead" if change.replacement else " with no replacement"
-        return f"; vLLM removed it ({change.versions}){instead}"
-    return f"; its meaning changed in vLLM ({change.versions})"
+    status = catalogue().status_of(hit.candidates, target)
+    if status is None or status.change is None:
+        if status is not None and status.status is Status.NOT_YET:
+            return f"; vLLM exposes it from v{status.series.metric.first_version}"
+        return ""
+    change, metric = status.change, status.series.metric
+    gone = f"gone in v{metric.first_release_without}" if metric.first_release_without else "deprecated"
+    if change.kind is ChangeKind.RENAMED and change.replacement is not None:
+        return (f"; vLLM renamed it to `{change.replacement.name}` (new name v{change.replacement.first_version}, "
+                f"old {gone})")
+    return f"; vLLM removed it ({gone}): {change.advice}" if change.advice else f"; vLLM removed it ({gone})"
 
 
 def _presence_note(use: NameUse, presence: Presence, url: str, lookback_text: str) -> str:
@@ -287,7 +300,7 @@ def live_check_findings(
     message carries what the server has: `merge_findings` swaps them in. Raises LiveCheckError.
     """
     from migrator.config import Settings
-    from migrator.engine import Suppressions  # the same inline-directive reading as the lint
+    from migrator.engine import Suppressions, needs_for  # the same reading as the lint
     from migrator.files import decode
     from migrator.formats import detect_format, handler_for
     from migrator.formats.base import ParseError
@@ -319,15 +332,14 @@ def live_check_findings(
         if fmt == "text":
             continue  # prose: no PromQL sites
         try:
-            document = handler_for(fmt).parse(path, text)
+            document = handler_for(fmt).parse(path, text, needs_for(settings, fmt))
         except ParseError:
             continue  # already a VMM000 finding
         file_texts[path] = text
         uses.extend(name_uses(document))
-        for site in document.sites:
-            rule = site.context.get("rule")
-            if isinstance(rule, dict) and rule.get("kind") == "record" and rule.get("name"):
-                recorded.setdefault(str(rule["name"]), path)
+        for rule in document.rules:
+            if rule.kind == "record" and rule.name:
+                recorded.setdefault(rule.name, path)
     if not uses:
         return []
 
@@ -336,7 +348,7 @@ def live_check_findings(
     vmm301_enabled = settings.rule_enabled(CODE)
     suppressions: dict[str, Any] = {}
     for use in uses:
-        if _is_removed(use.name, prefixes):
+        if _is_reported(use.name, prefixes, settings.target):
             note = _presence_note(use, presence, url, lookback_text)
             for existing in findings_by_file.get(use.path, ()):
                 if existing.span == use.span and "live:" not in existing.message:
@@ -353,7 +365,7 @@ def live_check_findings(
         row = LineIndex(text).position(use.span.start)[0]
         if sup.hides(CODE, row):
             continue
-        message = _presence_note(use, presence, url, lookback_text) + _catalogue_hint(use.name)
+        message = _presence_note(use, presence, url, lookback_text) + _catalogue_hint(use.name, prefixes, settings.target)
         if use.name in recorded:
             message += f"; it is recorded by a rule in {recorded[use.name]}: is that rule loaded on this server?"
         out.append(
@@ -362,12 +374,19 @@ def live_check_findings(
                 message=message,
                 path=use.path,
                 span=use.span,
-                severity=Severity.WARNING,
+                severity=_rule_severity(),
                 locator=use.locator,
                 matched=use.name,
             )
         )
     return _dedupe(out)
+
+
+def _rule_severity() -> Severity:
+    from migrator.rule import rule_by_code
+
+    rule = rule_by_code(CODE)
+    return rule.severity if rule is not None else Severity.WARNING
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

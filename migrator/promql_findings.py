@@ -1,5 +1,5 @@
-"""Shared glue between PromQL sites and the PromQL rules: one analysis per site per file, and
-turning an analysis's rewrites into file-level fixes through the site's offset map."""
+"""Glue between PromQL sites and the PromQL rules: one catalogue analysis per site per file,
+and rewrites of the expression turned into file-level fixes through the site's offset map."""
 
 from __future__ import annotations
 
@@ -7,127 +7,234 @@ from typing import TYPE_CHECKING, Iterator
 
 from migrator.formats.base import Site, SiteKind
 from migrator.model import Applicability, Fix, Span
-from migrator.reference.catalogue import CANONICAL_NAME
 
 if TYPE_CHECKING:
-    from migrator.promql.removed import Analysis, Reference, Rewrite
+    from migrator.promql.references import Analysis, Reference, TextEdit
 
 PROMQL_KINDS = (SiteKind.PROMQL, SiteKind.GRAFANA_QUERY)
-NEEDLE = "prompt_tokens_recomputed"
 
 
 def analysed_sites(ctx) -> list[tuple[Site, "Analysis"]]:  # type: ignore[no-untyped-def]
-    """Every PromQL site of the document that mentions the removed metric or a dead series."""
+    """Every PromQL site of the document that may select a vLLM metric or a dead series."""
 
     def compute() -> list[tuple[Site, Analysis]]:
-        from migrator.promql.removed import analyse  # the parser loads only for files with PromQL
+        from migrator.promql.references import analyse  # the parser loads only for files with PromQL
 
-        dead = ctx.settings.dead_series
-        prefixes = tuple(ctx.settings.metric_prefixes)
+        settings = ctx.settings
+        dead = settings.dead_series
+        prefixes = tuple(settings.metric_prefixes)
+        target = settings.target
+        records = frozenset(r.name for r in ctx.doc.rules if r.kind == "record" and r.name)
         result = []
         for site in ctx.doc.sites:
             if site.kind not in PROMQL_KINDS:
                 continue
             value = site.value
-            if NEEDLE not in value and "__name__" not in value and not (dead and any(d in value for d in dead)):
+            if "vllm" not in value and "__name__" not in value and not (dead and any(d in value for d in dead)):
                 continue
-            analysis = analyse(value, prefixes, dead, site.kind is SiteKind.GRAFANA_QUERY)
+            analysis = analyse(value, prefixes, dead, site.kind is SiteKind.GRAFANA_QUERY, target, records)
             result.append((site, analysis))
         return result
 
     return ctx.memo("promql-analyses", compute)
 
 
-def references(ctx, kinds: tuple[str, ...]) -> Iterator[tuple[Site, "Analysis", "Reference"]]:  # type: ignore[no-untyped-def]
+def references(ctx) -> Iterator[tuple[Site, "Analysis", "Reference"]]:  # type: ignore[no-untyped-def]
     for site, analysis in analysed_sites(ctx):
         for ref in analysis.references:
-            if ref.kind in kinds:
-                yield site, analysis, ref
+            yield site, analysis, ref
 
 
 def rule_kind(site: Site) -> str | None:
-    rule = site.context.get("rule")
-    return rule.get("kind") if isinstance(rule, dict) else None
+    rule = site.context.rule
+    return rule.kind if rule is not None else None
 
 
 def site_scope(site: Site) -> Span:
     return site.file_span(0, len(site.value))
 
 
-def rewrite_fix(site: Site, rewrite: Rewrite, title: str) -> Fix:
-    """A fix from a PromQL rewrite, or a display-only one when the site cannot be edited there."""
-    reason = rewrite.verdict.reason
-    why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
-    if not all(site.can_edit(e.start, e.end) for e in rewrite.edits):
-        return Fix(Applicability.DISPLAY_ONLY, f"{title}: `{rewrite.text}` — not applied: {why}")
+def rewrite_fix(
+    site: Site,
+    edits: "tuple[TextEdit, ...] | list[TextEdit]",
+    applicability: Applicability,
+    message: str,
+    *,
+    grafana: bool | None = None,
+    scoped: bool = True,
+) -> Fix:
+    """A fix replacing parts of the expression, validated by both PromQL parsers, or a
+    display-only one saying why it cannot be applied here."""
+    from migrator.promql.references import apply_text_edits, valid_rewrite
+
+    new = apply_text_edits(site.value, edits)
+    is_grafana = site.kind is SiteKind.GRAFANA_QUERY if grafana is None else grafana
+    if not valid_rewrite(new, is_grafana):
+        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: the result would not be valid PromQL")
+    if not all(site.can_edit(e.start, e.end) for e in edits):
+        why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
+        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {why}")
     try:
-        edits = tuple(site.edit(e.start, e.end, e.content) for e in rewrite.edits)
+        file_edits = tuple(site.edit(e.start, e.end, e.content) for e in edits)
     except ValueError as err:  # e.g. an edit across two pieces of an implicit concatenation
-        return Fix(Applicability.DISPLAY_ONLY, f"{title}: `{rewrite.text}` — not applied: {err}")
-    return Fix(rewrite.verdict.applicability, f"{title}: `{rewrite.text}` ({reason})", edits, scope=site_scope(site))
+        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {err}")
+    # Rewrites that restructure the expression (term elimination) are each valid alone, not
+    # together: scoped to the site, one per pass. A rename swaps a name and combines freely.
+    return Fix(applicability, message, file_edits, scope=site_scope(site) if scoped else None)
 
 
-_SUGGESTIONS = {
-    "standalone": (
-        "no v0.20+ series gives this value (vLLM no longer counts recomputed tokens); delete it, "
-        "or plot `vllm:prompt_tokens_cached_total` (cached = local + external)"
-    ),
-    "ratio": (
-        "a ratio of recomputed tokens has no v0.20+ equivalent; delete it, or use the cached share "
-        "`rate(vllm:prompt_tokens_cached_total[…]) / rate(vllm:prompt_tokens_total[…])`"
-    ),
-    "comparison": (
-        "the comparison never matches on v0.20+ (no series); delete it or alert on "
-        "`vllm:prompt_tokens_cached_total` instead"
-    ),
-}
+def replacement_text(site: Site, edits: "tuple[TextEdit, ...] | list[TextEdit]") -> str:
+    from migrator.promql.references import apply_text_edits
+
+    return apply_text_edits(site.value, edits)
 
 
-def suggestion(ref: Reference) -> str:
-    return _SUGGESTIONS.get(ref.context, _SUGGESTIONS["standalone"])
+# --------------------------------------------------------------------------- removed metrics
 
 
-def reference_fix(site: Site, analysis: Analysis, ref: Reference) -> Fix:
-    """The best fix for a use of the removed metric at a PromQL site."""
-    if ref.elimination is not None:
-        return rewrite_fix(site, ref.elimination, "Remove the recomputed term")
-    grafana = site.context.get("grafana")
-    removal = site.context.get("target_removal")
-    if grafana is not None and site.kind is SiteKind.PROMQL and grafana.get("kind", "target") == "target":
-        ref_id = grafana.get("ref_id")
-        if removal:
+def gone_message(ref: "Reference") -> str:
+    """`x` is `vllm:y`, removed in vLLM v0.20.0 (PR #38709): this query gets no data on v0.20+."""
+    from migrator.name_findings import gone_words
+
+    status = ref.status
+    assert status is not None
+    metric = status.series.metric
+    what = "query" if ref.context == "standalone" else ref.context
+    subject = f"`{ref.written}` is `{metric.name}`" if ref.written != metric.name else f"`{metric.name}` was"
+    removed_in = metric.first_release_without
+    return f"{subject} {gone_words(metric, status.change)}: this {what} gets no data on v{removed_in}+"
+
+
+def suggestion(ref: "Reference") -> str:
+    """What to do instead, by how the expression uses the removed metric."""
+    from migrator.reference.catalogue import catalogue
+
+    flagship = catalogue().flagship
+    change = ref.change
+    if change is not None and change.metric is flagship.removed:
+        return flagship.suggestions.get(ref.context, flagship.suggestions["standalone"])
+    return f"nothing on a current server gives this value; delete it, or: {change.advice}" if change else ""
+
+
+def removed_metric_fix(ctx, site: Site, analysis: "Analysis", ref: "Reference") -> Fix:  # type: ignore[no-untyped-def]
+    """The best fix for a use of a removed metric (nothing replaces it) at a PromQL site:
+    term elimination judged by the oracle, removing a Grafana target whose panel keeps another,
+    switching a `label_values()` source, or advice."""
+    from migrator.promql.removed import elimination
+    from migrator.reference.catalogue import catalogue
+
+    flagship = catalogue().flagship
+    is_grafana_query = site.kind is SiteKind.GRAFANA_QUERY
+    rewrite = elimination(analysis, ref, is_grafana_query)
+    if rewrite is not None:
+        verdict = rewrite.verdict
+        return rewrite_fix(
+            site, rewrite.edits, verdict.applicability,
+            f"Remove the `{ref.written}` term: `{rewrite.text}` ({verdict.reason})",
+        )
+    grafana = site.context.grafana
+    change = ref.change
+    removed_in = change.metric.first_release_without if change is not None else "?"
+    if grafana is not None and site.kind is SiteKind.PROMQL and grafana.kind == "target":
+        if grafana.target_removal:
+            ref_id = f" {grafana.ref_id}" if grafana.ref_id not in (None, "") else ""
             return Fix(
                 Applicability.UNSAFE,
-                f"Remove target {ref_id or ''} from the panel; its other targets stay "
-                "(the panel loses this series; nothing on v0.20+ replaces it)".replace("  ", " "),
-                tuple(removal),
+                f"Remove target{ref_id} from the panel; its other targets stay "
+                f"(the panel loses this series; nothing on v{removed_in}+ replaces it)",
+                tuple(grafana.target_removal),
                 scope=site_scope(site),
             )
         return Fix(
             Applicability.DISPLAY_ONLY,
-            "The panel has no other target: delete the panel, or plot `vllm:prompt_tokens_cached_total` "
-            "(cached = local + external); no v0.20+ series gives the old value",
+            f"The panel has no other target: delete the panel, or {_advice(ref)}; no v{removed_in}+ series "
+            "gives the old value",
         )
-    if analysis.kind == "label_values" and ref.kind == "selector":
-        replacement = ref.name.replace(NEEDLE, "prompt_tokens_cached")
-        if site.can_edit(ref.start, ref.end):
-            try:
-                edit = site.edit(ref.start, ref.end, replacement)
-            except ValueError:
-                return Fix(Applicability.DISPLAY_ONLY, suggestion(ref).capitalize())
-            return Fix(
-                Applicability.UNSAFE,
+    if analysis.kind == "label_values" and ref.hit is not None and change is not None and change.metric is flagship.removed:
+        cat = catalogue()
+        cached = [s for s in cat.lookup(flagship.prompt_tokens_cached.base.split(":", 1)[1] + ref.status.series.suffix)  # type: ignore[union-attr]
+                  if s.metric is flagship.prompt_tokens_cached]
+        if cached and ref.exact:
+            from migrator.promql.references import TextEdit
+
+            replacement = ref.hit.respelled(cached[0])
+            fix = rewrite_fix(
+                site, [TextEdit(ref.start, ref.end, replacement)], Applicability.UNSAFE,
                 f"Take the values from `{replacement}` instead: it carries the same model_name/engine "
                 "labels, but only for servers that report cached tokens",
-                (edit,),
             )
-    return Fix(Applicability.DISPLAY_ONLY, suggestion(ref).capitalize())
+            if fix.edits:
+                return Fix(fix.applicability, fix.message, fix.edits)  # not scoped: one edit, nothing else in the query
+    return Fix(Applicability.DISPLAY_ONLY, _capitalised(suggestion(ref)))
 
 
-def removed_message(ref: Reference) -> str:
-    what = "query" if ref.context == "standalone" else ref.context
-    if ref.kind == "regex-only":
-        subject = f"the name regex `{ref.name}` selects only `{CANONICAL_NAME}`"
-    else:
-        subject = f"`{ref.name}` is `{CANONICAL_NAME}`"
-    return f"{subject}, removed in vLLM v0.20.0 (PR #38709): this {what} gets no data on v0.20+"
+def _advice(ref: "Reference") -> str:
+    from migrator.reference.catalogue import catalogue
+
+    flagship = catalogue().flagship
+    change = ref.change
+    if change is not None and change.metric is flagship.removed:
+        return flagship.advice
+    return change.advice if change is not None else "remove it"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --------------------------------------------------------------------------- statuses
+
+
+def removed(status, kind) -> bool:  # type: ignore[no-untyped-def]
+    """The name is gone at the target and its change is of `kind`."""
+    from migrator.reference.catalogue import Status
+
+    return (
+        status is not None
+        and status.status is Status.GONE
+        and status.change is not None
+        and status.change.kind is kind
+    )
+
+
+class RegexName:
+    """One catalogue name a `__name__=~` regex selects, with its status at the target."""
+
+    __slots__ = ("hit", "status")
+
+    def __init__(self, hit, status) -> None:  # type: ignore[no-untyped-def]
+        self.hit = hit
+        self.status = status
+
+
+def _explicit(ref: "Reference") -> list[RegexName]:
+    """The names a regex selects on purpose: a wildcard such as `vllm:.*` selects every name,
+    stale ones included, without meaning any of them, so it selects nothing on purpose."""
+    import re
+
+    try:
+        compiled = re.compile(ref.written)
+    except re.error:
+        return []
+    names = [RegexName(h, s) for h, s in ref.regex_hits if s is not None]
+    if names and compiled.fullmatch(names[0].hit.prefix + "zz_no_such_metric_zz"):
+        return []
+    return names
+
+
+def regex_stale(ref: "Reference") -> list[RegexName]:
+    from migrator.reference.catalogue import Status
+
+    return [n for n in _explicit(ref) if n.status.status is Status.GONE and n.status.change is not None]
+
+
+def regex_live(ref: "Reference") -> list[RegexName]:
+    from migrator.reference.catalogue import Status
+
+    return [n for n in _explicit(ref) if n.status.status is not Status.GONE]
+
+
+def only_stale(ref: "Reference", kinds: set) -> bool:  # type: ignore[type-arg]
+    """The regex selects stale names of `kinds` and nothing that exists at the target."""
+    stale = regex_stale(ref)
+    return bool(stale) and not regex_live(ref) and all(n.status.change.kind in kinds for n in stale)

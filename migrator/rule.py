@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
-from migrator.model import Finding, Fix, Severity, Span
+from migrator.model import Edit, Finding, Fix, Severity, Span
 
 if TYPE_CHECKING:
     from migrator.config import Settings
@@ -83,6 +83,10 @@ class RuleContext:
 
     def declare_dead_series(self, name: str) -> None:
         self.dead_series.add(name)
+
+    def doc_edit(self, start: int, end: int, replacement: str) -> "Edit":
+        """An edit of the file text itself (formats without sites: other text files)."""
+        return Edit(Span(start, end), replacement)
 
     def collected(self, rule: Rule) -> list[Any]:
         """The Python nodes the handler kept for `rule` (see `Rule.python_nodes`)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -48,31 +47,30 @@ class RunReport:
 
 
 def prefilter_needles(settings: Settings, fmt: str | None = None) -> tuple[bytes, ...]:
-    """Bytes at least one of which any file with a possible finding contains; with `fmt`, only
-    the needles of rules that run on that format (Python-only needles skip JSON and YAML)."""
-    needles: set[bytes] = set()
-    for rule in all_rules():
-        if settings.rule_enabled(rule.code) and (fmt is None or rule.applies_to(fmt)):
-            needles.update(getattr(rule, "needles", ()))
-    needles.update(name.encode() for name in settings.dead_series)
-    # A needle that contains another is redundant: every file it finds, the shorter one finds.
-    minimal = {n for n in needles if not any(m != n and m in n for m in needles)}
-    return tuple(sorted(minimal))
+    """Bytes at least one of which any file with a possible finding contains: what the enabled
+    rules need (for `fmt`, or for every format when the format is only known after reading)."""
+    from migrator.engine import needs_for
+
+    formats = (fmt,) if fmt is not None else ("json", "yaml", "python", "text")
+    words: set[str] = set()
+    for f in formats:
+        words.update(needs_for(settings, f).needles)
+    words.update(settings.dead_series)
+    minimal = {w for w in words if not any(o != w and o in w for o in words)}
+    return tuple(sorted(w.encode() for w in minimal))
 
 
 class _Needles:
-    """Per-format needles and their anchors, chosen by file extension before reading."""
+    """Per-format needles, chosen by file extension before reading."""
 
     def __init__(self, settings: Settings, extra: tuple[bytes, ...] | None = None) -> None:
-        self.by_format: dict[str, tuple[tuple[bytes, ...], tuple[bytes, ...]]] = {}
+        self.by_format: dict[str, tuple[bytes, ...]] = {}
         for fmt in ("json", "yaml", "python", "text"):
-            needles = extra if extra is not None else prefilter_needles(settings, fmt)
-            self.by_format[fmt] = (coarse_needles(needles), needles)
+            self.by_format[fmt] = extra if extra is not None else prefilter_needles(settings, fmt)
         # Without a known extension the format is sniffed after reading: use every needle.
-        everything = extra if extra is not None else prefilter_needles(settings)
-        self.unknown = (coarse_needles(everything), everything)
+        self.unknown = extra if extra is not None else prefilter_needles(settings)
 
-    def for_path(self, path: str) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    def for_path(self, path: str) -> tuple[bytes, ...]:
         # os.path.splitext semantics (a leading dot is not an extension), without its cost.
         dot, slash = path.rfind("."), path.rfind(os.sep)
         ext = path[dot:].lower() if dot > slash + 1 else ""
@@ -82,15 +80,19 @@ class _Needles:
         return self.unknown if ext in ("", ".tpl") else self.by_format["text"]
 
 
-# Substrings shared by the rules' needles. Scanning a file once per anchor is cheaper than once
-# per needle; the few files an anchor finds are then checked against the needles themselves.
-_ANCHORS = (b"recomputed", b"prompt_tokens", b"cached_tokens")
+def worth_parsing(data: bytes, needles: tuple[bytes, ...]) -> bool:
+    """Whether a file that contains a needle can hold a finding: the vLLM anchor counts only
+    where a metric name follows it (`import vllm.engine` and `vllm/vllm-openai:latest` do not)."""
+    from migrator.reference.spellings import ANCHOR, bytes_mention
 
-
-@lru_cache(maxsize=8)
-def coarse_needles(needles: tuple[bytes, ...]) -> tuple[bytes, ...]:
-    coarse = {next((a for a in _ANCHORS if a in n), n) for n in needles}
-    return tuple(sorted(coarse, key=lambda n: (n not in _ANCHORS, n)))
+    anchor = ANCHOR.encode()
+    for needle in needles:
+        if needle == anchor:
+            if bytes_mention(data):
+                return True
+        elif needle in data:
+            return True
+    return False
 
 
 def _contains_any(data: bytes, needles: Iterable[bytes]) -> bool:
@@ -154,12 +156,13 @@ def run(
 def _process_file(
     path: str, cwd: str, settings: Settings, options: RunOptions, needles: _Needles, report: RunReport
 ) -> FileResult | None:
+    wanted = needles.for_path(path)
     try:
-        data = read_if_contains(path, *needles.for_path(path))
+        data = read_if_contains(path, wanted)
     except OSError as err:
         report.errors.append(f"{display_path(path, cwd)}: cannot read: {err.strerror}")
         return None
-    if data is None:
+    if data is None or not worth_parsing(data, wanted):
         return None
     display = display_path(path, cwd)
     if looks_binary(data):

@@ -1,22 +1,26 @@
-from migrator.formats.base import SiteKind
-from migrator.model import Severity
-from migrator.promql_findings import references, reference_fix, removed_message, rule_kind
+from migrator.model import Applicability, Fix, Severity
+from migrator.promql_findings import gone_message, only_stale, references, regex_stale, removed, removed_metric_fix, rule_kind
+from migrator.reference.catalogue import ChangeKind
 from migrator.rule import Rule
 
-
 class RemovedMetricInPromql(Rule):
-    """A PromQL selector of `vllm:prompt_tokens_recomputed`, in any spelling, anywhere PromQL lives.
+    """A PromQL selector of a vLLM metric that was removed with nothing to replace it.
 
     ## What it does
-    Finds the removed counter in dashboard targets, templating queries (`label_values(...)`,
+    Finds, anywhere PromQL lives — dashboard targets, templating queries (`label_values(...)`,
     `query_result(...)`), annotations, alerting rule `expr`s, unified-alerting
-    `data[].model.expr`, PromQL in Python strings and in other YAML: by name
-    (`vllm:…_total`, `vllm_…`, `ray_vllm…`, no suffix), by `__name__="…"`, and by a
-    `__name__=~` regex that selects only it.
+    `data[].model.expr`, PromQL in Python strings and in other YAML — every selector of a
+    metric the vLLM metric catalogue lists as removed without a replacement at your target
+    release: `vllm:prompt_tokens_recomputed` (v0.20.0, PR #38709), `vllm:num_requests_swapped`,
+    `vllm:cpu_cache_usage_perc`, `vllm:cpu_prefix_cache_hit_rate`,
+    `vllm:model_forward_time_milliseconds`, `vllm:model_execute_time_milliseconds`,
+    `vllm:tokens_total`, ... It matches every spelling: by name (`vllm:…_total`, `vllm_…`,
+    `ray_vllm…`, a bare family name), by `__name__="…"`, and by a `__name__=~` regex that selects
+    only removed metrics.
 
     ## Why is this bad?
-    vLLM v0.20.0 removed the counter outright (PR #38709). The selector matches nothing on a
-    v0.20+ server: panels go blank, sums silently lose a term, alerts never fire.
+    The selector matches nothing on a server running the target release: panels go blank, sums
+    silently lose a term, alerts never fire.
 
     ## Example
     ```promql
@@ -31,17 +35,16 @@ class RemovedMetricInPromql(Rule):
     ```
 
     ## Fix safety
-    Term elimination (the removed series is an operand of `+`/`-`) is **safe** when the
-    embedded reference stats give the same value on v0.20+ counters as the original on
-    v0.16–v0.19 counters for vLLM's six canonical cases and simulated mixes
-    (`local + external - recomputed` → `local + external`), and **unsafe** otherwise, with the
-    measured difference (`cached + recomputed` → `cached` is one token less per fully cached
-    request). A Grafana target that is only the removed metric is removed (**unsafe**) when
-    its panel keeps another target; `label_values()` over it can take its values from
-    `vllm:prompt_tokens_cached_total` (**unsafe**). Anything else (a standalone alert, a ratio
-    of recomputed tokens, `topk` of it) is **display-only**: no v0.20+ expression gives the old
-    value. Grafana legends, titles and descriptions of such panels that mention recomputed
-    tokens are reported with severity info and never edited.
+    Term elimination (the removed series is an operand of `+`/`-`) is **safe** only when the
+    embedded reference model proves the rewritten expression on v0.20+ counters equals the
+    original on v0.16–v0.19 counters (`local + external - recomputed` → `local + external`),
+    and **unsafe** otherwise, with the measured difference (`cached + recomputed` → `cached` is
+    one token less per fully cached request); the model covers the prompt-token counters only,
+    so dropping any other removed metric's term is unsafe. A Grafana target that is only the
+    removed metric is removed (**unsafe**) when its panel keeps another target;
+    `label_values()` over the removed counter can take its values from
+    `vllm:prompt_tokens_cached_total` (**unsafe**). Anything else (a standalone alert, a ratio,
+    `topk` of it) is **display-only**, with the nearest advice from the catalogue.
     """
 
     code = "VMM001"
@@ -49,43 +52,21 @@ class RemovedMetricInPromql(Rule):
     severity = Severity.ERROR
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, rules YAML, Python, other YAML"
-    needles = (b"prompt_tokens_recomputed",)
+    needle_words = ("vllm",)
 
     def check(self, ctx):
-        affected_panels = set()
-        for site, analysis, ref in references(ctx, ("selector", "regex-only")):
+        for site, analysis, ref in references(ctx):
             if ref.absent or rule_kind(site) == "record":
                 continue  # VMM002 and VMM003 report these
-            grafana = site.context.get("grafana")
-            if grafana:
-                affected_panels.add(_panel_key(grafana))
-            yield ctx.site_finding(
-                self, site, ref.start, ref.end, removed_message(ref), fix=reference_fix(site, analysis, ref)
-            )
-        if affected_panels:
-            yield from self._prose(ctx, affected_panels)
-
-    def _prose(self, ctx, panels):
-        for site in ctx.doc.sites:
-            grafana = site.context.get("grafana")
-            if site.kind is not SiteKind.TEXT or "prose" not in site.context or grafana is None:
-                continue
-            if _panel_key(grafana) not in panels:
-                continue
-            lowered = site.value.lower()
-            at = lowered.find("recomput")
-            if at == -1:
-                continue
-            end = at
-            while end < len(lowered) and lowered[end].isalpha():
-                end += 1
-            yield ctx.site_finding(
-                self, site, at, end,
-                f"the panel's {site.context['prose']} mentions recomputed tokens, which v0.20+ no "
-                "longer reports; reword it when you change the panel",
-                severity=Severity.INFO,
-            )
-
-
-def _panel_key(grafana):
-    return (grafana.get("uid"), grafana.get("panel_id"), grafana.get("panel_title"))
+            if ref.kind in ("name", "matcher", "family") and removed(ref.status, ChangeKind.REMOVED):
+                yield ctx.site_finding(
+                    self, site, ref.start, ref.end, gone_message(ref), fix=removed_metric_fix(ctx, site, analysis, ref)
+                )
+            elif ref.kind == "regex" and only_stale(ref, {ChangeKind.REMOVED, ChangeKind.FORMULA}):
+                names = ", ".join(f"`{h.status.series.metric.name}`" for h in regex_stale(ref))
+                yield ctx.site_finding(
+                    self, site, ref.start, ref.end,
+                    f"the name regex `{ref.written}` selects only metrics vLLM removed ({names}): this "
+                    "query gets no data on your target release",
+                    fix=Fix(Applicability.DISPLAY_ONLY, "Delete the query, or point the regex at metrics that still ship"),
+                )

@@ -1,19 +1,22 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql_findings import references
-from migrator.reference.catalogue import CANONICAL_NAME
+from migrator.name_findings import gone_words
+from migrator.promql_findings import references, removed
+from migrator.reference.catalogue import ChangeKind, catalogue
 from migrator.rule import Rule
 
 
 class AbsentRemovedMetric(Rule):
-    """`absent(...)` or `absent_over_time(...)` over the removed metric.
+    """`absent(...)` or `absent_over_time(...)` over a metric vLLM removed.
 
     ## What it does
-    Finds absence checks of `vllm:prompt_tokens_recomputed` in any spelling, in alert rules,
-    dashboards and PromQL strings.
+    Finds absence checks of any metric the vLLM metric catalogue lists as removed at your
+    target release (with or without a replacement formula), in any spelling, in alert rules,
+    dashboards and PromQL strings. (A renamed metric is VMM010's: renaming it inside
+    `absent()` keeps the check meaningful.)
 
     ## Why is this bad?
-    After the upgrade to vLLM v0.20.0 the series never exists again, so
-    `absent(vllm:prompt_tokens_recomputed_total)` is true forever: the alert fires on every
+    After the upgrade the series never exists again, so
+    `absent(vllm:prompt_tokens_recomputed_total)` is true forever on v0.20+: the alert fires on every
     evaluation and pages someone for a metric that was removed on purpose.
 
     ## Example
@@ -25,8 +28,8 @@ class AbsentRemovedMetric(Rule):
     `absent(vllm:prompt_tokens_total{job="vllm"})`.
 
     ## Fix safety
-    Display-only: which surviving counter proves the exporter is alive is a choice for a
-    person; the finding suggests `vllm:prompt_tokens_total`.
+    Display-only: which surviving metric proves the exporter is alive is a choice for a
+    person; for the prompt-token counter the finding suggests `vllm:prompt_tokens_total`.
     """
 
     code = "VMM002"
@@ -34,19 +37,23 @@ class AbsentRemovedMetric(Rule):
     severity = Severity.ERROR
     fix_availability = "display-only"
     formats_label = "Grafana JSON, rules YAML, Python, other YAML"
-    needles = (b"prompt_tokens_recomputed",)
+    needle_words = ("vllm",)
 
     def check(self, ctx):
-        for site, _analysis, ref in references(ctx, ("selector", "regex-only")):
-            if not ref.absent:
+        flagship = catalogue().flagship
+        kinds = (ChangeKind.REMOVED, ChangeKind.FORMULA)
+        for site, _analysis, ref in references(ctx):
+            if not ref.absent or ref.kind not in ("name", "matcher", "family"):
                 continue
+            if not any(removed(ref.status, kind) for kind in kinds):
+                continue
+            metric = ref.status.series.metric
+            advice = flagship.absent_advice if metric is flagship.removed else (
+                "check a metric that still ships instead, or delete the alert"
+            )
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
-                f"absent() over `{ref.name}` is always true on vLLM v0.20+ ({CANONICAL_NAME} was "
-                "removed): this fires forever after the upgrade",
-                fix=Fix(
-                    Applicability.DISPLAY_ONLY,
-                    "Check a counter that still ships instead, e.g. `absent(vllm:prompt_tokens_total{…})`, "
-                    "or delete the alert",
-                ),
+                f"absent() over `{ref.written}` is always true on vLLM v{metric.first_release_without}+ "
+                f"({metric.name} was {gone_words(metric, ref.change)}): this fires forever after the upgrade",
+                fix=Fix(Applicability.DISPLAY_ONLY, advice[:1].upper() + advice[1:]),
             )

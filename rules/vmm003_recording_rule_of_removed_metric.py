@@ -1,15 +1,18 @@
-from migrator.model import Severity
-from migrator.promql_findings import references, reference_fix, rule_kind
-from migrator.reference.catalogue import CANONICAL_NAME
+from migrator.model import Applicability, Fix, Severity
+from migrator.name_findings import gone_words
+from migrator.promql_findings import references, regex_stale, removed, removed_metric_fix, rule_kind
+from migrator.reference.catalogue import ChangeKind
 from migrator.rule import Rule
 
 
 class RecordingRuleOfRemovedMetric(Rule):
-    """A recording rule whose `expr` uses the removed metric.
+    """A recording rule whose `expr` uses a metric vLLM removed.
 
     ## What it does
     Finds `record:` rules in Prometheus rule files (plain, PrometheusRule, ConfigMap-embedded,
-    multi-document) whose expression selects `vllm:prompt_tokens_recomputed` in any spelling.
+    multi-document) whose expression selects a metric the vLLM metric catalogue lists as
+    removed at your target release (`vllm:prompt_tokens_recomputed` and the others), in any
+    spelling.
     The recorded series is added to the run's set of dead series, so every use of it, in any
     file of the run, is reported as VMM004.
 
@@ -41,18 +44,34 @@ class RecordingRuleOfRemovedMetric(Rule):
     severity = Severity.ERROR
     fix_availability = "sometimes"
     formats_label = "rules YAML"
-    needles = (b"prompt_tokens_recomputed",)
+    needle_words = ("vllm",)
 
     def check(self, ctx):
-        for site, analysis, ref in references(ctx, ("selector", "regex-only", "regex-among-others")):
+        kinds = (ChangeKind.REMOVED, ChangeKind.FORMULA)
+        for site, analysis, ref in references(ctx):
             if rule_kind(site) != "record":
                 continue
-            record = site.context["rule"].get("name") or ""
+            if ref.kind in ("name", "matcher", "family") and any(removed(ref.status, k) for k in kinds):
+                metric = ref.status.series.metric
+                fix = (
+                    removed_metric_fix(ctx, site, analysis, ref)
+                    if ref.change.kind is ChangeKind.REMOVED
+                    else Fix(Applicability.DISPLAY_ONLY, ref.change.advice[:1].upper() + ref.change.advice[1:])
+                )
+            elif ref.kind == "regex" and regex_stale(ref):
+                stale = [n for n in regex_stale(ref) if n.status.change.kind in kinds]
+                if not stale:
+                    continue
+                metric = stale[0].status.series.metric
+                fix = None
+            else:
+                continue
+            record = site.context.rule.name or ""
             if record:
-                ctx.doc.extra.setdefault("dead_series", set()).add(record)
+                ctx.declare_dead_series(record)
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
-                f"recording rule `{record}` is computed from `{CANONICAL_NAME}`, removed in vLLM "
-                "v0.20.0: the recorded series stops too, and so does everything that uses it",
-                fix=reference_fix(site, analysis, ref) if ref.kind != "regex-among-others" else None,
+                f"recording rule `{record}` is computed from `{metric.name}`, {gone_words(metric, ref.change)}: "
+                "the recorded series stops too, and so does everything that uses it",
+                fix=fix,
             )

@@ -6,11 +6,11 @@ from migrator.rule import Rule
 
 
 class DependentOfDeadSeries(Rule):
-    """A use of a series recorded from the removed metric (by a VMM003 rule), in any file.
+    """A use of a series recorded from a removed metric (by a VMM003 rule), in any file.
 
     ## What it does
-    After the whole run has found the recording rules that depend on
-    `vllm:prompt_tokens_recomputed` (VMM003), reports every PromQL selector of their recorded
+    After the whole run has found the recording rules that depend on a metric vLLM removed
+    (VMM003), reports every PromQL selector of their recorded
     names — in other rule files, dashboards and Python strings — and every other mention of
     those names in the run (runbooks, constants). Chains of recording rules are followed until
     nothing new dies.
@@ -41,25 +41,30 @@ class DependentOfDeadSeries(Rule):
     severity = Severity.ERROR
     fix_availability = "display-only"
     formats_label = "all"
-    needles = ()  # the runner adds the dead series names as needles when it knows them
+
+    def needles(self, settings):
+        # The runner knows the dead series only after a first pass over every file.
+        return tuple(settings.dead_series)
 
     def check(self, ctx):
         if not ctx.settings.dead_series:
             return
         fix = Fix(Applicability.DISPLAY_ONLY, "Fix or delete the recording rule first, then this use")
         explained = []
-        for site, _analysis, ref in references(ctx, ("dead-series",)):
+        for site, _analysis, ref in references(ctx):
+            if ref.kind != "dead-series":
+                continue
             finding = ctx.site_finding(
                 self, site, ref.start, ref.end,
-                f"`{ref.name}` is recorded from the removed vllm:prompt_tokens_recomputed (see its "
-                "VMM003 finding): it has no data on vLLM v0.20+",
+                f"`{ref.written}` is recorded from a metric vLLM removed (see the recording rule's VMM003 "
+                "finding): it has no data on your target release",
                 fix=fix,
             )
             explained.append(finding.span)
             yield finding
         # Outside PromQL the tool understands (a runbook, a Python constant, a panel link), the
         # name is still a reference to a series that stops.
-        records = ctx.doc.extra.get("dead_series", ())
+        records = {r.name for r in ctx.doc.rules if r.kind == "record"}
         for name in sorted(ctx.settings.dead_series):
             for match in re.finditer(rf"(?<![\w:]){re.escape(name)}(?![\w:])", ctx.doc.text):
                 span = Span(match.start(), match.end())
@@ -67,7 +72,7 @@ class DependentOfDeadSeries(Rule):
                     continue  # the recording rule's own `record:` name, or reported above
                 yield ctx.finding(
                     self, span,
-                    f"`{name}` names a series recorded from the removed vllm:prompt_tokens_recomputed: "
-                    "it has no data on vLLM v0.20+",
+                    f"`{name}` names a series recorded from a metric vLLM removed: it has no data on your "
+                    "target release",
                     fix=fix,
                 )

@@ -1,23 +1,22 @@
-import bisect
-
 from migrator.formats.base import SiteKind
-from migrator.model import Applicability, Fix, Severity, Span
-from migrator.promql_findings import PROMQL_KINDS
-from migrator.reference.catalogue import CANONICAL_NAME, find_removed_names
+from migrator.model import Applicability, Fix, Severity
+from migrator.name_findings import gone_words, is_prose, iter_data_hits, removal_fix, whole_stale_name
+from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.rule import Rule
 
 _DEFINITIONS = {
-    "prometheus_client": "defines a prometheus_client instrument with the removed name",
-    "opentelemetry": "defines an OpenTelemetry instrument with the removed name",
+    "prometheus_client": "defines a prometheus_client instrument named after",
+    "opentelemetry": "defines an OpenTelemetry instrument named after",
 }
 
 
 class RemovedMetricName(Rule):
-    """The removed metric's name as data rather than PromQL.
+    """The name of a metric vLLM removed, as data rather than PromQL.
 
     ## What it does
-    Reports `vllm:prompt_tokens_recomputed` (any prefixed spelling) where it is a value, not a
-    query: elements of lists, sets and tuples of metric names, dict keys, `Counter(...)` and
+    Reports every prefixed spelling of a metric the vLLM metric catalogue lists as removed
+    without a replacement at your target release (`vllm:prompt_tokens_recomputed`,
+    `vllm:num_requests_swapped`, ...) where it is a value, not a query: elements of lists, sets and tuples of metric names, dict keys, `Counter(...)` and
     OpenTelemetry instrument definitions, exposition fixtures (`# HELP`/`# TYPE` lines),
     allowlists in configuration, and any other mention in JSON, YAML or Python that no more
     specific rule explains.
@@ -42,7 +41,11 @@ class RemovedMetricName(Rule):
 
     ## Fix safety
     Removing the element from a literal list, set, tuple, sequence or dict is **unsafe**: code
-    may index the collection or expect the entry. Everything else is **display-only**. If the
+    may index the collection or expect the entry. It is offered only while the collection keeps
+    an entry that still exists, in every format: a collection that held nothing but removed
+    names is reported, never emptied (a YAML `allow:` list never becomes null). A program that
+    defines an instrument under the old name is reported, not changed. Everything else is
+    **display-only**. If the
     name is kept on purpose (an allowlist of "must not be exposed" metrics), suppress the line
     with `# vllm-metrics-migrator: ignore[VMM005]`.
     """
@@ -53,82 +56,48 @@ class RemovedMetricName(Rule):
     fix_availability = "sometimes"
     formats_label = "all structured formats"
     formats = frozenset({"json", "yaml", "python"})
-    needles = (b"prompt_tokens_recomputed",)
+    needle_words = ("vllm",)
 
     def check(self, ctx):
         prefixes = tuple(ctx.settings.metric_prefixes)
-        covered: list[Span] = []
-        for site in ctx.doc.sites:
-            if site.kind in PROMQL_KINDS:
-                covered.append(site.file_span(0, len(site.value)))
-                continue
-            for match in find_removed_names(site.value, prefixes):
-                span = site.file_span(match.start, match.end)
-                covered.append(span)
-                if not match.prefixed:
-                    continue  # VMM007 reports bare names
-                yield ctx.site_finding(self, site, match.start, match.end, self._message(site, match.text),
-                                       fix=self._fix(site, match))
-        yield from self._uncovered(ctx, prefixes, covered)
-
-    def _message(self, site, name):
-        definition = site.context.get("definition")
-        if definition in _DEFINITIONS:
-            return f"`{name}`: {_DEFINITIONS[definition]}, removed in vLLM v0.20.0; nothing will read it"
-        if site.kind is SiteKind.NAME:
-            return f"`{name}` names `{CANONICAL_NAME}`, removed in vLLM v0.20.0: a lookup of it finds nothing on v0.20+"
-        return f"`{name}` mentions `{CANONICAL_NAME}`, removed in vLLM v0.20.0"
-
-    def _fix(self, site, match):
-        removal = site.context.get("element_removal")
-        whole = site.value.strip() == match.text
-        if site.kind is SiteKind.NAME and removal and whole and site.editable:
-            scope = site.context.get("container_span")
-            return Fix(Applicability.UNSAFE, f"Remove the entry from its {site.context.get('container', 'container')} "
-                       "(code that indexes or counts the collection may change)", tuple(removal),
-                       scope=scope if isinstance(scope, Span) else _as_span(scope))
-        if site.context.get("definition"):
-            return Fix(Applicability.DISPLAY_ONLY, "Delete the instrument and whatever increments it")
-        return Fix(Applicability.DISPLAY_ONLY, "Delete the reference, or use `vllm:prompt_tokens_cached_total` "
-                   "if the cached-token count is what it is for")
-
-    def _uncovered(self, ctx, prefixes, covered):
-        """A safety net: every prefixed spelling in the raw file that no site explained."""
-        inside = _Coverage(covered)
-        for match in find_removed_names(ctx.doc.text, prefixes):
-            if not match.prefixed:
-                continue
-            if inside(match.start, match.end):
-                continue
-            yield ctx.finding(
-                self, Span(match.start, match.end),
-                f"`{match.text}` mentions `{CANONICAL_NAME}`, removed in vLLM v0.20.0",
-                fix=Fix(Applicability.DISPLAY_ONLY, "Delete or update the reference by hand"),
-            )
-
-
-class _Coverage:
-    """Whether [start, end) lies inside one of many spans, in O(log n) (a 20 MB dashboard has
-    tens of thousands of sites)."""
-
-    def __init__(self, spans):
-        merged = []
-        for span in sorted(spans, key=lambda sp: sp.start):
-            if merged and span.start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], span.end)
+        target = ctx.settings.target
+        for dh in iter_data_hits(ctx, {ChangeKind.REMOVED}, {Status.GONE}):
+            if is_prose(dh.site):
+                continue  # VMM008 reports prose
+            metric = dh.status.series.metric
+            site = dh.site
+            definition = site.context.definition if site is not None else None
+            removed_in = metric.first_release_without
+            if definition in _DEFINITIONS:
+                message = f"`{dh.hit.text}`: {_DEFINITIONS[definition]} {metric.name}, {gone_words(metric, dh.status.change)}; nothing will read it"
+                fix = Fix(Applicability.DISPLAY_ONLY, "Delete the instrument and whatever increments it, "
+                          "unless this program is meant to publish that name itself")
             else:
-                merged.append([span.start, span.end])
-        self.starts = [m[0] for m in merged]
-        self.ends = [m[1] for m in merged]
+                if site is not None and site.kind is SiteKind.NAME:
+                    message = (f"`{dh.hit.text}` names `{metric.name}`, {gone_words(metric, dh.status.change)}: "
+                               f"a lookup of it finds nothing on v{removed_in}+")
+                else:
+                    message = f"`{dh.hit.text}` mentions `{metric.name}`, {gone_words(metric, dh.status.change)}"
+                fix = None
+                if site is not None and dh.whole:
+                    fix = removal_fix(
+                        site,
+                        lambda v: whole_stale_name(v, prefixes, target, {ChangeKind.REMOVED}),
+                        f"{metric.name} has no series on v{removed_in}+",
+                    )
+                if fix is None:
+                    fix = Fix(Applicability.DISPLAY_ONLY, _advice(dh.status.change))
+            yield _finding(self, ctx, dh, message, fix)
 
-    def __call__(self, start, end):
-        i = bisect.bisect_right(self.starts, start) - 1
-        return i >= 0 and end <= self.ends[i]
+
+def _advice(change):
+    flagship = catalogue().flagship
+    if change.metric is flagship.removed:
+        return "Delete the reference, or use `" + flagship.prompt_tokens_cached.base + "_total` if the cached-token count is what it is for"
+    return "Delete the reference; " + change.advice
 
 
-def _as_span(value):
-    """Handlers give the container's extent as a Span or a (start, end) pair; one element is
-    removed per pass so the last element of a collection is never removed with the others."""
-    if isinstance(value, tuple) and len(value) == 2:
-        return Span(*value)
-    return None
+def _finding(rule, ctx, dh, message, fix):
+    if dh.site is None:
+        return ctx.finding(rule, dh.span(), message, fix=fix)
+    return ctx.site_finding(rule, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)

@@ -1,10 +1,11 @@
-from migrator.reference.catalogue import CANONICAL_NAME, REMOVED_METRIC, find_removed_names
 from migrator.model import Severity, Span
+from migrator.reference.catalogue import Status, catalogue
+from migrator.reference.spellings import find_bare
 from migrator.rule import Rule
 
 
 class BareRemovedMetricName(Rule):
-    """The removed metric's name without a vLLM prefix, as a whole identifier or string.
+    """The removed prompt-token counter's name without a vLLM prefix, as a whole identifier or string.
 
     ## What it does
     Reports `prompt_tokens_recomputed`, `prompt_tokens_recomputed_total`, the Datadog form
@@ -31,15 +32,23 @@ class BareRemovedMetricName(Rule):
     name = "bare-removed-metric-name"
     severity = Severity.INFO
     formats_label = "all"
-    needles = (b"prompt_tokens_recomputed",)
+
+    def needles(self, settings):
+        flagship = catalogue().flagship
+        return (flagship.removed.stem,) if flagship.report_bare_name else ()
 
     def check(self, ctx):
-        for match in find_removed_names(ctx.doc.text, ctx.settings.metric_prefixes):
-            if not match.prefixed:
-                yield ctx.finding(
-                    self,
-                    Span(match.start, match.end),
-                    f"`{match.text}` is the name of `{CANONICAL_NAME}` without its prefix; "
-                    "if it is used to look up or mirror the metric, that metric is gone since "
-                    f"vLLM v{REMOVED_METRIC.removed_in}",
-                )
+        flagship = catalogue().flagship
+        if not flagship.report_bare_name:
+            return
+        removed = flagship.removed
+        if catalogue().metric_status(removed, ctx.settings.target) is not Status.GONE:
+            return  # the metric still exists at the target
+        for start, end, text in find_bare(ctx.doc.text, removed.stem):
+            yield ctx.finding(
+                self,
+                Span(start, end),
+                f"`{text}` is the name of `{removed.name}` without its prefix; "
+                "if it is used to look up or mirror the metric, that metric is gone since "
+                f"vLLM v{removed.first_release_without}",
+            )

@@ -1,11 +1,6 @@
-import re
-
 from migrator.model import Severity
-from migrator.promql_findings import PROMQL_KINDS, rule_kind
+from migrator.promql_findings import references, rule_kind
 from migrator.rule import Rule
-
-_SHIFTED_SOURCES = ("local_cache_hit", "external_kv_transfer")
-_BY_SOURCE = re.compile(r"(?:^|[:_.])prompt_tokens_by_source(?:_total)?$")
 
 
 class ChangedCacheHitSemantics(Rule):
@@ -37,31 +32,32 @@ class ChangedCacheHitSemantics(Rule):
     name = "changed-cache-hit-semantics"
     severity = Severity.INFO
     formats_label = "all"
-    needles = (b"prompt_tokens_by_source",)
+    needle_words = ("vllm",)
 
     def check(self, ctx):
         from migrator.promql import ast
-        from migrator.promql.parser import PromQLSyntaxError, parse
 
-        for site in ctx.doc.sites:
-            if site.kind not in PROMQL_KINDS or "prompt_tokens_by_source" not in site.value:
+        target = ctx.settings.target
+        for site, analysis, ref in references(ctx):
+            status = ref.status
+            if ref.kind not in ("name", "matcher") or status is None or analysis.root is None:
                 continue
-            try:
-                root = parse(site.value)
-            except (PromQLSyntaxError, RecursionError):
+            changes = [m for m in status.meaning if m.label is not None]
+            if not changes:
                 continue
             alert = rule_kind(site) == "alert"
             ratio_or_comparison = any(
-                isinstance(n, ast.BinaryExpr) and (n.op == "/" or n.op in ast.COMPARISON_OPS) for n in ast.walk(root)
+                isinstance(n, ast.BinaryExpr) and (n.op == "/" or n.op in ast.COMPARISON_OPS)
+                for n in ast.walk(analysis.root)
             )
             if not (alert or ratio_or_comparison):
                 continue
-            for node in ast.walk(root):
-                if isinstance(node, ast.VectorSelector) and node.name and _BY_SOURCE.search(node.name):
-                    for m in node.matchers:
-                        if m.label == "source" and any(s in m.value for s in _SHIFTED_SOURCES):
-                            yield ctx.site_finding(
-                                self, site, m.start, m.end,
-                                f"`{m.value}` counts N-1 tokens on fully cached requests since vLLM v0.20.0 "
-                                "(N before, with one recomputed token): ratios and thresholds shift slightly",
-                            )
+            for change in changes:
+                for m in ref.selector.matchers:
+                    if m.label == change.label and any(v in m.value for v in change.values):
+                        pr = f", PR #{change.pr}" if change.pr else ""
+                        yield ctx.site_finding(
+                            self, site, m.start, m.end,
+                            f"`{m.value}` {change.what} since vLLM v{change.since}{pr}: ratios and "
+                            f"thresholds shift slightly (your target is v{target.release})",
+                        )

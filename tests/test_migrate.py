@@ -295,6 +295,8 @@ def test_migrate_a_copy_of_the_samples_gives_the_goldens(tmp_path, monkeypatch):
     wanted = {}
     for source in sorted(samples.glob("VMM*/*/input.*")):
         case = source.parent
+        if (case / "settings.toml").exists():
+            continue  # a case with its own configuration (a target version) is checked alone
         target = tree / case.parent.name / case.name
         target.mkdir(parents=True)
         shutil.copy2(source, target / source.name)

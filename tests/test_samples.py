@@ -2,7 +2,8 @@
 
 Each case holds `input.<ext>`, optionally `expected.<ext>` (after `--fix`; absent = the file
 must stay byte-identical), optionally `expected.unsafe.<ext>` (after `--fix --unsafe-fixes`;
-absent = same as `expected`), and `findings.txt` (concise output of `check`).
+absent = same as `expected`), `findings.txt` (concise output of `check`), and optionally
+`settings.toml` (configuration for the case, e.g. `target-version = "0.11"`).
 
 Run with VMM_UPDATE_GOLDENS=1 to regenerate expected files for review in `git diff`.
 """
@@ -71,6 +72,18 @@ def _finding_rows(result, text: str) -> set[int]:  # type: ignore[no-untyped-def
     return rows
 
 
+def _settings(case: Path) -> Settings:
+    """Default settings, or the case's own `settings.toml` (e.g. `target-version = "0.11"`)."""
+    path = case / "settings.toml"
+    if not path.exists():
+        return Settings()
+    import tomllib
+
+    from migrator.config import settings_from_table
+
+    return settings_from_table(tomllib.loads(path.read_text(encoding="utf-8")), case)
+
+
 def _run_one(display: str, settings: Settings, options: RunOptions) -> FileResult:
     """The whole pipeline (discovery, prefilter, lint or fix) without writing. Files in the
     case's `context/` folder are part of the run (cross-file rules) but not under test."""
@@ -90,7 +103,7 @@ def test_sample(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = _input(case)
     ext = "".join(source.suffixes)
     original = _read(source)
-    settings = Settings()
+    settings = _settings(case)
     display = source.name
 
     lint = _run_one(display, settings, RunOptions())

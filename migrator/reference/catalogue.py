@@ -119,6 +119,7 @@ class Flagship:
     report_bare_name: bool
     advice: str
     absent_advice: str
+    suggestions: dict[str, str]
 
     @property
     def removed_in(self) -> str:
@@ -397,6 +398,7 @@ def catalogue() -> Catalogue:
         report_bare_name=f["report_bare_name"],
         advice=f["advice"],
         absent_advice=f["absent_advice"],
+        suggestions=dict(f.get("suggestions", {})),
     )
     spellings = data["spellings"]
     return Catalogue(

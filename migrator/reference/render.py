@@ -61,7 +61,7 @@ _ERA_C: Final[dict[str, Any]] = {
         "local_cache_hit + external_kv_transfer == cached_tokens",
     ],
     "notes": [
-        "No recomputed field: vllm:prompt_tokens_recomputed is gone.",
+        f"No recomputed field: {REMOVED_METRIC.metric.name} is gone.",
         "On full hits local_cache_hit / external_kv_transfer now count N-1 (tokens actually used).",
         "Cold NIXL decode (P/D): external_kv_transfer is the full prompt and local_compute is 0 "
         "(the N-1 trim happens after PrefillStats is set; vLLM PR #39808).",

@@ -35,7 +35,7 @@ class NameHit:
     start: int  # the whole token: prefix, stem, Datadog suffix
     end: int
     prefix: str  # as written, e.g. "ray_vllm_"
-    stem: str  # after the prefix, with its exposition suffix: "time_per_output_token_seconds_bucket"
+    stem: str  # after the prefix, with its exposition suffix (`_bucket`, `_total`, ...)
     datadog: str  # ".count" or ""
     candidates: tuple[Series, ...]
 
@@ -184,9 +184,10 @@ def _bare_left(text: str, start: int) -> bool:
         return True
     before = text[start - 1]
     if before == ".":
-        return True  # attribute access `x.prompt_tokens_recomputed`
+        # Attribute access `x.<stem>`, but not OpenTelemetry's `vllm.` prefix.
+        return not text.endswith(ANCHOR, 0, start - 1)
     if before == ":":
-        # `sum:prompt_tokens_recomputed.count` (Datadog), not `vllm:prompt_tokens_recomputed`.
+        # Datadog's `sum:<stem>.count`, not the canonical `vllm:<stem>`.
         return start >= 2 and text[start - 2].isalpha() and not text.endswith(ANCHOR, 0, start - 1)
     return _left_boundary(text, start, False) and not _NAME_CHAR.match(before)
 
@@ -215,3 +216,33 @@ def regex_matches(pattern: str, extra_prefixes: tuple[str, ...] = ()) -> tuple[N
 def mentions_any(text: str) -> bool:
     """Whether `text` may hold a catalogue name (the cheap test before `find_names`)."""
     return ANCHOR in text
+
+
+_BYTES_RUN = re.compile(rb"[A-Za-z0-9_]+")
+
+
+@lru_cache(maxsize=1)
+def _stem_bytes() -> frozenset[bytes]:
+    return frozenset(stem.encode() for stem in catalogue().by_stem)
+
+
+def bytes_mention(data: bytes) -> bool:
+    """The prefilter's test on raw bytes: a `vllm:` name (known or not: the unknown-name rules
+    want those too), or `vllm_`/`vllm.` followed by a catalogue stem. `import vllm.engine`,
+    `vllm_config` and `vllm/vllm-openai:latest` do not count."""
+    anchor = ANCHOR.encode()
+    stems = _stem_bytes()
+    find = data.find
+    i = find(anchor)
+    while i != -1:
+        sep = data[i + 4 : i + 5]
+        if sep == b":":
+            nxt = data[i + 5 : i + 6]
+            if nxt.isalpha() or nxt == b"_":
+                return True
+        elif sep == b"_" or sep == b".":
+            run = _BYTES_RUN.match(data, i + 5)
+            if run is not None and run.group() in stems:
+                return True
+        i = find(anchor, i + 4)
+    return False

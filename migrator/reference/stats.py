@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Final
 
-#: The ``source`` label values of ``vllm:prompt_tokens_by_source`` (both eras).
+#: The ``source`` label values of the prompt-tokens-by-source counter (both eras).
 ALL_SOURCES: Final[tuple[str, str, str]] = (
     "local_compute",
     "local_cache_hit",

@@ -1,0 +1,215 @@
+"""Glue between catalogue names written as data (lists, keys, constants, config values, prose)
+and the rules that report them: one scan per file, the words every message shares, and the one
+element-removal policy for every format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from migrator.formats.base import Site, SiteKind
+from migrator.model import Applicability, Fix, Span
+from migrator.promql_findings import PROMQL_KINDS
+from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue
+from migrator.reference.spellings import NameHit, classify, find_names
+
+if TYPE_CHECKING:
+    from migrator.rule import RuleContext
+
+
+@dataclass(frozen=True, slots=True)
+class DataHit:
+    """A catalogue name outside PromQL. `site` is None for text no site covers (a comment)."""
+
+    site: Site | None
+    hit: NameHit  # offsets into site.value, or into the file text when site is None
+    status: NameStatus
+
+    @property
+    def whole(self) -> bool:
+        """The site's value is this name and nothing else (an element of a list of names)."""
+        return self.site is not None and self.site.value.strip() == self.hit.text
+
+    def span(self) -> Span:
+        if self.site is None:
+            return Span(self.hit.start, self.hit.end)
+        return self.site.file_span(self.hit.start, self.hit.end)
+
+
+def data_hits(ctx: "RuleContext") -> list[DataHit]:
+    """Every catalogue name in the document's non-PromQL sites, then in text no site covers."""
+
+    def compute() -> list[DataHit]:
+        cat = catalogue()
+        target = ctx.settings.target
+        prefixes = tuple(ctx.settings.metric_prefixes)
+        found: list[DataHit] = []
+        covered: list[Span] = []
+        for site in ctx.doc.sites:
+            covered.append(site.file_span(0, len(site.value)))
+            if site.kind in PROMQL_KINDS or "vllm" not in site.value:
+                continue
+            for hit in find_names(site.value, prefixes):
+                status = cat.status_of(hit.candidates, target)
+                if status is not None:
+                    found.append(DataHit(site, hit, status))
+        if "vllm" in ctx.doc.text:
+            inside = Coverage(covered)
+            for hit in find_names(ctx.doc.text, prefixes):
+                if inside(hit.start, hit.end):
+                    continue
+                status = cat.status_of(hit.candidates, target)
+                if status is not None:
+                    found.append(DataHit(None, hit, status))
+        return found
+
+    return ctx.memo("data-hits", compute)
+
+
+class Coverage:
+    """Whether [start, end) lies inside one of many spans, in O(log n) (a 20 MB dashboard has
+    tens of thousands of sites)."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        import bisect
+
+        self._bisect = bisect.bisect_right
+        merged: list[list[int]] = []
+        for span in sorted(spans, key=lambda sp: sp.start):
+            if merged and span.start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], span.end)
+            else:
+                merged.append([span.start, span.end])
+        self.starts = [m[0] for m in merged]
+        self.ends = [m[1] for m in merged]
+
+    def __call__(self, start: int, end: int) -> bool:
+        i = self._bisect(self.starts, start) - 1
+        return i >= 0 and end <= self.ends[i]
+
+
+# --------------------------------------------------------------------------- words
+
+
+def version(release: str) -> str:
+    return f"v{release}"
+
+
+def gone_words(metric: Metric, change: Change | None) -> str:
+    """`removed in vLLM v0.12.0 (deprecated in v0.9.2, hidden from v0.11.0)`, with the PR."""
+    parts = [f"removed in vLLM {version(metric.first_release_without or '?')}"]
+    extra = []
+    if metric.deprecated_from:
+        extra.append(f"deprecated in {version(metric.deprecated_from)}")
+    if metric.hidden_from:
+        extra.append(f"hidden from {version(metric.hidden_from)}")
+    if change is not None and change.pr:
+        extra.append(f"PR #{change.pr}")
+    if extra:
+        parts.append(f"({', '.join(extra)})")
+    return " ".join(parts)
+
+
+def hidden_flag(target: Target) -> str:
+    """The `--show-hidden-metrics-for-version` value a release needs: its previous minor."""
+    major, minor = target.release.split(".")[:2]
+    return f"{major}.{int(minor) - 1}" if int(minor) > 0 else f"{major}.{minor}"
+
+
+def status_words(status: NameStatus, target: Target) -> str:
+    metric = status.series.metric
+    if status.status is Status.HIDDEN:
+        until = f", removed in {version(metric.first_release_without)}" if metric.first_release_without else ""
+        return (
+            f"hidden from vLLM {version(metric.hidden_from or '?')}: your target {version(target.release)} exposes it "
+            f"only with `--show-hidden-metrics-for-version={hidden_flag(target)}`{until}"
+        )
+    if status.status is Status.DEPRECATED:
+        until = (
+            f" and removed in {version(metric.first_release_without)}"
+            if metric.first_release_without
+            else " (still defined in the newest release)"
+        )
+        return f"deprecated since vLLM {version(metric.deprecated_from or '?')}{until}"
+    if status.status is Status.GONE:
+        return gone_words(metric, status.change)
+    if status.status is Status.NOT_YET:
+        return f"first exposed in vLLM {version(metric.first_version)}, after your target {version(target.release)}"
+    return "current"
+
+
+def replacement_available(change: Change, target: Target) -> bool:
+    """Whether the replacement of a rename exists at the target (a fix is offered only then)."""
+    if change.replacement is None:
+        return False
+    return catalogue().metric_status(change.replacement, target) in (Status.CURRENT, Status.DEPRECATED)
+
+
+def mentions_metric(text: str, metric: Metric, prefixes: tuple[str, ...]) -> bool:
+    return any(any(s.metric is metric for s in h.candidates) for h in find_names(text, prefixes))
+
+
+def side_by_side(ctx: "RuleContext", site: Site | None, metric: Metric) -> bool:
+    """The old name sits beside `metric` (its replacement) in one collection, query or line:
+    renaming would make a duplicate (or a double registration), so a person decides."""
+    prefixes = tuple(ctx.settings.metric_prefixes)
+    if site is None:
+        return False
+    container = site.context.container
+    if container is not None:
+        if any(v is not None and mentions_metric(v, metric, prefixes) for v in container.values):
+            return True
+        if container.span is not None:
+            return mentions_metric(ctx.doc.text[container.span.start : container.span.end], metric, prefixes)
+    return mentions_metric(site.value, metric, prefixes)
+
+
+# --------------------------------------------------------------------------- removal
+
+
+def whole_stale_name(value: str | None, prefixes: tuple[str, ...], target: Target, kinds: set[ChangeKind]) -> bool:
+    if value is None:
+        return False
+    hit = classify(value.strip(), prefixes)
+    if hit is None:
+        return False
+    status = catalogue().status_of(hit.candidates, target)
+    return (
+        status is not None
+        and status.status is Status.GONE
+        and status.change is not None
+        and status.change.kind in kinds
+    )
+
+
+def removal_fix(
+    site: Site, is_removed: Callable[[str | None], bool], what: str
+) -> Fix | None:
+    """The one element-removal policy: remove an entry only while the collection keeps an entry
+    that is not a removed name (never an empty or null collection); a collection of nothing
+    but removed names is reported for a person. One entry per pass (the fix is scoped to the
+    collection), so the check always sees what the previous pass left."""
+    container = site.context.container
+    if container is None or container.removal is None or not site.editable:
+        return None
+    others = [v for i, v in enumerate(container.values) if i != container.index]
+    if not others or all(is_removed(v) for v in others):
+        return None
+    owner = f" `{container.owner}`" if container.owner else ""
+    return Fix(
+        Applicability.UNSAFE,
+        f"Remove the entry from its {container.kind}{owner} (code that indexes or counts the collection may change; {what})",
+        tuple(container.removal),
+        scope=container.span,
+    )
+
+
+def iter_data_hits(ctx: "RuleContext", kinds: set[ChangeKind], statuses: set[Status]) -> Iterator[DataHit]:
+    for dh in data_hits(ctx):
+        change = dh.status.change
+        if dh.status.status in statuses and change is not None and change.kind in kinds:
+            yield dh
+
+
+def is_prose(site: Site | None) -> bool:
+    return site is None or site.context.prose is not None or (site.kind is SiteKind.TEXT and "\n" in site.value.strip())

@@ -1,0 +1,284 @@
+"""Which vLLM metrics a PromQL expression selects, and where each one stands at the target.
+
+One analysis per expression serves every PromQL rule in every format: each selector's name,
+`__name__` matcher and name regex is looked up in the metric catalogue and given its status
+at the target release (current, deprecated, hidden, not yet exposed, gone) and the change that
+explains it. Rules pick the references of the change kinds they own; the rewrites they offer
+(renames, formulas, term eliminations) are built by the helpers at the bottom, each validated
+by both parsers before a rule sees it. Positions are offsets into the expression string.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from migrator.promql import ast
+from migrator.promql.parser import PromQLSyntaxError, parse, parse_grafana_query
+from migrator.reference.catalogue import NameStatus, Series, Status, Target, catalogue
+from migrator.reference.spellings import NameHit, classify, regex_matches, split_prefix
+
+_ABSENT = frozenset({"absent", "absent_over_time"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One metric name an expression selects (or a name regex, or a dead recorded series)."""
+
+    # "name" (the selector's metric name), "matcher" (`__name__="…"`), "regex" (`__name__=~`),
+    # "dead-series" (a series recorded from a metric that is gone), "unknown" (a `vllm:` name no
+    # release exposed), "family" (a family name without the suffix its samples carry).
+    kind: str
+    start: int  # the name (or the regex's text) inside the expression, without quotes
+    end: int
+    written: str
+    selector: ast.VectorSelector
+    hit: NameHit | None = None
+    status: NameStatus | None = None
+    # For regexes: every catalogue name the regex selects, with its status at the target.
+    regex_hits: tuple[tuple[NameHit, NameStatus], ...] = ()
+    absent: bool = False  # inside absent()/absent_over_time()
+    in_range: bool = False  # the selector is the vector of a range selector `x[5m]`
+    context: str = "standalone"  # how the value is used: "sum", "ratio", "comparison", ...
+    # An edit replacing exactly `written` is exact (no escapes inside a quoted matcher value).
+    exact: bool = True
+
+    @property
+    def change(self):  # type: ignore[no-untyped-def]
+        return self.status.change if self.status is not None else None
+
+
+@dataclass(slots=True)
+class Analysis:
+    text: str
+    error: PromQLSyntaxError | None = None
+    root: ast.Expr | None = None
+    kind: str = "promql"  # or the Grafana query kind (label_values, query_result, ...)
+    references: list[Reference] = field(default_factory=list)
+    parents: dict[int, ast.Expr] = field(default_factory=dict)
+
+    def selects(self, metric_name: str) -> bool:
+        """Whether some selector of the expression is a name of `metric_name` (any form)."""
+        for ref in self.references:
+            if ref.hit is not None and any(s.metric.name == metric_name for s in ref.hit.candidates):
+                return True
+            if any(any(s.metric.name == metric_name for s in h.candidates) for h, _ in ref.regex_hits):
+                return True
+        return False
+
+
+def _parents(root: ast.Expr) -> dict[int, ast.Expr]:
+    parents: dict[int, ast.Expr] = {}
+    for node in ast.walk(root):
+        for child in ast.children(node):
+            parents[id(child)] = node
+    return parents
+
+
+def ancestors(node: ast.Expr, parents: dict[int, ast.Expr]):  # type: ignore[no-untyped-def]
+    current = parents.get(id(node))
+    while current is not None:
+        yield current
+        current = parents.get(id(current))
+
+
+def term_of(node: ast.Expr, parents: dict[int, ast.Expr]) -> tuple[ast.Expr, ast.Expr | None]:
+    """Climb wrappers (rate, sum, parentheses, subqueries…) to the outermost expression that is
+    still only about this selector; return it and its parent."""
+    current = node
+    while True:
+        parent = parents.get(id(current))
+        if parent is None or isinstance(parent, ast.BinaryExpr):
+            return current, parent
+        if isinstance(parent, ast.Call) and sum(
+            not isinstance(a, (ast.NumberLiteral, ast.StringLiteral)) for a in parent.args
+        ) > 1:
+            return current, parent
+        if isinstance(parent, ast.AggregateExpr) and parent.param is current:
+            return current, parent
+        current = parent
+
+
+def describe_context(parent: ast.Expr | None) -> str:
+    if parent is None:
+        return "standalone"
+    if isinstance(parent, ast.BinaryExpr):
+        if parent.op in ("/", "*", "%", "^", "atan2"):
+            return "ratio" if parent.op == "/" else "product"
+        if parent.op in ast.COMPARISON_OPS:
+            return "comparison"
+        if parent.op in ast.SET_OPS:
+            return "set operation"
+        return "sum"
+    if isinstance(parent, ast.AggregateExpr):
+        return f"{parent.op}() parameter"
+    if isinstance(parent, ast.Call):
+        return f"{parent.func}() argument"
+    return "expression"
+
+
+def _name_status(hit: NameHit, target: Target) -> NameStatus | None:
+    return catalogue().status_of(hit.candidates, target)
+
+
+def _selector_references(
+    text: str,
+    selector: ast.VectorSelector,
+    parents: dict[int, ast.Expr],
+    prefixes: tuple[str, ...],
+    dead: frozenset[str],
+    target: Target,
+    local_records: frozenset[str],
+) -> list[Reference]:
+    found: list[tuple[str, int, int, str, bool, NameHit | None, tuple]] = []
+    if selector.name is not None and not selector.templated and selector.name_span is not None:
+        start, end = selector.name_span
+        if text[start : start + 1] in "\"'`":
+            start, end = start + 1, end - 1  # a quoted name (Prometheus 3): edit inside the quotes
+        found.append(("name", start, end, selector.name, text[start:end] == selector.name, None, ()))
+    for m in selector.matchers:
+        if m.label != "__name__":
+            continue
+        start, end = m.value_span[0] + 1, m.value_span[1] - 1
+        exact = text[start:end] == m.value
+        if m.op == "=":
+            found.append(("matcher", start, end, m.value, exact, None, ()))
+        elif m.op == "=~":
+            found.append(("regex", start, end, m.value, exact, None, ()))
+    refs: list[Reference] = []
+    for kind, start, end, written, exact, _hit, _ in found:
+        absent = False
+        in_range = isinstance(parents.get(id(selector)), ast.MatrixSelector)
+        term, parent = term_of(selector, parents)
+        absent = any(isinstance(n, ast.Call) and n.func in _ABSENT for n in ancestors(selector, parents))
+        common = dict(
+            start=start, end=end, written=written, selector=selector, absent=absent, in_range=in_range,
+            context=describe_context(parent), exact=exact,
+        )
+        if kind == "regex":
+            hits = regex_matches(written, prefixes)
+            if hits:
+                statuses = tuple((h, _name_status(h, target)) for h in hits)
+                refs.append(Reference(kind="regex", regex_hits=statuses, **common))  # type: ignore[arg-type]
+            continue
+        if written in dead:
+            refs.append(Reference(kind="dead-series", **common))  # type: ignore[arg-type]
+            continue
+        hit = classify(written, prefixes)
+        if hit is not None:
+            status = _name_status(hit, target)
+            family = status is not None and status.series.family and kind == "name"
+            refs.append(Reference(kind="family" if family else kind, hit=hit, status=status, **common))  # type: ignore[arg-type]
+            continue
+        split = split_prefix(written, prefixes)
+        if split is not None and split[0].endswith(":") and written not in local_records:
+            refs.append(Reference(kind="unknown", **common))  # type: ignore[arg-type]
+    return refs
+
+
+@lru_cache(maxsize=4096)
+def analyse(
+    text: str,
+    prefixes: tuple[str, ...] = (),
+    dead: frozenset[str] = frozenset(),
+    grafana: bool = False,
+    target: Target | None = None,
+    local_records: frozenset[str] = frozenset(),
+) -> Analysis:
+    """Analyse one expression (or Grafana templating query when `grafana`)."""
+    target = target or catalogue().target()
+    analysis = Analysis(text)
+    try:
+        if grafana:
+            query = parse_grafana_query(text)
+            analysis.kind = query.kind
+            root = query.expr
+        else:
+            root = parse(text)
+    except (PromQLSyntaxError, RecursionError) as err:
+        analysis.error = err if isinstance(err, PromQLSyntaxError) else PromQLSyntaxError("expression too deeply nested", 0)
+        return analysis
+    if root is None:
+        return analysis
+    analysis.root = root
+    analysis.parents = parents = _parents(root)
+    for node in ast.walk(root):
+        if isinstance(node, ast.VectorSelector):
+            analysis.references.extend(
+                _selector_references(text, node, parents, prefixes, dead, target, local_records)
+            )
+    return analysis
+
+
+# --------------------------------------------------------------------------- rewrites
+
+
+@dataclass(frozen=True, slots=True)
+class TextEdit:
+    """An edit of the expression string (offsets into it)."""
+
+    start: int
+    end: int
+    content: str
+
+
+def apply_text_edits(text: str, edits: tuple[TextEdit, ...] | list[TextEdit]) -> str:
+    out, cursor = [], 0
+    for e in sorted(edits, key=lambda e: (e.start, e.end)):
+        out.append(text[cursor : e.start])
+        out.append(e.content)
+        cursor = e.end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def valid_rewrite(text: str, grafana: bool) -> bool:
+    """Valid for both parsers; in a Grafana query only the PromQL inside
+    `query_result(...)`/`label_values(...)` is PromQL."""
+    from migrator.promql.variables import is_valid_promql
+
+    try:
+        if grafana:
+            query = parse_grafana_query(text)
+            if query.kind != "promql":
+                return query.expr is None or is_valid_promql(text[query.expr.start : query.expr.end])
+        else:
+            parse(text)
+    except (PromQLSyntaxError, RecursionError):
+        return False
+    return is_valid_promql(text)
+
+
+def rename_edit(ref: Reference, series: Series) -> TextEdit | None:
+    """Replace a name with `series`, written in the same prefix form and quoting."""
+    if ref.hit is None or not ref.exact:
+        return None
+    new = ref.hit.respelled(series)
+    return TextEdit(ref.start, ref.end, new)
+
+
+_SIMPLE_ALTERNATION = re.compile(r"[A-Za-z0-9_:.|]+")
+
+
+def alternation_edit(ref: Reference, replace: dict[str, str | None]) -> TextEdit | None:
+    """A `__name__=~"a|b|c"` regex with alternatives renamed (str) or dropped (None)."""
+    pattern = ref.written
+    if not ref.exact or not _SIMPLE_ALTERNATION.fullmatch(pattern) or "|" not in pattern:
+        return None
+    out: list[str] = []
+    changed = False
+    for alt in pattern.split("|"):
+        if alt in replace:
+            changed = True
+            if replace[alt] is not None:
+                out.append(replace[alt])  # type: ignore[arg-type]
+        else:
+            out.append(alt)
+    if not changed or not out:
+        return None
+    return TextEdit(ref.start, ref.end, "|".join(dict.fromkeys(out)))
+
+
+def stale(status: NameStatus | None) -> bool:
+    return status is not None and status.status is Status.GONE

@@ -1,0 +1,149 @@
+"""Fixes that put a metric's replacement where the old name was: a rename (same values, safe)
+and a formula (an expression over surviving metrics, unsafe). Shared by the rules for gone
+(VMM010, VMM011) and deprecated (VMM012) metrics, in PromQL and as data."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from migrator.formats.base import Site
+from migrator.model import Applicability, Fix
+from migrator.name_findings import DataHit, replacement_available, side_by_side
+from migrator.promql_findings import rewrite_fix
+from migrator.reference.catalogue import Change, Series, catalogue
+
+if TYPE_CHECKING:
+    from migrator.promql.references import Analysis, Reference
+    from migrator.rule import RuleContext
+
+
+def _when(change: Change) -> str:
+    assert change.replacement is not None
+    return f"renamed in vLLM v{change.replacement.first_version}"
+
+
+def _new_series(series: Series, change: Change) -> Series | None:
+    return catalogue().renamed_series(series, change)
+
+
+def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref: "Reference", change: Change) -> Fix:
+    """Rename a selector's metric (or a regex alternative) to its replacement."""
+    from migrator.promql.references import alternation_edit, rename_edit
+
+    replacement = change.replacement
+    assert replacement is not None
+    if not replacement_available(change, ctx.settings.target):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"`{replacement.name}` appears in vLLM v{replacement.first_version}, after your target: rename it "
+            "once every server runs that release",
+        )
+    if analysis.selects(replacement.name):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"The query already selects `{replacement.name}` beside the old name (it works on both sides of "
+            f"the rename); remove the old name's part once every server runs v{change.metric.first_release_without}+",
+        )
+    if ref.kind == "regex":
+        mapping: dict[str, str | None] = {}
+        for hit, status in ref.regex_hits:
+            if status is not None and status.change is change:
+                new = _new_series(status.series, change)
+                if new is not None:
+                    mapping[hit.text] = hit.respelled(new)
+        edit = alternation_edit(ref, mapping)
+        if edit is None:
+            return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select `{replacement.name}` instead, by hand")
+        return rewrite_fix(
+            site, [edit], Applicability.SAFE, f"Rename in the regex: `{edit.content}` (same values; {_when(change)})",
+            scoped=False,
+        )
+    assert ref.status is not None
+    new = _new_series(ref.status.series, change)
+    edit = rename_edit(ref, new) if new is not None else None
+    if edit is None:
+        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)})")
+    return rewrite_fix(
+        site, [edit], Applicability.SAFE, f"Rename to `{edit.content}` (same values; {_when(change)})", scoped=False
+    )
+
+
+def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
+    """Rename a metric name written as data (a list element, a constant, a config value)."""
+    replacement = change.replacement
+    assert replacement is not None
+    site = dh.site
+    new = _new_series(dh.status.series, change)
+    if new is None:
+        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)})")
+    spelled = dh.hit.respelled(new)
+    if site is None:
+        return Fix(Applicability.DISPLAY_ONLY, f"Use `{spelled}` instead (same values; {_when(change)})")
+    if site.context.definition:
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"This program defines the metric itself under vLLM's old name; renaming it to `{spelled}` changes "
+            "what it exports — check who reads it first",
+        )
+    if side_by_side(ctx, site, replacement):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"`{replacement.name}` is already here beside the old name (renaming would duplicate it); remove the "
+            f"old entry once every server runs v{change.metric.first_release_without}+",
+        )
+    if not replacement_available(change, ctx.settings.target):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"`{replacement.name}` appears in vLLM v{replacement.first_version}, after your target",
+        )
+    title = f"Rename to `{spelled}` (same values; {_when(change)})"
+    if not site.can_edit(dh.hit.start, dh.hit.end):
+        why = site.readonly_reason or "the name is templated there"
+        return Fix(Applicability.DISPLAY_ONLY, f"{title} — not applied: {why}")
+    try:
+        edit = site.edit(dh.hit.start, dh.hit.end, spelled)
+    except ValueError as err:
+        return Fix(Applicability.DISPLAY_ONLY, f"{title} — not applied: {err}")
+    return Fix(Applicability.SAFE, title, (edit,))
+
+
+def promql_formula_fix(site: Site, analysis: "Analysis", ref: "Reference", change: Change) -> Fix:
+    """Replace a removed gauge's selector with the formula over surviving counters."""
+    from migrator.promql import ast
+    from migrator.promql.parser import PromQLSyntaxError, parse
+    from migrator.promql.references import TextEdit, apply_text_edits
+    from migrator.reference.spellings import classify
+
+    advice = change.advice[:1].upper() + change.advice[1:]
+    selector = ref.selector
+    if change.formula is None or ref.hit is None or ref.kind == "regex":
+        return Fix(Applicability.DISPLAY_ONLY, advice)
+    if ref.in_range or selector.offset or selector.at or selector.templated:
+        return Fix(Applicability.DISPLAY_ONLY, f"{advice} (not rewritten: the selector has a range, offset or @ of its own)")
+    window = "$__rate_interval" if site.context.grafana is not None else "5m"
+    formula = change.formula.replace("$window", window)
+    try:
+        root = parse(formula)
+    except PromQLSyntaxError:
+        return Fix(Applicability.DISPLAY_ONLY, advice)
+    text = analysis.text
+    matchers = ", ".join(text[m.start : m.end] for m in selector.matchers if m.label != "__name__")
+    edits = []
+    for node in ast.walk(root):
+        if isinstance(node, ast.VectorSelector) and node.name and node.name_span:
+            hit = classify(node.name)
+            if hit is None:
+                return Fix(Applicability.DISPLAY_ONLY, advice)
+            name = ref.hit.prefix + hit.stem
+            edits.append(TextEdit(node.name_span[0], node.name_span[1], name + (f"{{{matchers}}}" if matchers else "")))
+    expression = apply_text_edits(formula, edits)
+    parent = analysis.parents.get(id(selector))
+    if isinstance(parent, (ast.BinaryExpr, ast.UnaryExpr)):
+        expression = f"({expression})"
+    return rewrite_fix(
+        site,
+        [TextEdit(selector.start, selector.end, expression)],
+        Applicability.UNSAFE,
+        f"Compute it from the counters: `{expression}` (values differ: vLLM averaged the gauge over its own "
+        f"logging interval, the window `{window}` is a choice)",
+    )

@@ -1,0 +1,90 @@
+from migrator.model import Applicability, Fix, Severity
+from migrator.name_findings import is_prose, iter_data_hits, status_words
+from migrator.promql_findings import references
+from migrator.reference.catalogue import ChangeKind, Status
+from migrator.replacement_fixes import data_rename_fix, promql_formula_fix, promql_rename_fix
+from migrator.rule import Rule
+
+_STATUSES = {Status.DEPRECATED, Status.HIDDEN}
+_KINDS = set(ChangeKind)
+
+
+class DeprecatedMetric(Rule):
+    """A vLLM metric that is deprecated or hidden at your target release.
+
+    ## What it does
+    Finds uses of metrics that the target release still defines but has deprecated, or
+    registers only behind `--show-hidden-metrics-for-version` (the previous minor version, so
+    the flag changes with every release), in PromQL and as data. The message names the
+    release that removes the metric and its replacement. With `--target-version 0.11`,
+    `vllm:gpu_cache_usage_perc` is hidden there and removed in v0.12.0.
+
+    ## Why is this bad?
+    A hidden metric has no data unless every server passes the right flag; a deprecated one
+    disappears at the next upgrade, usually without anyone noticing the dashboard.
+
+    ## Example
+    ```yaml
+    # --target-version 0.11
+    - alert: KvCacheAlmostFull
+      expr: max(vllm:gpu_cache_usage_perc) > 0.95
+    ```
+    Use instead: `max(vllm:kv_cache_usage_perc) > 0.95` (available from v0.9.2).
+
+    ## Fix safety
+    As for a gone metric: a rename is **safe** when the replacement exists at the target
+    release, a formula is **unsafe**, anything else is **display-only** with the catalogue's
+    advice.
+    """
+
+    code = "VMM012"
+    name = "deprecated-metric"
+    severity = Severity.WARNING
+    fix_availability = "sometimes"
+    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats = frozenset({"json", "yaml", "python"})
+    needle_words = ("vllm",)
+
+    def check(self, ctx):
+        target = ctx.settings.target
+        for site, analysis, ref in references(ctx):
+            status = ref.status
+            if ref.kind not in ("name", "matcher", "family") or status is None or status.status not in _STATUSES:
+                continue
+            change = status.change
+            if change is not None and change.kind is ChangeKind.RENAMED:
+                fix = promql_rename_fix(ctx, site, analysis, ref, change)
+            elif change is not None and change.kind is ChangeKind.FORMULA and not ref.absent:
+                fix = promql_formula_fix(site, analysis, ref, change)
+            else:
+                fix = _advice(change)
+            yield ctx.site_finding(
+                self, site, ref.start, ref.end, _message(ref.written, status, target), fix=fix
+            )
+        for dh in iter_data_hits(ctx, _KINDS, _STATUSES):
+            if is_prose(dh.site):
+                continue
+            change = dh.status.change
+            fix = data_rename_fix(ctx, dh, change) if change.kind is ChangeKind.RENAMED else _advice(change)
+            message = _message(dh.hit.text, dh.status, target)
+            if dh.site is None:
+                yield ctx.finding(self, dh.span(), message, fix=fix)
+            else:
+                yield ctx.site_finding(self, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
+
+
+def _message(written, status, target):
+    metric = status.series.metric
+    change = status.change
+    instead = ""
+    if change is not None and change.replacement is not None:
+        instead = f"; use `{change.replacement.name}` (from v{change.replacement.first_version})"
+    elif change is not None and change.advice:
+        instead = f"; {change.advice}"
+    return f"`{written}` ({metric.name}) is {status_words(status, target)}{instead}"
+
+
+def _advice(change):
+    if change is None or not change.advice:
+        return Fix(Applicability.DISPLAY_ONLY, "Move to the metric that replaces it before the upgrade")
+    return Fix(Applicability.DISPLAY_ONLY, change.advice[:1].upper() + change.advice[1:])

@@ -1,0 +1,63 @@
+from migrator.model import Applicability, Fix, Severity
+from migrator.promql_findings import references
+from migrator.reference.catalogue import catalogue
+from migrator.reference.spellings import split_prefix
+from migrator.rule import Rule
+
+
+class MisspelledVllmMetric(Rule):
+    """A `vllm:` name in PromQL that no vLLM release exposed, but a catalogue name resembles.
+
+    ## What it does
+    Looks up every `vllm:`-prefixed metric name selected in PromQL in the vLLM metric catalogue
+    (every release from 0.2.0 on). A name no release ever exposed that is a close misspelling or
+    a truncation of a real one is reported with "did you mean": `vllm:avg_generation_throughput`
+    (a truncation of `vllm:avg_generation_throughput_toks_per_s`), `vllm:prefix_cache_hit_rate`
+    (never existed; `vllm:gpu_prefix_cache_hit_rate` did). Names that other programs of the vLLM
+    ecosystem publish under `vllm:` (the production-stack router's `vllm:current_qps`, ...) are
+    known and never reported; other unknown names are VMM016 (info).
+
+    ## Why is this bad?
+    A misspelled selector matches nothing: the panel is blank from the day it was written, and
+    nobody can tell it from a metric that is merely idle.
+
+    ## Example
+    ```promql
+    rate(vllm:generation_tokens[5m])
+    ```
+    Use instead: `rate(vllm:generation_tokens_total[5m])`.
+
+    ## Fix safety
+    No fix: the closest name is a guess, and the message lists the candidates with the
+    releases that expose them.
+    """
+
+    code = "VMM013"
+    name = "misspelled-vllm-metric"
+    severity = Severity.WARNING
+    formats_label = "PromQL anywhere"
+    needle_words = ("vllm:",)
+
+    def check(self, ctx):
+        cat = catalogue()
+        prefixes = tuple(ctx.settings.metric_prefixes)
+        for site, _analysis, ref in references(ctx):
+            if ref.kind != "unknown":
+                continue
+            prefix, stem = split_prefix(ref.written, prefixes)
+            if cat.canonical_prefix + stem in cat.ecosystem:
+                continue
+            close = cat.close_names(stem)
+            if not close:
+                continue  # VMM016
+            options = ", ".join(f"`{prefix}{s.name.split(':', 1)[1]}` ({_releases(s.metric)})" for s in close)
+            yield ctx.site_finding(
+                self, site, ref.start, ref.end,
+                f"no vLLM release exposed `{ref.written}`; did you mean {options}?",
+                fix=Fix(Applicability.DISPLAY_ONLY, f"Use the real name: {options}"),
+            )
+
+
+def _releases(metric):
+    last = metric.last_version or "current"
+    return f"v{metric.first_version}–{'v' + last if last != 'current' else 'current'}"
