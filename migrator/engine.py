@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from migrator.config import Settings
 from migrator.formats import handler_for
 from migrator.formats.base import Document, ParseError, SiteNeeds
-from migrator.model import Edit, Finding, Fix, LineIndex, Severity, Span
+from migrator.model import Applicability, Edit, Finding, Fix, LineIndex, Severity, Span
 from migrator.rule import Rule, RuleContext, all_rules, rule_by_code, site_needs
 
 # The rule that reports files a handler cannot parse; the engine emits it, the registry owns it.
@@ -123,8 +123,19 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
         for f in findings
         if not suppressions.hides(f.code, lines.position(f.span.start)[0]) and not _excluded(f, settings)
     ]
+    if document.fix_ceiling is not None:
+        findings = [_capped(f, document.fix_ceiling) for f in findings]
     findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
     return LintResult(document, _dedupe(findings), frozenset(ctx.dead_series))
+
+
+def _capped(finding: Finding, ceiling: Applicability) -> Finding:
+    """A safe fix in a file that cannot be re-parsed as a whole becomes unsafe, and says so."""
+    fix = finding.fix
+    if fix is None or fix.applicability is not Applicability.SAFE or ceiling is Applicability.SAFE:
+        return finding
+    note = " (unsafe here: this file's language is not parsed, so the result cannot be checked)"
+    return replace(finding, fix=replace(fix, applicability=ceiling, message=fix.message + note))
 
 
 def _excluded(finding: Finding, settings: Settings) -> bool:

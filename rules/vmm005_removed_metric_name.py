@@ -55,7 +55,6 @@ class RemovedMetricName(Rule):
     severity = Severity.WARNING
     fix_availability = "sometimes"
     formats_label = "all structured formats"
-    formats = frozenset({"json", "yaml", "python"})
     needle_words = ("vllm",)
 
     def check(self, ctx):

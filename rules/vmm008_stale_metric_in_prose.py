@@ -39,7 +39,6 @@ class StaleMetricInProse(Rule):
     name = "stale-metric-in-prose"
     severity = Severity.INFO
     formats_label = "all structured formats"
-    formats = frozenset({"json", "yaml", "python"})
 
     def needles(self, settings):
         return ("vllm", catalogue().flagship.prose_word)

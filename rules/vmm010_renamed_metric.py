@@ -49,7 +49,6 @@ class RenamedMetric(Rule):
     severity = Severity.ERROR
     fix_availability = "safe"
     formats_label = "Grafana JSON, rules YAML, Python, other YAML"
-    formats = frozenset({"json", "yaml", "python"})
     needle_words = ("vllm",)
 
     def check(self, ctx):

@@ -41,7 +41,6 @@ class RemovedMetricWithFormula(Rule):
     severity = Severity.ERROR
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, rules YAML, Python, other YAML"
-    formats = frozenset({"json", "yaml", "python"})
     needle_words = ("vllm",)
 
     def check(self, ctx):

@@ -42,7 +42,6 @@ class DeprecatedMetric(Rule):
     severity = Severity.WARNING
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, rules YAML, Python, other YAML"
-    formats = frozenset({"json", "yaml", "python"})
     needle_words = ("vllm",)
 
     def check(self, ctx):

@@ -33,7 +33,6 @@ class MetricNewerThanTarget(Rule):
     name = "metric-newer-than-target"
     severity = Severity.WARNING
     formats_label = "Grafana JSON, rules YAML, Python, other YAML"
-    formats = frozenset({"json", "yaml", "python"})
     needle_words = ("vllm",)
 
     def check(self, ctx):

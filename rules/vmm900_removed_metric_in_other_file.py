@@ -1,7 +1,7 @@
 import re
 
 from migrator.model import Applicability, Fix, Severity, Span
-from migrator.name_findings import replacement_available, status_words
+from migrator.name_findings import Coverage, replacement_available, status_words
 from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.reference.spellings import find_names
 from migrator.rule import Rule
@@ -56,7 +56,11 @@ class RemovedMetricInOtherFile(Rule):
         target = ctx.settings.target
         text = ctx.doc.text
         prose = ctx.doc.path.lower().endswith(_PROSE_EXTENSIONS)
+        # Names inside an embedded document (a heredoc, a code block) are its sites' business.
+        inside = Coverage([s.file_span(0, len(s.value)) for s in ctx.doc.sites])
         for hit in find_names(text, ctx.settings.metric_prefixes):
+            if inside(hit.start, hit.end):
+                continue
             status = cat.status_of(hit.candidates, target)
             if status is None or status.status not in _STALE:
                 continue

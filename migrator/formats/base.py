@@ -13,7 +13,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
-from migrator.model import Edit, LineIndex, Span
+from migrator.model import Applicability, Edit, LineIndex, Span
 
 
 class ParseError(Exception):
@@ -200,6 +200,11 @@ class Document:
     generated: str | None = None
     # Helm/Jinja regions of a templated YAML file (decoded offsets).
     template_regions: list[tuple[int, int]] = field(default_factory=list)
+    # Regions of a text file read as an embedded format (a heredoc, a Markdown code block).
+    embedded: list[Span] = field(default_factory=list)
+    # The most a fix in this file can be trusted: a text file cannot be re-parsed as a whole,
+    # so nothing in it is safe (None: no limit).
+    fix_ceiling: Applicability | None = None
     _lines: LineIndex | None = None
 
     @property

@@ -1,0 +1,115 @@
+"""The catalogue analysis of PromQL: which vLLM metrics an expression selects, their status at
+the target release, and the rewrites offered for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrator.formats.base import GrafanaPlace, Site, SiteContext, SiteKind
+from migrator.model import Applicability
+from migrator.promql.references import analyse, apply_text_edits, rename_edit
+from migrator.reference.catalogue import ChangeKind, Status, catalogue
+from migrator.replacement_fixes import promql_formula_fix
+
+CAT = catalogue()
+
+
+def _refs(expr, target=None, **kwargs):
+    return analyse(expr, target=CAT.target(target), **kwargs).references
+
+
+def test_renamed_metric_in_every_position():
+    expr = (
+        'histogram_quantile(0.99, sum by (le) (rate(vllm:time_per_output_token_seconds_bucket[5m])))'
+        ' / on() group_left {__name__="vllm:gpu_cache_usage_perc"}'
+    )
+    refs = _refs(expr)
+    assert [(r.kind, r.written) for r in refs] == [
+        ("name", "vllm:time_per_output_token_seconds_bucket"),
+        ("matcher", "vllm:gpu_cache_usage_perc"),
+    ]
+    for ref in refs:
+        assert ref.status.status is Status.GONE
+        assert ref.change.kind is ChangeKind.RENAMED
+        assert expr[ref.start : ref.end] == ref.written
+
+
+def test_rename_keeps_suffix_and_prefix_form():
+    expr = "sum(rate(ray_vllm_time_per_output_token_seconds_sum[5m])) / sum(rate(ray_vllm_time_per_output_token_seconds_count[5m]))"
+    refs = _refs(expr)
+    edits = [rename_edit(r, CAT.renamed_series(r.status.series, r.change)) for r in refs]
+    assert apply_text_edits(expr, edits) == (
+        "sum(rate(ray_vllm_inter_token_latency_seconds_sum[5m])) / sum(rate(ray_vllm_inter_token_latency_seconds_count[5m]))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [("0.19", Status.CURRENT), ("0.20", Status.GONE), (None, Status.GONE)],
+)
+def test_flagship_status_follows_the_target(target, status):
+    (ref,) = _refs("sum(rate(vllm:prompt_tokens_recomputed_total[5m]))", target)
+    assert ref.status.status is status
+
+
+def test_lookalikes_are_current_names():
+    refs = _refs("rate(vllm:request_time_per_output_token_seconds_sum[5m]) + vllm:kv_cache_usage_perc")
+    assert all(r.status.status is Status.CURRENT for r in refs)
+
+
+def test_unknown_and_family_names():
+    refs = _refs("rate(vllm:prompt_tokens[5m]) + vllm:avg_generation_throughput + vllm:current_qps")
+    assert [(r.kind, r.written) for r in refs] == [
+        ("family", "vllm:prompt_tokens"),
+        ("unknown", "vllm:avg_generation_throughput"),
+        ("unknown", "vllm:current_qps"),
+    ]
+
+
+def test_recording_rule_names_are_not_unknown():
+    refs = _refs("vllm:gpu_cache_usage_perc:avg5m > 0.9 or vllm:my_ratio", local_records=frozenset({"vllm:my_ratio"}))
+    assert refs == []
+
+
+def test_regex_lists_every_name_it_selects():
+    (ref,) = _refs('count({__name__=~"vllm:num_requests_running|vllm:num_requests_swapped"})')
+    assert ref.kind == "regex"
+    statuses = {h.text: s.status for h, s in ref.regex_hits}
+    assert statuses == {"vllm:num_requests_running": Status.CURRENT, "vllm:num_requests_swapped": Status.GONE}
+
+
+def test_dead_series():
+    (ref,) = _refs("job:recomputed:rate5m > 1", dead=frozenset({"job:recomputed:rate5m"}))
+    assert ref.kind == "dead-series"
+
+
+def test_absent_and_range_context():
+    absent, ranged = _refs("absent(vllm:num_requests_swapped) or avg_over_time(vllm:gpu_prefix_cache_hit_rate[10m])")
+    assert absent.absent and not absent.in_range
+    assert ranged.in_range
+
+
+def _site(expr, grafana=False):
+    return Site(value=expr, kind=SiteKind.PROMQL, locator="", context=SiteContext(grafana=GrafanaPlace() if grafana else None))
+
+
+def test_formula_carries_matchers_and_prefix():
+    expr = 'avg by (model_name) (vllm_avg_generation_throughput_toks_per_s{model_name=~"$model"}) > 100'
+    analysis = analyse(expr, target=CAT.target())
+    (ref,) = analysis.references
+    fix = promql_formula_fix(_site(expr, grafana=True), analysis, ref, ref.change)
+    assert fix.applicability is Applicability.UNSAFE
+    (edit,) = fix.edits
+    assert edit.content == 'rate(vllm_generation_tokens_total{model_name=~"$model"}[$__rate_interval])'
+
+
+def test_formula_in_an_operation_is_parenthesised_and_a_range_is_left_alone():
+    expr = "vllm:gpu_prefix_cache_hit_rate * 100"
+    analysis = analyse(expr, target=CAT.target())
+    (ref,) = analysis.references
+    fix = promql_formula_fix(_site(expr), analysis, ref, ref.change)
+    assert fix.edits[0].content == "(rate(vllm:prefix_cache_hits_total[5m]) / rate(vllm:prefix_cache_queries_total[5m]))"
+    expr = "avg_over_time(vllm:gpu_prefix_cache_hit_rate[10m])"
+    analysis = analyse(expr, target=CAT.target())
+    (ref,) = analysis.references
+    assert promql_formula_fix(_site(expr), analysis, ref, ref.change).applicability is Applicability.DISPLAY_ONLY
