@@ -1,0 +1,21 @@
+"""Read the KV-cache gauge from servers of any vLLM release.
+
+Our fleet runs v0.8 and v0.12 side by side until the migration finishes: the older servers
+only expose the old gauge, the newer ones only the new one, so both names stay here on purpose.
+"""
+
+KV_CACHE_METRICS = ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"]  # old servers
+
+# Old name -> current name, used to merge both into one column of the report.
+ALIASES = {"vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc"}
+
+
+def kv_cache_usage(scrape: dict[str, float]) -> float | None:
+    for name in KV_CACHE_METRICS:
+        if name in scrape:
+            return scrape[name]
+    return None
+
+
+def canonical(name: str) -> str:
+    return ALIASES.get(name, name)
