@@ -23,9 +23,10 @@ class MisspelledVllmMetric(Rule):
 
     ## Example
     ```promql
-    rate(vllm:generation_tokens[5m])
+    avg(vllm:avg_generation_throughput{model_name="$model"})
     ```
-    Use instead: `rate(vllm:generation_tokens_total[5m])`.
+    Use instead: the counter the removed gauge was computed from,
+    `rate(vllm:generation_tokens_total{model_name="$model"}[$__rate_interval])`.
 
     ## Fix safety
     No fix: the closest name is a guess, and the message lists the candidates with the

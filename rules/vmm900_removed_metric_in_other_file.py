@@ -56,8 +56,9 @@ class RemovedMetricInOtherFile(Rule):
         target = ctx.settings.target
         text = ctx.doc.text
         prose = ctx.doc.path.lower().endswith(_PROSE_EXTENSIONS)
-        # Names inside an embedded document (a heredoc, a code block) are its sites' business.
-        inside = Coverage([s.file_span(0, len(s.value)) for s in ctx.doc.sites])
+        # Names inside an embedded document (a heredoc, a code block) are its sites' business;
+        # a value there that is no site (KEDA's free-form `metricName`) is no metric either.
+        inside = Coverage(list(ctx.doc.embedded))
         for hit in find_names(text, ctx.settings.metric_prefixes):
             if inside(hit.start, hit.end):
                 continue
