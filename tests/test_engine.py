@@ -10,7 +10,8 @@ import pytest
 
 from migrator import engine, rule
 from migrator.config import Settings
-from migrator.files import WriteRefused, atomic_write, read_if_contains
+from migrator.files import read_if_contains
+from migrator.safe_write import WriteRefused, write_fixed
 from migrator.model import Applicability, Edit, Fix, Severity, Span
 from migrator.rule import Rule
 from migrator.runner import RunOptions, run
@@ -121,28 +122,29 @@ def test_ignore_file_directive():
     assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
 
 
-def test_atomic_write_keeps_permissions(tmp_path: Path):
+def test_write_fixed_keeps_permissions(tmp_path: Path):
     target = tmp_path / "rules.yaml"
     target.write_text("old\n")
     os.chmod(target, 0o640)
-    atomic_write(target, "new\n")
+    write_fixed(str(target), b"new\n", b"old\n")
     assert target.read_text() == "new\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["rules.yaml"]  # no temporary file left
 
 
-def test_atomic_write_refuses_symlinks_and_paths_outside(tmp_path: Path):
-    outside = tmp_path / "outside.txt"
-    outside.write_text("keep")
+def test_write_fixed_refuses_symlinks_in_any_component(tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.txt").write_text("keep")
     inside = tmp_path / "repo"
     inside.mkdir()
-    link = inside / "link.txt"
-    link.symlink_to(outside)
-    with pytest.raises(WriteRefused):
-        atomic_write(link, "changed")
-    with pytest.raises(WriteRefused):
-        atomic_write(outside, "changed", allowed_roots=[inside])
-    assert outside.read_text() == "keep"
+    (inside / "link.txt").symlink_to(outside / "x.txt")
+    (inside / "linked-folder").symlink_to(outside)
+    with pytest.raises(WriteRefused, match="symbolic link"):
+        write_fixed(str(inside / "link.txt"), b"changed", b"keep")
+    with pytest.raises(WriteRefused, match="symbolic link"):
+        write_fixed(str(inside / "linked-folder" / "x.txt"), b"changed", b"keep")
+    assert (outside / "x.txt").read_text() == "keep"
 
 
 def test_prefilter_reads_large_files_completely(tmp_path: Path):
