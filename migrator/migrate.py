@@ -294,6 +294,19 @@ def report_json(migration: Migration) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def _code(text: str) -> str:
+    """`text` as a Markdown code span in a table cell: backslashes are literal there, only a
+    pipe needs escaping (GFM tables), and a backtick in the text needs a longer fence."""
+    text = text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _where(item: dict) -> str:
+    return f"{item['path']}:{item['line']}:{item['column']}"
+
+
 def _cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
@@ -318,7 +331,7 @@ def report_markdown(migration: Migration) -> str:
         out += [f"| {c} | {fx} | {lf} | {n} |" for c, fx, lf, n in rows]
     if m.changed:
         out += ["", "## Changed files", ""]
-        out += [f"- `{_cell(printable(r.path))}`: {_plural(r.fixed_count, 'fix', 'fixes')}" for r in m.changed]
+        out += [f"- {_code(printable(r.path))}: {_plural(r.fixed_count, 'fix', 'fixes')}" for r in m.changed]
     out += ["", "## Left for a person", ""]
     items = report_items(m)
     if not items:
@@ -328,7 +341,7 @@ def report_markdown(migration: Migration) -> str:
         for it in items:
             message = it["message"] + (f" ({it['locator']})" if it["locator"] else "")
             out.append(
-                f"| `{_cell(it['path'])}:{it['line']}:{it['column']}` | {it['code']} | {it['severity']} "
+                f"| {_code(_where(it))} | {it['code']} | {it['severity']} "
                 f"| {_cell(message)} | {_cell(it['reason'])} |"
             )
     if m.report.errors:

@@ -315,3 +315,35 @@ def test_a_hard_linked_file_is_refused_not_split(tree):
     assert "dash.json: not written: it has 2 hard links" in result.output
     assert (tree / "dash.json").read_text() == BEFORE
     assert os.path.samefile(tree / "dash.json", tree / "copy.json")
+
+
+# --- a file CPython rejects is never written ------------------------------------------------------
+
+
+def test_python_with_a_nul_byte_past_the_binary_sniff_is_a_parse_error_and_never_written(tree):
+    source = (
+        "# " + "padding " * 1200 + "\n"  # past the 8 KB the binary sniff looks at
+        "def record(self, stats):\n"
+        "    self.cached += stats.local_cache_hit + stats.external_kv_transfer - stats.recomputed_tokens\n"
+        'MARKER = "\0"\n'
+    )
+    (tree / "logger.py").write_text(source)
+    result = invoke("check", "--fix", "logger.py")
+    assert result.exit_code == 1
+    assert "logger.py:4:11: VMM000" in result.output  # positioned at the NUL
+    assert (tree / "logger.py").read_text() == source
+    # The same file without the NUL is fixed.
+    (tree / "logger.py").write_text(source.replace("\0", "x"))
+    invoke("check", "--fix", "logger.py")
+    assert "- stats.recomputed_tokens" not in (tree / "logger.py").read_text()
+
+
+def test_a_fix_that_cpython_would_reject_is_not_written():
+    """`validate` (run on every fixed text before writing) asks CPython as well as libcst."""
+    from migrator.formats.base import ParseError
+    from migrator.formats.python_format import PythonHandler
+
+    for bad in ('x = b"é"\n', "f(**a, *b)\n", 'x = "\0"\n'):
+        with pytest.raises(ParseError):
+            PythonHandler().validate(bad)
+    PythonHandler().validate('x = f"{"nested"}"\n')  # PEP 701: newer than 3.11, libcst parses it
