@@ -258,7 +258,8 @@ def _print_report(report, settings, output_format, unsafe, statistics, fixed_mod
     if output_format in ("full", "concise"):
         out.write(render_full(items, unsafe, Style(use_color), concise=output_format == "concise"))
         fixed = sum(r.fixed_count for r in report.results)
-        out.write(summary_line(findings, unsafe, fixed if fixed_mode else 0, errors=len(report.errors)) + "\n")
+        skipped = sum(1 for r in report.results if r.note and r.note.startswith("skipped"))
+        out.write(summary_line(findings, unsafe, fixed if fixed_mode else 0, errors=len(report.errors), skipped=skipped) + "\n")
         if hidden:
             out.write(f"{hidden} more finding{'s' if hidden != 1 else ''} hidden by the baseline.\n")
     else:

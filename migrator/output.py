@@ -208,8 +208,10 @@ def render_full(items: list[Located], unsafe: bool, style: Style, concise: bool 
     return "\n".join(out) + ("\n" if out and concise else "")
 
 
-def summary_line(findings: list[Finding], unsafe: bool, fixed: int = 0, errors: int = 0) -> str:
+def summary_line(findings: list[Finding], unsafe: bool, fixed: int = 0, errors: int = 0, skipped: int = 0) -> str:
     line = _summary(findings, unsafe, fixed)
+    if skipped and line == _ALL_PASSED and not errors:
+        return f"No findings; {skipped} file{'s were' if skipped != 1 else ' was'} skipped (see the notes above)."
     if errors:
         problem = f"{errors} file{'s' if errors != 1 else ''} could not be checked or written (see the errors above)"
         return f"No findings in the files checked, but {problem}." if line == _ALL_PASSED else f"{line} {problem[0].upper()}{problem[1:]}."

@@ -107,6 +107,15 @@ def test_bad_config_exits_2(tree):
     assert result.exit_code == 2 and "bogus" in result.output
 
 
+def test_a_broken_discovered_pyproject_is_an_error_not_skipped(tree):
+    """Skipping it would drop its `ignore` and `fail-on` silently and change the verdict."""
+    (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nignore = ["VMM900"\nfail-on = "error"\n')
+    for command in (["check"], ["migrate", "--dry-run"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert "pyproject.toml: invalid TOML" in result.output and "line 3" in result.output
+
+
 def test_metric_prefixes_config(tree):
     (tree / "runbook.md").write_text("team_vllm:prompt_tokens_recomputed_total\n")
     # Unconfigured, `vllm:` glued to `team_` is not a whole token of a known spelling.
@@ -309,3 +318,35 @@ def test_no_color_is_overridden_only_by_an_explicit_flag(tree, monkeypatch):
     assert "\x1b[" in invoke("check", "--color").output
     readme = (REPO / "README.md").read_text()
     assert "never with `NO_COLOR`" not in readme
+
+
+# --- stdin ---------------------------------------------------------------------------------------
+
+
+def _stdin(*args: str, data: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "migrator", "check", *args, "-"], input=data, capture_output=True)
+
+
+def test_stdin_fix_passes_bytes_that_are_not_utf8_through_unchanged():
+    data = "café vllm:prompt_tokens_recomputed_total\r\n".encode("latin-1") + b"\xff\xfe tail\n"
+    result = _stdin("--fix", "--stdin-filename", "notes.md", data=data)
+    assert result.stdout == data
+    stderr = result.stderr.decode()
+    assert "notes.md: skipped: not valid UTF-8; passed through unchanged" in stderr
+    assert "All checks passed!" not in stderr and "1 file was skipped" in stderr
+
+
+def test_stdin_fix_reports_positions_in_the_text_it_prints():
+    rules = (
+        "keep_metrics:\n  - vllm:prompt_tokens_total\n  - vllm:prompt_tokens_recomputed_total\n"
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: vllm:prompt_tokens_recomputed_total > 1\n"
+    )
+    result = _stdin("--fix", "--unsafe-fixes", "--stdin-filename", "rules.yaml", data=rules.encode())
+    printed = result.stdout.decode()
+    assert "  - vllm:prompt_tokens_recomputed_total\n" not in printed  # the list item was removed
+    row = printed.splitlines().index("        expr: vllm:prompt_tokens_recomputed_total > 1") + 1
+    assert row == 7
+    stderr = result.stderr.decode()
+    assert "rules.yaml:7:15: VMM001" in stderr
+    assert "  7 |         expr: vllm:prompt_tokens_recomputed_total > 1" in stderr
+    assert "1 fixed, 1 remaining" in stderr

@@ -117,6 +117,69 @@ def test_suppression_of_another_code_does_not_hide():
     assert [f.code for f in engine.lint_text("n.txt", text, Settings(), "text").findings] == ["VMM900"]
 
 
+def _rows(path: str, text: str, fmt: str) -> list[tuple[str, int]]:
+    from migrator.model import LineIndex
+
+    index = LineIndex(text)
+    return [(f.code, index.position(f.span.start)[0]) for f in engine.lint_text(path, text, Settings(), fmt).findings]
+
+
+def test_a_trailing_directive_covers_its_own_line_only():
+    text = (
+        "a = stats.recomputed_tokens  # noqa: VMM101\n"
+        "b = stats.recomputed_tokens\n"
+    )
+    assert _rows("m.py", text, "python") == [("VMM101", 2)]
+
+
+def test_a_directive_on_its_own_line_covers_the_next_line_only():
+    text = (
+        "# vllm-metrics-migrator: ignore[VMM101]\n"
+        "a = stats.recomputed_tokens\n"
+        "b = stats.recomputed_tokens\n"
+    )
+    assert _rows("m.py", text, "python") == [("VMM101", 3)]
+    stacked = "# noqa: VMM101\n# vllm-metrics-migrator: ignore[VMM007]\na = stats.recomputed_tokens\n"
+    assert _rows("m.py", stacked, "python") == []
+
+
+RULES_WITH_BLOCK_EXPR = """groups:
+  - name: vllm
+    rules:
+      # vllm-metrics-migrator: ignore[VMM001]
+      - alert: RecomputeSpike
+        annotations:
+          summary: spike
+        expr: |
+          sum(rate(vllm:prompt_tokens_recomputed_total[5m]))
+            > 100
+      - alert: RecomputeGone
+        expr: |
+          absent(vllm:prompt_tokens_recomputed_total) == 0
+"""
+
+
+def test_a_yaml_directive_above_a_list_item_covers_the_whole_item():
+    """pint's scope: a block scalar cannot hold a comment, so the comment above the rule covers
+    its `expr` lines further down; the next rule is not covered."""
+    rows = _rows("rules.yaml", RULES_WITH_BLOCK_EXPR, "yaml")
+    assert ("VMM001", 9) not in rows
+    assert [r for _, r in rows] and all(r >= 11 for _, r in rows)
+
+
+def test_a_yaml_directive_above_a_key_covers_its_value():
+    text = RULES_WITH_BLOCK_EXPR.replace("      # vllm-metrics-migrator: ignore[VMM001]\n", "").replace(
+        "        expr: |\n          sum", "        # vllm-metrics-migrator: ignore\n        expr: |\n          sum"
+    )
+    rows = _rows("rules.yaml", text, "yaml")
+    assert all(r >= 12 for _, r in rows) and rows
+    # The same comment trailing the key covers only the key's line, not the block below it.
+    trailing = RULES_WITH_BLOCK_EXPR.replace("      # vllm-metrics-migrator: ignore[VMM001]\n", "").replace(
+        "        expr: |\n          sum", "        expr: |  # vllm-metrics-migrator: ignore\n          sum"
+    )
+    assert ("VMM001", 8) in _rows("rules.yaml", trailing, "yaml")
+
+
 def test_ignore_file_directive():
     text = "# vllm-metrics-migrator: ignore-file\nvllm:prompt_tokens_recomputed_total\n"
     assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
