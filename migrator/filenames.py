@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import quote_from_bytes
 
 # Lone surrogates (undecodable bytes), C0/C1 controls and DEL, and the bidirectional controls
 # that reorder what a terminal shows ("Trojan Source").
@@ -38,4 +37,6 @@ def printable(name: str) -> str:
 def uri_path(name: str) -> str:
     """A relative path as a URI reference: the file name's bytes, percent-encoded (RFC 3986),
     so every name, including undecodable ones, round-trips."""
+    from urllib.parse import quote_from_bytes  # only the SARIF format needs it
+
     return quote_from_bytes(os.fsencode(name), safe="/")

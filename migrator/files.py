@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 from migrator.config import Settings
 from migrator.filenames import printable
 from migrator.git_ignores import GitIgnores, git_root
-from migrator.safe_write import WriteRefused, is_temp_name
+from migrator.safe_write import TEMP_SUFFIX, WriteRefused, is_temp_name
 
 __all__ = [
     "PathError", "WriteRefused", "discover", "display_path", "git_root", "read_if_contains",
@@ -148,11 +148,13 @@ def discover(
                 continue
             ignored_here = None
             if gitignores is not None:
+                names = [e.name for e in entries]
                 if real_top == top:
-                    ignored_here = gitignores.checker(folder, top)
+                    ignored_here = gitignores.checker(folder, top, names)
                 else:
-                    real_check = gitignores.checker(real_top + folder[len(top):], real_top)
-                    ignored_here = lambda path, is_dir, _c=real_check: _c(real_top + path[len(top):], is_dir)  # noqa: E731
+                    real_check = gitignores.checker(real_top + folder[len(top):], real_top, names)
+                    if real_check is not None:
+                        ignored_here = lambda path, is_dir, _c=real_check: _c(real_top + path[len(top):], is_dir)  # noqa: E731
             excluded_names, spec = excludes.names, excludes.spec
             for entry in entries:
                 # Without following links a symlink is neither a file nor a folder: never walked.
@@ -160,7 +162,7 @@ def discover(
                 if not is_dir and not entry.is_file(follow_symlinks=False):
                     continue
                 name, path = entry.name, entry.path
-                if not is_dir and is_temp_name(name):
+                if not is_dir and name.endswith(TEMP_SUFFIX) and is_temp_name(name):
                     if on_temp_file is not None:
                         on_temp_file(path)
                     continue
@@ -187,6 +189,9 @@ _BOMS = (
 )
 
 
+_BOM_FIRST_BYTES = frozenset(bom[0] for bom, _ in _BOMS)
+
+
 def unicode_bom(data: bytes) -> str | None:
     """`utf-16` or `utf-32` when `data` starts with that encoding's byte-order mark."""
     for bom, encoding in _BOMS:
@@ -210,10 +215,14 @@ def read_if_contains(
     needles = needles or anchors
     fd = os.open(path, _OPEN_FLAGS | (0 if follow else _NOFOLLOW))
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
         n = os.readv(fd, [_buffer])
-        if n < _CHUNK and unicode_bom(bytes(_buffer[:4])) is None:
+        # Only an empty read or a full buffer can come from something that is not a regular
+        # file any more (a FIFO, a device swapped in); checking just those keeps the hot path
+        # (one read of a small file) at three system calls.
+        if (n == 0 or n == _CHUNK) and not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        # Byte-order marks other than UTF-8's start with 0x00, 0xFE or 0xFF (one byte test).
+        if n < _CHUNK and (n == 0 or _buffer[0] not in _BOM_FIRST_BYTES or unicode_bom(bytes(_buffer[:4])) is None):
             find = _buffer.find
             for anchor in anchors:
                 if find(anchor, 0, n) != -1:

@@ -15,9 +15,10 @@ the repository root down, plus `.git/info/exclude` and the default global exclud
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Variables with which an outer git process (a hook) would point our calls at another
 # repository or index.
@@ -26,12 +27,14 @@ _GIT_LOCATION_VARIABLES = (
     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE",
 )
 
+Checker = Callable[[str, bool], bool]
+
 
 def git_root(start: str) -> str | None:
     """The git work tree containing `start`, if any."""
     folder = start
     while True:
-        if os.path.exists(os.path.join(folder, ".git")):
+        if os.path.lexists(os.path.join(folder, ".git")):
             return folder
         parent = os.path.dirname(folder)
         if parent == folder:
@@ -39,7 +42,11 @@ def git_root(start: str) -> str | None:
         folder = parent
 
 
-def _git(root: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | None:
+def _git(root: str, *args: str, stdin: bytes | None = None) -> "subprocess.CompletedProcess[bytes] | None":
+    # Imported here: a walk outside any repository never pays for subprocess.
+    import shutil
+    import subprocess
+
     git = shutil.which("git")
     if git is None:
         return None
@@ -95,50 +102,66 @@ class _Listing:
 
 
 class _Patterns:
-    """The fallback without git: `.gitignore` files, last match wins, root first."""
+    """The fallback without git: `.gitignore` files from `root` down, last match wins; in a
+    repository also `.git/info/exclude` and the default global excludes file. Each folder's
+    list of (folder, spec) is computed once; a folder without any spec costs nothing."""
 
     def __init__(self, root: str, *, repository: bool) -> None:
         self.root = root
         self._specs: dict[str, object] = {}
-        self._extra: list[object] = []
+        self._chains: dict[str, tuple[tuple[str, object], ...]] = {}
+        extra = []
         if repository:
             for path in (os.path.join(root, ".git", "info", "exclude"), _global_excludes_file()):
-                spec = _read_spec(path) if path else None
+                spec = _read_spec(path)
                 if spec is not None:
-                    self._extra.append(spec)
+                    extra.append((root, spec))
+        self._chains[root] = (*extra, *self._own(root, None))
 
-    def spec_for(self, folder: str):  # type: ignore[no-untyped-def]
+    def _own(self, folder: str, has_gitignore: bool | None) -> tuple[tuple[str, object], ...]:
+        if has_gitignore is False:
+            return ()
         if folder not in self._specs:
             self._specs[folder] = _read_spec(os.path.join(folder, ".gitignore"))
-        return self._specs[folder]
+        spec = self._specs[folder]
+        return ((folder, spec),) if spec is not None else ()
+
+    def chain(self, folder: str, has_gitignore: bool | None = None) -> tuple[tuple[str, object], ...]:
+        """The specs that apply to entries of `folder`, root first. `has_gitignore` (known from
+        the folder's listing during a walk) saves a failed open() per folder."""
+        if folder not in self._chains:
+            parent = os.path.dirname(folder)
+            inherited = self.chain(parent) if parent != folder else ()
+            self._chains[folder] = (*inherited, *self._own(folder, has_gitignore))
+        return self._chains[folder]
+
+    def checker(self, folder: str, has_gitignore: bool | None = None) -> Checker | None:
+        specs = self.chain(folder, has_gitignore)
+        if not specs:
+            return None
+
+        def ignored(path: str, is_dir: bool) -> bool:
+            suffix = "/" if is_dir else ""
+            verdict: bool | None = None
+            for base, spec in specs:
+                prefix = base.rstrip(os.sep) + os.sep
+                rel = path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, base)
+                rel = rel.replace(os.sep, "/") + suffix
+                include = spec.check_file(rel).include  # type: ignore[attr-defined]
+                if include is not None:
+                    verdict = include
+            return bool(verdict)
+
+        return ignored
 
     def ignored(self, path: str, is_dir: bool) -> bool:
-        suffix = "/" if is_dir else ""
-        verdict: bool | None = None
-        if self._extra:
-            rel = os.path.relpath(path, self.root).replace(os.sep, "/") + suffix
-            for spec in self._extra:
-                verdict = _check(spec, rel, verdict)
-        for folder in self._chain(os.path.dirname(path)):
-            spec = self.spec_for(folder)
-            if spec is not None:
-                verdict = _check(spec, os.path.relpath(path, folder).replace(os.sep, "/") + suffix, verdict)
-        return bool(verdict)
-
-    def _chain(self, folder: str) -> list[str]:
-        """Folders from the root down to `folder`."""
-        chain = [folder]
-        while chain[-1] != self.root and os.path.dirname(chain[-1]) != chain[-1]:
-            chain.append(os.path.dirname(chain[-1]))
-        return chain[::-1]
+        check = self.checker(os.path.dirname(path))
+        return check is not None and check(path, is_dir)
 
 
-def _check(spec, rel: str, verdict: bool | None) -> bool | None:  # type: ignore[no-untyped-def]
-    result = spec.check_file(rel)
-    return verdict if result.include is None else result.include
-
-
-def _read_spec(path: str):  # type: ignore[no-untyped-def]
+def _read_spec(path: str | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             lines = handle.read().splitlines()
@@ -173,9 +196,18 @@ class GitIgnores:
                 self._roots[folder] = None if parent == folder else self.root_of(parent)
         return self._roots[folder]
 
-    def checker(self, folder: str, top: str) -> Callable[[str, bool], bool]:
-        """`ignored(path, is_dir)` for the entries of `folder`; `top` is the folder the walk
-        started from (outside a repository, `.gitignore` files apply from there down)."""
+    def checker(self, folder: str, top: str, names: Iterable[str] = ()) -> Checker | None:
+        """`ignored(path, is_dir)` for the entries of `folder`, or None when nothing can be
+        ignored there. `top` is the folder the walk started from (outside a repository,
+        `.gitignore` files apply from there down); `names` are the folder's entries."""
+        has_git = has_gitignore = False
+        for name in names:
+            if name == ".git":
+                has_git = True
+            elif name == ".gitignore":
+                has_gitignore = True
+        if has_git:
+            self._roots[folder] = folder
         root = self.root_of(folder)
         if root is not None:
             if root not in self._listings:
@@ -183,7 +215,7 @@ class GitIgnores:
             listing = self._listings[root]
             if listing is not None:
                 return listing.ignored
-        return self._fallback(root, top).ignored
+        return self._fallback(root, top).checker(folder, has_gitignore if names else None)
 
     def _fallback(self, root: str | None, top: str) -> _Patterns:
         base = root or top

@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import stat
 import time
 
@@ -41,7 +40,7 @@ class WriteRefused(Exception):
 
 
 def temp_name(name: str) -> str:
-    tail = f".{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    tail = f".{os.getpid()}-{os.urandom(4).hex()}{TEMP_SUFFIX}"
     stem = os.fsencode(name)[: _NAME_MAX - len(tail) - 1]
     return "." + os.fsdecode(stem) + tail
 

@@ -88,7 +88,7 @@ def test_named_files_with_force_exclude_ask_git_check_ignore(repo):
 
 
 def test_without_git_the_gitignore_files_still_apply_with_negation(repo, monkeypatch):
-    monkeypatch.setattr(git_ignores.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     result = found(repo)
     # No index to know what is tracked, nor the user's excludes file: those two differ.
     assert "keep/keep.yaml" in result and "docs/runbook.md" in result
