@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -252,7 +253,7 @@ def test_a_killed_migrate_leaves_whole_files(tree):
     try:
         # Kill it as soon as the write phase has begun (the first file is migrated).
         while child.poll() is None and not any(n.read_text() == AFTER for n in names[:5]):
-            pass
+            time.sleep(0.001)
         child.kill()
     finally:
         child.wait()
