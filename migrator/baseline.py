@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Iterable
 
 from migrator import __version__
+from migrator.filenames import printable
 from migrator.model import FileResult, Finding
 from migrator.output import project_root, repo_relative
+from migrator.safe_write import atomic_write_text
 
 BASELINE_VERSION = 1
 _COMMENT = (
@@ -37,7 +39,8 @@ class BaselineError(Exception):
 
 
 def finding_key(finding: Finding, root: str | None = None) -> Key:
-    return (repo_relative(finding.path, root)[0], finding.code, finding.locator, finding.matched)
+    # The path as text (undecodable bytes escaped): a baseline is JSON, read back as text.
+    return (printable(repo_relative(finding.path, root)[0]), finding.code, finding.locator, finding.matched)
 
 
 def build_baseline(findings: Iterable[Finding], root: str | None = None) -> dict:
@@ -59,7 +62,7 @@ def build_baseline(findings: Iterable[Finding], root: str | None = None) -> dict
 def write_baseline(path: str | Path, findings: Iterable[Finding]) -> int:
     """Write the baseline; returns how many findings it records."""
     data = build_baseline(findings)
-    Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(str(path), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return sum(e["count"] for e in data["entries"])
 
 

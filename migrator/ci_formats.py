@@ -21,8 +21,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from migrator import __version__
+from migrator.filenames import printable, uri_path
 from migrator.model import Applicability, Severity
-from migrator.output import RENDERERS, Located, project_root, repo_relative
+from migrator.output import RENDERERS, Located, project_root, repo_relative, short_locator
 from migrator.rule import rule_by_code
 
 TOOL_NAME = "vllm-metrics-migrator"
@@ -32,7 +33,12 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def _described(item: Located) -> str:
     f = item.finding
-    return f"{f.message} ({f.locator})" if f.locator else f.message
+    return f"{f.message} ({short_locator(f.locator)})" if f.locator else f.message
+
+
+def _shown_path(path: str, root: str) -> str:
+    """The repository path as text: undecodable bytes and control characters escaped."""
+    return printable(repo_relative(path, root)[0])
 
 
 def fingerprints(items: list[Located], root: str | None = None) -> list[str]:
@@ -47,7 +53,8 @@ def fingerprints(items: list[Located], root: str | None = None) -> list[str]:
         key = (repo_relative(f.path, root)[0], f.code, f.locator, f.matched)
         occurrence = seen[key]
         seen[key] += 1
-        out.append(hashlib.sha256("\0".join((*key, str(occurrence))).encode("utf-8")).hexdigest())
+        # surrogateescape: an undecodable file name hashes as its own bytes.
+        out.append(hashlib.sha256("\0".join((*key, str(occurrence))).encode("utf-8", "surrogateescape")).hexdigest())
     return out
 
 
@@ -66,13 +73,13 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(items: list[Located], unsafe: bool) -> str:
+def render_github(items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str:
     root = project_root()
     lines = []
     for item in items:
         f = item.finding
         props = {
-            "file": repo_relative(f.path, root)[0],
+            "file": _shown_path(f.path, root),
             "line": item.row,
             "col": item.column,
             "endLine": item.end_row,
@@ -90,7 +97,7 @@ def render_github(items: list[Located], unsafe: bool) -> str:
 GITLAB_SEVERITY = {Severity.INFO: "info", Severity.WARNING: "major", Severity.ERROR: "critical"}
 
 
-def render_gitlab(items: list[Located], unsafe: bool) -> str:
+def render_gitlab(items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str:
     root = project_root()
     issues = [
         {
@@ -98,7 +105,7 @@ def render_gitlab(items: list[Located], unsafe: bool) -> str:
             "check_name": item.finding.code,
             "fingerprint": fingerprint,
             "severity": GITLAB_SEVERITY[item.finding.severity],
-            "location": {"path": repo_relative(item.finding.path, root)[0], "lines": {"begin": item.row}},
+            "location": {"path": _shown_path(item.finding.path, root), "lines": {"begin": item.row}},
         }
         for item, fingerprint in zip(items, fingerprints(items, root))
     ]
@@ -137,9 +144,10 @@ def _sarif_rule(code: str) -> dict:
 
 
 def _artifact(path: str, root: str) -> dict:
+    # URIs carry the name's bytes percent-encoded (RFC 3986), whatever the name holds.
     rel, inside = repo_relative(path, root)
     if inside:
-        return {"uri": rel, "uriBaseId": "%SRCROOT%"}
+        return {"uri": uri_path(rel), "uriBaseId": "%SRCROOT%"}
     return {"uri": Path(rel).as_uri()}
 
 
@@ -167,7 +175,7 @@ def _sarif_fix(item: Located, artifact: dict) -> dict | None:
     }
 
 
-def render_sarif(items: list[Located], unsafe: bool) -> str:
+def render_sarif(items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str:
     root = project_root()
     codes = sorted({item.finding.code for item in items})
     rule_index = {code: i for i, code in enumerate(codes)}
@@ -186,7 +194,7 @@ def render_sarif(items: list[Located], unsafe: bool) -> str:
             "partialFingerprints": {"primaryLocationLineHash": fingerprint},
         }
         if f.locator:
-            result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": f.locator}]
+            result["locations"][0]["logicalLocations"] = [{"fullyQualifiedName": short_locator(f.locator)}]
         sarif_fix = _sarif_fix(item, artifact)
         if sarif_fix is not None:
             result["fixes"] = [sarif_fix]
@@ -218,37 +226,47 @@ def render_sarif(items: list[Located], unsafe: bool) -> str:
 
 # XML 1.0 cannot carry most control characters, even escaped; a stray one in a source line
 # would make the whole report unreadable to the CI system.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml(text: str) -> str:
     return _XML_INVALID.sub("\ufffd", text)
 
 
-def render_junit(items: list[Located], unsafe: bool) -> str:
+def render_junit(items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str:
+    """One testsuite per file, one testcase per finding. Only findings at or above `fail-on`
+    are `<failure>`s, so the CI's test view agrees with the exit code; the others are passing
+    testcases whose `<system-out>` holds the finding (CI test views show it with the case)."""
     root = project_root()
     by_file: dict[str, list[Located]] = defaultdict(list)
     for item in items:
-        by_file[repo_relative(item.finding.path, root)[0]].append(item)
-    suites = ET.Element("testsuites", name=TOOL_NAME, tests=str(max(1, len(items))), failures=str(len(items)), errors="0")
+        by_file[_shown_path(item.finding.path, root)].append(item)
+    failures = sum(1 for item in items if item.finding.severity >= fail_on)
+    suites = ET.Element("testsuites", name=TOOL_NAME, tests=str(max(1, len(items))), failures=str(failures), errors="0")
     if not items:
         suite = ET.SubElement(suites, "testsuite", name=TOOL_NAME, tests="1", failures="0", errors="0", skipped="0")
         ET.SubElement(suite, "testcase", name="no findings", classname=TOOL_NAME)
     for path, file_items in by_file.items():
+        file_failures = sum(1 for item in file_items if item.finding.severity >= fail_on)
         suite = ET.SubElement(
-            suites, "testsuite", name=_xml(path), tests=str(len(file_items)), failures=str(len(file_items)),
+            suites, "testsuite", name=_xml(path), tests=str(len(file_items)), failures=str(file_failures),
             errors="0", skipped="0",
         )
         for item in file_items:
             f = item.finding
             case = ET.SubElement(suite, "testcase", name=f"{f.code} {item.row}:{item.column}", classname=_xml(path))
-            failure = ET.SubElement(case, "failure", message=_xml(_described(item)), type=f.code)
+            line, _, _ = item.source_window()
             body = [f"{path}:{item.row}:{item.column}: {f.code} [{f.severity.label}] {_described(item)}"]
-            if item.source_line:
-                body.append(f"  {item.row} | {item.source_line}")
+            if line:
+                body.append(f"  {item.row} | {line}")
             if f.fix is not None:
                 body.append(f"  = {f.fix.applicability.value} fix: {f.fix.message}")
-            failure.text = _xml("\n".join(body))
+            if f.severity >= fail_on:
+                failure = ET.SubElement(case, "failure", message=_xml(_described(item)), type=f.code)
+                failure.text = _xml("\n".join(body))
+            else:
+                below = f"(severity {f.severity.label}, below fail-on = {fail_on.label}: reported, does not fail)"
+                ET.SubElement(case, "system-out").text = _xml("\n".join([*body, below]))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import os
 import sys
@@ -13,7 +14,9 @@ import click
 from migrator import __version__
 from migrator.cli_extra import live_check_options, run_live_check, verify_command
 from migrator.config import ConfigError, Settings, load_settings
-from migrator.model import Severity
+from migrator.filenames import printable
+from migrator.files import PathError
+from migrator.model import FileResult, Severity
 from migrator.output import (
     TEXT_FORMATS,
     RENDERERS,
@@ -170,19 +173,19 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
     else:
         try:
             report = run(paths, settings, options)
-        except FileNotFoundError as err:
-            click.echo(f"error: {err.args[0]}: no such file or directory", err=True)
+        except PathError as err:
+            click.echo(f"error: {err}", err=True)
             sys.exit(EXIT_ERROR)
+    run_live_check(report, paths, settings, force_exclude=force_exclude, **live)
     for message in report.errors:
         click.echo(f"error: {message}", err=True)
-    run_live_check(report, paths, settings, force_exclude=force_exclude, **live)
 
     if show_diff:
         for result in report.changed:
             click.echo(unified_diff(result), nl=False)
         fixable = sum(r.fixed_count for r in report.changed)
         click.echo(f"Would fix {fixable} finding{'s' if fixable != 1 else ''} in {len(report.changed)} file{'s' if len(report.changed) != 1 else ''}.", err=True)
-        sys.exit(EXIT_FINDINGS if report.changed and not exit_zero else EXIT_OK)
+        sys.exit(EXIT_FINDINGS if report.errors or (report.changed and not exit_zero) else EXIT_OK)
 
     if write_baseline_file:
         from migrator.baseline import write_baseline
@@ -190,37 +193,59 @@ def check(paths, fix, unsafe_fixes, show_diff, select, ignore, output_format, ou
         try:
             count = write_baseline(write_baseline_file, report.findings)
         except OSError as err:
-            click.echo(f"error: cannot write baseline {write_baseline_file}: {err.strerror}", err=True)
+            click.echo(f"error: cannot write baseline {printable(write_baseline_file)}: {err.strerror}", err=True)
             sys.exit(EXIT_ERROR)
-        click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {write_baseline_file}.", err=True)
-        sys.exit(EXIT_OK)
+        click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {printable(write_baseline_file)}.", err=True)
+        if report.errors:
+            click.echo("The baseline misses the files that could not be read (see the errors above).", err=True)
+        sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
     hidden = 0
     if baseline is not None:
         from migrator.baseline import apply_baseline
 
         hidden = apply_baseline(report.results, baseline)
 
-    stream_out = open(output_file, "w", encoding="utf-8") if output_file else None
-    # `--fix` on stdin writes the fixed text to stdout (for editors and pipes); the report must
-    # not be mixed into it.
-    report_stream = stream_out or (sys.stderr if paths == ["-"] and fix else None)
-    try:
+    if output_file:
+        # Rendered completely, then written atomically: never a truncated report.
+        from migrator.safe_write import atomic_write_text
+
+        buffer = io.StringIO()
+        _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, buffer, hidden)
+        try:
+            atomic_write_text(output_file, buffer.getvalue())
+        except OSError as err:
+            click.echo(f"error: cannot write {printable(output_file)}: {err.strerror}", err=True)
+            sys.exit(EXIT_ERROR)
+    else:
+        # `--fix` on stdin writes the fixed text to stdout (for editors and pipes); the report
+        # must not be mixed into it.
+        report_stream = sys.stderr if paths == ["-"] and fix else None
         _print_report(report, settings, output_format, unsafe_fixes, statistics, fix, color, report_stream, hidden)
-    finally:
-        if stream_out:
-            stream_out.close()
     sys.exit(_exit_code(report, settings, exit_zero, exit_non_zero_on_fix))
 
 
 def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptions, print_fixed: bool) -> RunReport:
+    """Check the text on stdin; with `print_fixed`, write the (possibly) fixed text to stdout,
+    like ruff. Bytes are never altered by decoding: input that is not UTF-8 text is passed
+    through unchanged, with a note, and findings are positioned in the text printed."""
+    from migrator.files import decode, looks_binary, unicode_bom
+
     data = sys.stdin.buffer.read()
-    text = data.decode("utf-8", errors="replace")
     name = stdin_filename or "-"
+    encoding = unicode_bom(data)
+    text = None if encoding or looks_binary(data) else decode(data)
+    if text is None:
+        what = f"{encoding.upper()} text" if encoding else "not valid UTF-8"
+        note = f"skipped: {what}" + ("; passed through unchanged" if print_fixed else "")
+        if print_fixed:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return RunReport(results=[FileResult(path=name, note=note)], files_scanned=1)
     result = process_text(name, text, settings, options)
     if print_fixed:
-        # Like ruff: with --fix on stdin, the (possibly) fixed text goes to stdout.
-        sys.stdout.write(result.fixed if result.fixed is not None else text)
-        result.fixed = None
+        sys.stdout.flush()
+        sys.stdout.buffer.write((result.fixed if result.fixed is not None else text).encode("utf-8"))
+        sys.stdout.flush()
     return RunReport(results=[result], files_scanned=1)
 
 
@@ -245,19 +270,24 @@ def _print_report(report, settings, output_format, unsafe, statistics, fixed_mod
         return
     for result in report.results:
         if result.note:
-            click.echo(f"{result.path}: {result.note}", err=True)
+            click.echo(f"{printable(result.path)}: {result.note}", err=True)
     items = locate(report.results)
     if output_format in ("full", "concise"):
         out.write(render_full(items, unsafe, Style(use_color), concise=output_format == "concise"))
         fixed = sum(r.fixed_count for r in report.results)
-        out.write(summary_line(findings, unsafe, fixed if fixed_mode else 0) + "\n")
+        skipped = sum(1 for r in report.results if r.note and r.note.startswith("skipped"))
+        out.write(summary_line(findings, unsafe, fixed if fixed_mode else 0, errors=len(report.errors), skipped=skipped) + "\n")
         if hidden:
             out.write(f"{hidden} more finding{'s' if hidden != 1 else ''} hidden by the baseline.\n")
     else:
-        out.write(RENDERERS[output_format](items, unsafe))
+        out.write(RENDERERS[output_format](items, unsafe, fail_on=settings.fail_on))
 
 
 def _exit_code(report: RunReport, settings: Settings, exit_zero: bool, exit_non_zero_on_fix: bool) -> int:
+    # A file that was meant to be checked but could not be read, or a fix that could not be
+    # written, fails the run whatever else was asked: it is never a pass.
+    if report.errors:
+        return EXIT_FINDINGS
     if exit_non_zero_on_fix and report.changed:
         return EXIT_FINDINGS
     if exit_zero:
@@ -353,9 +383,9 @@ def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fai
 
     Applies every safe fix (and unsafe ones with --unsafe-fixes), then prints what changed and
     what is left for a person, by rule. Exit code 0 when nothing at or above `fail-on` is left,
-    1 otherwise (with --dry-run: also 1 when a file would change), 2 on usage errors, 130 when
-    interrupted (each file is then either original or fully migrated; the written ones are
-    listed).
+    1 otherwise, or when a file could not be read or written (with --dry-run: also 1 when a
+    file would change), 2 on usage errors, 130 when interrupted (each file is then either
+    original or fully migrated).
     """
     from migrator import migrate as migration_module
 
@@ -372,22 +402,24 @@ def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fai
         if progress:
             progress.clear()
         click.echo("Interrupted. Every file is either original or fully migrated.", err=True)
-        click.echo(f"Written before the interrupt ({len(stop.written)}):", err=True)
-        for name in stop.written:
-            click.echo(f"  {name}", err=True)
-        click.echo(f"Not written ({len(stop.pending)}); run migrate again to finish.", err=True)
-        for name in stop.pending:
-            click.echo(f"  {name}", err=True)
+        _echo_some(f"Written before the interrupt ({len(stop.written)}):", stop.written)
+        _echo_some(f"Not written ({len(stop.pending)}); run migrate again to finish:", stop.pending)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         if progress:
             progress.clear()
         click.echo("Interrupted while scanning; no file was written.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except PathError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_ERROR)
     if progress:
         progress.clear()
     for message in result.report.errors:
         click.echo(f"error: {message}", err=True)
+    for file_result in result.report.results:
+        if file_result.note:
+            click.echo(f"{printable(file_result.path)}: {file_result.note}", err=True)
     if dry_run:
         for file_result in result.report.changed:
             click.echo(unified_diff(file_result), nl=False)
@@ -396,14 +428,29 @@ def migrate(path, unsafe_fixes, dry_run, report_file, quiet, select, ignore, fai
         try:
             migration_module.write_report(result, report_file)
         except OSError as err:
-            click.echo(f"error: cannot write the report {report_file}: {err.strerror}", err=True)
+            click.echo(f"error: cannot write the report {printable(report_file)}: {err.strerror}", err=True)
             sys.exit(EXIT_ERROR)
         if not quiet:
-            click.echo(f"Report written to {report_file}.")
+            click.echo(f"Report written to {printable(report_file)}.")
     elif result.left and not quiet:
         click.echo("List them with `vllm-metrics-migrator check`, or pass --report FILE (.md or .json).")
+    elif result.changed and not dry_run and not quiet:
+        click.echo("--report FILE (.md or .json) lists the changed files.")
     remaining = any(item.finding.severity >= settings.fail_on for item in result.left)
-    sys.exit(EXIT_FINDINGS if remaining or (dry_run and result.changed) else EXIT_OK)
+    failed = remaining or bool(result.report.errors) or (dry_run and bool(result.changed))
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+# At most this many paths are listed after an interrupt; `git status` or a rerun shows the rest.
+_LISTED_PATHS = 10
+
+
+def _echo_some(title: str, names: list[str]) -> None:
+    click.echo(title, err=True)
+    for name in names[:_LISTED_PATHS]:
+        click.echo(f"  {printable(name)}", err=True)
+    if len(names) > _LISTED_PATHS:
+        click.echo(f"  … and {len(names) - _LISTED_PATHS} more", err=True)
 
 
 def entry() -> None:

@@ -146,7 +146,10 @@ def verify_command(paths: tuple[str, ...], keep: Path | None, fmt: str, metric_p
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_ERROR)
     except FileNotFoundError as err:
-        click.echo(f"error: {err.args[0]}: no such file or directory", err=True)
+        from migrator.files import PathError
+
+        # PathError says what is wrong (missing, dangling link, special file) and escapes the name.
+        click.echo(f"error: {err}" if isinstance(err, PathError) else f"error: {err.args[0]}: no such file or directory", err=True)
         sys.exit(EXIT_ERROR)
 
     if fmt == "json":

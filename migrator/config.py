@@ -170,6 +170,9 @@ def _exclusion(entry: Any) -> Exclusion:
     )
 
 
+_OTHER_CONFIG = " (fix it, or name another configuration with --config FILE)"
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest config file at or above `start`, like ruff and pytest look for theirs."""
     start = start.resolve()
@@ -181,11 +184,16 @@ def find_config(start: Path) -> Path | None:
         if pyproject.is_file():
             import tomllib  # only when there is a file to read
 
+            # A pyproject.toml that cannot be read might hold our table: skipping it would drop
+            # its `ignore` and `fail-on` silently, so it is an error, as with --config.
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-                continue
-            if TOOL_KEY in data.get("tool", {}):
+            except OSError as err:
+                raise ConfigError(f"{pyproject}: cannot read: {err.strerror}{_OTHER_CONFIG}") from None
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+                raise ConfigError(f"{pyproject}: invalid TOML: {err}{_OTHER_CONFIG}") from None
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and TOOL_KEY in tool:
                 return pyproject
     return None
 

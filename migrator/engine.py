@@ -6,6 +6,7 @@ import bisect
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Callable
 
 from migrator.config import Settings
 from migrator.formats import handler_for
@@ -49,15 +50,28 @@ def parse_error_finding(path: str, text: str, err: ParseError) -> Finding:
     return rule.finding_for(path, text, err)  # type: ignore[attr-defined]
 
 
-class Suppressions:
-    """Inline `# vllm-metrics-migrator: ignore[...]` and `# noqa: VMMxxx` directives."""
+# What may precede a directive on a line that holds nothing but a comment: indentation and
+# comment openers (`#`, `//`, `--`, `;`, `%`, `<!--`, `/*`, `*`).
+_COMMENT_ONLY_PREFIX = re.compile(r"[ \t]*(?:(?:#+|//+|--+|;+|%+|<!--|/\*+|\*+)[ \t]*)*")
 
-    def __init__(self, text: str) -> None:
+
+class Suppressions:
+    """Inline `# vllm-metrics-migrator: ignore[...]` and `# noqa: VMMxxx` directives.
+
+    A directive trailing code covers its own line only. A directive on a line of its own covers
+    the next line that is not a comment (stacked directive lines all reach it); in YAML, when
+    that line starts a list item or a mapping key, the whole node (`node_scopes`: a rule, an
+    `expr` block scalar). `ignore-file` anywhere covers the file.
+    """
+
+    def __init__(self, text: str, node_scopes: Callable[[], dict[int, int]] | None = None) -> None:
         self.file_level = False
-        self.by_row: dict[int, frozenset[str] | None] = {}
+        # (first row, last row, codes or None for every code)
+        self.ranges: list[tuple[int, int, frozenset[str] | None]] = []
         if "vllm-metrics-migrator:" not in text and "noqa" not in text:
             return
         index = LineIndex(text)
+        directives: list[tuple[int, bool, frozenset[str] | None]] = []  # row, own line, codes
         for match in _DIRECTIVE.finditer(text):
             row = index.position(match.start())[0]
             if match["kind"] == "ignore-file":
@@ -69,17 +83,39 @@ class Suppressions:
                 if raw is not None
                 else None
             )
-            previous = self.by_row.get(row, frozenset())
-            self.by_row[row] = None if codes is None or previous is None else previous | codes
+            own_line = _COMMENT_ONLY_PREFIX.fullmatch(text, index.line_start(row), match.start()) is not None
+            directives.append((row, own_line, codes))
+        directive_rows = {row for row, own_line, _ in directives if own_line}
+        scopes: dict[int, int] | None = None
+        for row, own_line, codes in directives:
+            if not own_line:
+                self.ranges.append((row, row, codes))  # trailing code: its own line only
+                continue
+            target = row + 1
+            while target in directive_rows:  # stacked directive lines all reach the same line
+                target += 1
+            last = target
+            if node_scopes is not None:
+                if scopes is None:
+                    scopes = node_scopes()
+                last = max(target, scopes.get(target, target))
+            self.ranges.append((row, last, codes))
+
+    @classmethod
+    def for_document(cls, document: Document) -> "Suppressions":
+        scopes = None
+        if document.format == "yaml":
+            from migrator.formats.yaml_suppression_scopes import node_scopes
+
+            scopes = lambda: node_scopes(document)  # noqa: E731 - only computed when needed
+        return cls(document.text, scopes)
 
     def hides(self, code: str, row: int) -> bool:
         if self.file_level:
             return True
-        for r in (row, row - 1):
-            if r in self.by_row:
-                codes = self.by_row[r]
-                if codes is None or code in codes:
-                    return True
+        for first, last, codes in self.ranges:
+            if first <= row <= last and (codes is None or code in codes):
+                return True
         return False
 
 
@@ -116,7 +152,7 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
     findings: list[Finding] = []
     for rule in rules:
         findings.extend(rule.check(ctx))
-    suppressions = Suppressions(text)
+    suppressions = Suppressions.for_document(document)
     lines = document.lines
     findings = [
         f

@@ -4,8 +4,8 @@ Fix everything that can be fixed (safe fixes; unsafe ones too with `--unsafe-fix
 changed file atomically, then tell the person running it exactly what is left and why.
 
 Interrupt safety: the engine computes every fix in memory first (nothing touches the disk while
-scanning); files are then written one by one through `files.atomic_write` (temporary file +
-rename), so each file is either original or fully migrated. While writing, Ctrl-C is deferred
+scanning); files are then written one by one through `safe_write.write_fixed` (temporary file
++ rename), so each file is either original or fully migrated. While writing, Ctrl-C is deferred
 to the end of the current file, so the list of files written before the interrupt is exact.
 """
 
@@ -24,11 +24,12 @@ from typing import Callable, Iterator, TextIO
 
 from migrator import __version__
 from migrator.config import Settings
-from migrator.files import WriteRefused, atomic_write
+from migrator.filenames import printable
 from migrator.model import Applicability, Finding
 from migrator.output import Located, locate
 from migrator.rule import rule_by_code
-from migrator.runner import RunOptions, RunReport, process_text, run
+from migrator.runner import RunOptions, RunReport, not_written, run, write_result
+from migrator.safe_write import WriteRefused, atomic_write_text
 
 REPORT_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".json": "json"}
 # Generated reports quote the removed metric; the directive keeps a report committed to (or left
@@ -109,10 +110,11 @@ def migrate(
 
     Raises MigrationInterrupted when Ctrl-C arrives while writing, KeyboardInterrupt when it
     arrives while scanning (nothing has been written then)."""
-    report = run([path], settings, RunOptions(fix=True, unsafe=unsafe, write=False), on_file=on_file)
+    options = RunOptions(fix=True, unsafe=unsafe, write=False, remove_stale_temp_files=not dry_run)
+    report = run([path], settings, options, on_file=on_file)
     migration = Migration(report=report, unsafe=unsafe, dry_run=dry_run)
     if not dry_run:
-        migration.written = _write(report, path, settings)
+        migration.written = _write(report)
     if baseline is not None:
         from migrator.baseline import apply_baseline
 
@@ -134,26 +136,23 @@ def _sigint_deferred() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
-def _write(report: RunReport, path: str, settings: Settings) -> list[str]:
-    target = Path(path).resolve()
-    roots = [target if target.is_dir() else target.parent]
+def _write(report: RunReport) -> list[str]:
     cwd = os.getcwd()
-    todo = [r for r in report.results if r.changed and r.fixed is not None]
+    todo = [r for r in report.results if r.changed]
     written: list[str] = []
     with _sigint_deferred() as interrupted:
         for number, result in enumerate(todo):
-            file_path = Path(os.path.join(cwd, result.path))
+            file_path = os.path.join(cwd, result.path)
             try:
-                atomic_write(file_path, result.fixed, allowed_roots=roots)  # type: ignore[arg-type]
+                write_result(file_path, result)
             except KeyboardInterrupt:
-                # Only reachable off the main thread (or from a test): atomic_write either
+                # Only reachable off the main thread (or from a test): the write either
                 # renamed the new text into place or left the original; look which.
                 if _reads_as(file_path, result.fixed):
                     written.append(result.path)
                 raise MigrationInterrupted(written, [r.path for r in todo[len(written):]]) from None
             except (OSError, WriteRefused) as err:
-                report.errors.append(f"{result.path}: not written: {err}")
-                _unfixed(result, settings)
+                not_written(result, err, report)
                 continue
             written.append(result.path)
             if interrupted():
@@ -161,20 +160,12 @@ def _write(report: RunReport, path: str, settings: Settings) -> list[str]:
     return written
 
 
-def _reads_as(path: Path, text: str | None) -> bool:
+def _reads_as(path: str, text: str | None) -> bool:
     try:
-        return path.read_bytes() == (text or "").encode("utf-8")
+        with open(path, "rb") as handle:
+            return handle.read() == (text or "").encode("utf-8")
     except OSError:
         return False
-
-
-def _unfixed(result, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    """A file that could not be written keeps all its findings: lint the original again."""
-    original = result.original or ""
-    again = process_text(result.path, original, settings, RunOptions(fix=False))
-    result.findings = again.findings
-    result.fixed = None
-    result.fixed_findings = []
 
 
 # --- progress ------------------------------------------------------------------------------------
@@ -243,12 +234,12 @@ def summary(migration: Migration, *, quiet: bool = False) -> str:
     lines = [head]
     if m.hidden_by_baseline:
         lines.append(f"({_plural(m.hidden_by_baseline, 'finding')} hidden by the baseline.)")
+    if m.report.errors:
+        lines.append(f"{_plural(len(m.report.errors), 'error')}: files that could not be read or written (listed above).")
     if quiet:
         return "\n".join(lines) + "\n"
-    if changed and not m.dry_run:
-        lines.append("")
-        lines.append("Changed:")
-        lines.extend(f"  {r.path} ({_plural(r.fixed_count, 'fix', 'fixes')})" for r in m.changed)
+    # The changed files are listed in the report (--report), not here: a migration can change
+    # thousands of files, and the summary must stay readable.
     rows = by_rule(m)
     if rows:
         lines.append("")
@@ -265,7 +256,7 @@ def report_items(migration: Migration) -> list[dict]:
     for item in migration.left:
         f = item.finding
         items.append({
-            "path": f.path,
+            "path": printable(f.path),
             "line": item.row,
             "column": item.column,
             "end_line": item.end_row,
@@ -296,11 +287,24 @@ def report_json(migration: Migration) -> str:
             "hidden_by_baseline": m.hidden_by_baseline,
             "by_rule": [{"code": c, "fixed": fx, "left": lf, "name": n} for c, fx, lf, n in by_rule(m)],
         },
-        "changed_files": [{"path": r.path, "fixed": r.fixed_count} for r in m.changed],
+        "changed_files": [{"path": printable(r.path), "fixed": r.fixed_count} for r in m.changed],
         "remaining": report_items(m),
         "errors": list(m.report.errors),
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _code(text: str) -> str:
+    """`text` as a Markdown code span in a table cell: backslashes are literal there, only a
+    pipe needs escaping (GFM tables), and a backtick in the text needs a longer fence."""
+    text = text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _where(item: dict) -> str:
+    return f"{item['path']}:{item['line']}:{item['column']}"
 
 
 def _cell(text: str) -> str:
@@ -327,7 +331,7 @@ def report_markdown(migration: Migration) -> str:
         out += [f"| {c} | {fx} | {lf} | {n} |" for c, fx, lf, n in rows]
     if m.changed:
         out += ["", "## Changed files", ""]
-        out += [f"- `{_cell(r.path)}`: {_plural(r.fixed_count, 'fix', 'fixes')}" for r in m.changed]
+        out += [f"- {_code(printable(r.path))}: {_plural(r.fixed_count, 'fix', 'fixes')}" for r in m.changed]
     out += ["", "## Left for a person", ""]
     items = report_items(m)
     if not items:
@@ -337,7 +341,7 @@ def report_markdown(migration: Migration) -> str:
         for it in items:
             message = it["message"] + (f" ({it['locator']})" if it["locator"] else "")
             out.append(
-                f"| `{_cell(it['path'])}:{it['line']}:{it['column']}` | {it['code']} | {it['severity']} "
+                f"| {_code(_where(it))} | {it['code']} | {it['severity']} "
                 f"| {_cell(message)} | {_cell(it['reason'])} |"
             )
     if m.report.errors:
@@ -346,6 +350,7 @@ def report_markdown(migration: Migration) -> str:
 
 
 def write_report(migration: Migration, path: str) -> None:
+    """Render completely first, then write atomically: never a 0-byte or half report."""
     fmt = report_format(path)
     text = report_json(migration) if fmt == "json" else report_markdown(migration)
-    Path(path).write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)

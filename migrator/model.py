@@ -95,25 +95,42 @@ class Finding:
 
 
 class LineIndex:
-    """Maps offsets to 1-based (row, column) pairs; columns count characters."""
+    """Maps offsets to 1-based (row, column) pairs; columns count characters.
+
+    Lines end at `\n` (a `\r` before it belongs to the break). A file with CR-only line
+    endings (classic Mac OS: `\r` and no `\n` anywhere) has its lines end at `\r`, as its
+    editors show them.
+    """
 
     def __init__(self, text: str) -> None:
         self._starts = [0]
         find = text.find
-        pos = find("\n")
+        brk = "\n" if "\n" in text or "\r" not in text else "\r"
+        pos = find(brk)
         while pos != -1:
             self._starts.append(pos + 1)
-            pos = find("\n", pos + 1)
+            pos = find(brk, pos + 1)
         self._text = text
+
+    @property
+    def text(self) -> str:
+        return self._text
 
     def position(self, offset: int) -> tuple[int, int]:
         row = bisect.bisect_right(self._starts, offset) - 1
         return row + 1, offset - self._starts[row] + 1
 
-    def line_text(self, row: int) -> str:
+    def line_bounds(self, row: int) -> tuple[int, int]:
+        """Offsets of the line's first character and of its end (before the line break)."""
         start = self._starts[row - 1]
         end = self._starts[row] - 1 if row < len(self._starts) else len(self._text)
-        return self._text[start:end].rstrip("\r")
+        if end > start and self._text[end - 1] == "\r":
+            end -= 1
+        return start, end
+
+    def line_text(self, row: int) -> str:
+        start, end = self.line_bounds(row)
+        return self._text[start:end]
 
     def line_start(self, row: int) -> int:
         return self._starts[row - 1]

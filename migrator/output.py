@@ -9,17 +9,37 @@ import json
 import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable, Protocol
 
-from migrator.model import Applicability, FileResult, Finding, LineIndex
+from migrator.filenames import printable
+from migrator.model import Applicability, FileResult, Finding, LineIndex, Severity
 from migrator.rule import rule_by_code
+
+# Text output shows at most this much of a source line, around the finding: one finding in a
+# minified 20 MB dashboard must not print the whole line.
+SOURCE_WIDTH = 160
+# Locators of deeply nested documents can be longer than the document is wide; keep both ends.
+LOCATOR_WIDTH = 300
+ELLIPSIS = "…"
 
 
 def unified_diff(result: FileResult) -> str:
     """The `--diff` / `migrate --dry-run` view of one file's fixes."""
     from migrator.diffs import unified_diff as diff
 
-    return diff(result.original or "", result.fixed or "", f"a/{result.path}", f"b/{result.path}")
+    name = printable(result.path)
+    return diff(result.original or "", result.fixed or "", f"a/{name}", f"b/{name}")
+
+
+def short_locator(locator: str, width: int = LOCATOR_WIDTH) -> str:
+    """`locator` cut in the middle when longer than `width`: the head says where in the
+    document, the tail which field."""
+    locator = printable(locator)
+    if len(locator) <= width:
+        return locator
+    head = width * 2 // 5
+    tail = width - head - len(ELLIPSIS) - 2
+    return f"{locator[:head]} {ELLIPSIS} {locator[-tail:]}"
 
 
 def project_root(cwd: str | None = None) -> str:
@@ -55,8 +75,32 @@ class Located:
     column: int
     end_row: int
     end_column: int
-    source_line: str
     index: LineIndex
+
+    @property
+    def source_line(self) -> str:
+        return self.index.line_text(self.row)
+
+    def source_window(self, width: int = SOURCE_WIDTH) -> tuple[str, int, int]:
+        """(text, caret column, caret width) of the finding's line, clipped to about `width`
+        characters around the finding with an ellipsis where text was cut. Only the window is
+        copied out of the file's text."""
+        start, end = self.index.line_bounds(self.row)
+        text = self.index.text
+        length = end - start
+        col = self.column - 1
+        span = (self.end_column - self.column) if self.end_row == self.row else length - col
+        span = max(1, span)
+        if length <= width:
+            return text[start:end], col + 1, span
+        lo = max(0, min(col - width // 4, length - width))
+        hi = min(length, lo + width)
+        shown = text[start + lo : start + hi]
+        prefix = ELLIPSIS if lo > 0 else ""
+        suffix = ELLIPSIS if hi < length else ""
+        caret_col = col - lo + len(prefix) + 1
+        caret_width = max(1, min(span, hi - col))
+        return prefix + shown + suffix, caret_col, caret_width
 
 
 def locate(results: Iterable[FileResult]) -> list[Located]:
@@ -69,7 +113,7 @@ def locate(results: Iterable[FileResult]) -> list[Located]:
         for f in result.findings:
             row, col = index.position(f.span.start)
             end_row, end_col = index.position(f.span.end)
-            located.append(Located(f, row, col, end_row, end_col, index.line_text(row), index))
+            located.append(Located(f, row, col, end_row, end_col, index))
     return located
 
 
@@ -98,7 +142,7 @@ def finding_json(item: Located) -> dict:
     return {
         "code": f.code,
         "message": f.message,
-        "filename": f.path,
+        "filename": printable(f.path),
         "location": {"row": item.row, "column": item.column},
         "end_location": {"row": item.end_row, "column": item.end_column},
         "severity": f.severity.label,
@@ -122,23 +166,37 @@ class Style:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
 
 
+# One colour per severity, so info and warning never look alike: red, yellow, blue.
+SEVERITY_COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "34"}
+
+
+def _control_pictures(line: str) -> str:
+    """A source line without the control characters a terminal would obey (ESC, CR, BEL...):
+    each becomes its one-character Unicode control picture, so carets stay aligned."""
+    if line.isprintable():
+        return line
+    return "".join(
+        chr(0x2400 + ord(c)) if ord(c) < 0x20 and c != "\t" else ("\u2421" if c == "\x7f" else c) for c in line
+    )
+
+
 def render_full(items: list[Located], unsafe: bool, style: Style, concise: bool = False) -> str:
     out: list[str] = []
     for item in items:
         f = item.finding
-        locator = f" ({f.locator})" if f.locator else ""
+        colour = SEVERITY_COLOURS[f.severity]
+        locator = f" ({short_locator(f.locator)})" if f.locator else ""
         head = (
-            f"{style(f.path, '1')}:{item.row}:{item.column}: {style(f.code, '1;31' if f.severity.label == 'error' else '1;33')} "
-            f"{fix_marker(f, unsafe)}{f.message}{locator}"
+            f"{style(printable(f.path), '1')}:{item.row}:{item.column}: {style(f.code, '1;' + colour)} "
+            f"{fix_marker(f, unsafe)}{style(f.severity.label + ':', colour)} {f.message}{locator}"
         )
         out.append(head)
         if concise:
             continue
-        line = item.source_line
-        width = max(1, (item.end_column - item.column) if item.end_row == item.row else len(line) - item.column + 1)
+        line, caret_column, width = item.source_window()
         gutter = f"{item.row} | "
-        out.append(f"  {gutter}{line}")
-        out.append("  " + " " * len(gutter) + " " * (item.column - 1) + style("^" * width, "31"))
+        out.append(f"  {gutter}{_control_pictures(line)}")
+        out.append("  " + " " * len(gutter) + " " * (caret_column - 1) + style("^" * width, colour))
         if f.fix is not None:
             label = {
                 Applicability.SAFE: "Safe fix",
@@ -150,12 +208,25 @@ def render_full(items: list[Located], unsafe: bool, style: Style, concise: bool 
     return "\n".join(out) + ("\n" if out and concise else "")
 
 
-def summary_line(findings: list[Finding], unsafe: bool, fixed: int = 0) -> str:
+def summary_line(findings: list[Finding], unsafe: bool, fixed: int = 0, errors: int = 0, skipped: int = 0) -> str:
+    line = _summary(findings, unsafe, fixed)
+    if skipped and line == _ALL_PASSED and not errors:
+        return f"No findings; {skipped} file{'s were' if skipped != 1 else ' was'} skipped (see the notes above)."
+    if errors:
+        problem = f"{errors} file{'s' if errors != 1 else ''} could not be checked or written (see the errors above)"
+        return f"No findings in the files checked, but {problem}." if line == _ALL_PASSED else f"{line} {problem[0].upper()}{problem[1:]}."
+    return line
+
+
+_ALL_PASSED = "All checks passed!"
+
+
+def _summary(findings: list[Finding], unsafe: bool, fixed: int) -> str:
     if fixed:
         remaining = len(findings)
         return f"Found {fixed + remaining} findings ({fixed} fixed, {remaining} remaining)."
     if not findings:
-        return "All checks passed!"
+        return _ALL_PASSED
     safe = sum(1 for f in findings if f.fix is not None and f.fix.applies_at(False))
     more = sum(
         1 for f in findings if f.fix is not None and f.fix.applicability is Applicability.UNSAFE and f.fix.edits
@@ -183,15 +254,22 @@ def render_statistics(findings: list[Finding], unsafe: bool) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-Renderer = Callable[[list[Located], bool], str]
+class Renderer(Protocol):
+    """A machine format: findings in, the whole document out. `fail_on` is the lowest severity
+    that fails the run (JUnit marks only those as failures)."""
 
-RENDERERS: dict[str, Renderer] = {
-    "json": lambda items, unsafe: json.dumps([finding_json(i) for i in items], indent=2, ensure_ascii=False)
-    + "\n",
-    "json-lines": lambda items, unsafe: "".join(
-        json.dumps(finding_json(i), ensure_ascii=False) + "\n" for i in items
-    ),
-}
+    def __call__(self, items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str: ...
+
+
+def render_json(items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str:
+    return json.dumps([finding_json(i) for i in items], indent=2, ensure_ascii=False) + "\n"
+
+
+def render_json_lines(items: list[Located], unsafe: bool, *, fail_on: Severity = Severity.WARNING) -> str:
+    return "".join(json.dumps(finding_json(i), ensure_ascii=False) + "\n" for i in items)
+
+
+RENDERERS: dict[str, Renderer] = {"json": render_json, "json-lines": render_json_lines}
 
 TEXT_FORMATS = ("full", "concise")
 

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable
 
 from migrator import engine
 from migrator.config import Settings
-from migrator.files import (
-    WriteRefused,
-    atomic_write,
-    decode,
-    discover,
-    display_path,
-    looks_binary,
-    read_if_contains,
-)
+from migrator.filenames import printable
+from migrator.files import decode, discover, display_path, looks_binary, read_if_contains, unicode_bom
 from migrator.formats import EXTENSION_FORMATS, detect_format
 from migrator.model import FileResult
 from migrator.rule import all_rules
+from migrator.safe_write import WriteRefused, is_stale_temp, write_fixed
 
 
 @dataclass(slots=True)
@@ -29,13 +22,21 @@ class RunOptions:
     unsafe: bool = False
     write: bool = True  # False for --diff / --dry-run: compute fixes, write nothing
     force_exclude: bool = False
+    # Delete temporary files an interrupted run left behind (`--fix`, `migrate`); otherwise
+    # they are reported.
+    remove_stale_temp_files: bool = False
 
 
 @dataclass(slots=True)
 class RunReport:
     results: list[FileResult] = field(default_factory=list)
     files_scanned: int = 0
+    # Files meant to be checked that could not be read, fixes that could not be written: each
+    # message names the file. Any error makes the run fail.
     errors: list[str] = field(default_factory=list)
+    # The settings the last lint ran with (the run's dead series included), for re-linting a
+    # file whose fix could not be written.
+    lint_settings: Settings | None = None
 
     @property
     def findings(self):  # type: ignore[no-untyped-def]
@@ -124,47 +125,95 @@ def run(
     on_file: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     report = RunReport()
-    files = list(discover(paths, settings, force_exclude=options.force_exclude))
+    cwd = os.getcwd()
+    temp_notes: list[FileResult] = []
+
+    def on_temp_file(path: str) -> None:
+        note = _stale_temp_note(path, options.remove_stale_temp_files)
+        if note is not None:
+            temp_notes.append(FileResult(path=display_path(path, cwd), note=note))
+
+    def on_error(folder: str, err: OSError) -> None:
+        report.errors.append(f"{printable(display_path(folder, cwd))}: cannot list the folder: {err.strerror}")
+
+    files = list(discover(paths, settings, force_exclude=options.force_exclude, on_temp_file=on_temp_file,
+                          on_error=on_error))
     report.files_scanned = len(files)
     needles = _Needles(settings)
-    cwd = os.getcwd()
+    # Files named on the command line may be symbolic links the user asked for: read through.
+    named = {os.path.normpath(os.path.join(cwd, p)) for p in paths}
     by_path: dict[str, tuple[str, FileResult]] = {}
     for number, path in enumerate(files, 1):
         if on_file is not None:
             on_file(number, len(files))
-        result = _process_file(path, cwd, settings, options, needles, report)
+        result = _process_file(path, cwd, settings, options, needles, report, follow=path in named)
         display = result.path if result is not None else ""
         if result is not None and (result.findings or result.changed or result.note or result.dead_series):
             by_path[display] = (path, result)
 
-    _cross_file_passes(files, cwd, by_path, settings, options, report)
+    report.lint_settings = _cross_file_passes(files, cwd, by_path, settings, options, report, named)
 
     if options.fix and options.write:
-        roots = [Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent for p in paths]
         for path, result in by_path.values():
-            if result.changed and result.fixed is not None:
+            if result.changed:
                 try:
-                    atomic_write(Path(path), result.fixed, allowed_roots=roots)
+                    write_result(path, result)
                 except (OSError, WriteRefused) as err:
-                    report.errors.append(f"{result.path}: not written: {err}")
-                    result.fixed = None
-    report.results = [r for _, r in by_path.values()]
+                    not_written(result, err, report)
+    report.results = [r for _, r in by_path.values()] + temp_notes
     report.results.sort(key=lambda r: r.path)
+    report.errors = list(dict.fromkeys(report.errors))  # a file retried by a cross-file pass
     return report
 
 
+def write_result(path: str, result: FileResult) -> None:
+    """Write a file's fixed text over the original it was made from (see `safe_write`)."""
+    assert result.fixed is not None
+    write_fixed(path, result.fixed.encode("utf-8"), (result.original or "").encode("utf-8"))
+
+
+def not_written(result: FileResult, err: Exception, report: RunReport) -> None:
+    """A fix that could not be written is not a fix: record the error, and lint the original
+    again so every finding in it is reported where it is."""
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+    report.errors.append(f"{printable(result.path)}: not written: {reason}")
+    settings = report.lint_settings or Settings()
+    again = process_text(result.path, result.original or "", settings, RunOptions(fix=False))
+    result.findings = again.findings
+    result.fixed = None
+    result.fixed_findings = []
+
+
+def _stale_temp_note(path: str, remove: bool) -> str | None:
+    """What to say about one of our temporary files a walk met (None: a live run's)."""
+    if not is_stale_temp(path):
+        return None
+    if not remove:
+        return ("stale temporary file of an interrupted run (not checked); delete it, or run "
+                "`check --fix` or `migrate`, which remove it")
+    try:
+        os.unlink(path)
+    except OSError as err:
+        return f"stale temporary file of an interrupted run; cannot remove it: {err.strerror}"
+    return "removed: stale temporary file of an interrupted run"
+
+
 def _process_file(
-    path: str, cwd: str, settings: Settings, options: RunOptions, needles: _Needles, report: RunReport
+    path: str, cwd: str, settings: Settings, options: RunOptions, needles: _Needles, report: RunReport,
+    *, follow: bool = False,
 ) -> FileResult | None:
     wanted = needles.for_path(path)
     try:
-        data = read_if_contains(path, wanted)
+        data = read_if_contains(path, wanted, follow=follow)
     except OSError as err:
-        report.errors.append(f"{display_path(path, cwd)}: cannot read: {err.strerror}")
+        report.errors.append(f"{printable(display_path(path, cwd))}: cannot read: {err.strerror}")
         return None
     if data is None or not worth_parsing(data, wanted):
         return None
     display = display_path(path, cwd)
+    encoding = unicode_bom(data)
+    if encoding is not None:
+        return FileResult(path=display, note=f"skipped: {encoding.upper()} text; convert it to UTF-8 to check it")
     if looks_binary(data):
         return FileResult(path=display, note="skipped: binary file")
     text = decode(data)
@@ -180,13 +229,15 @@ def _cross_file_passes(
     settings: Settings,
     options: RunOptions,
     report: RunReport,
-) -> None:
+    named: set[str],
+) -> Settings:
     """Series recorded from the removed metric die with it (VMM003); their users anywhere in the
     run are findings too (VMM004). Recording rules can chain, so repeat until nothing new dies."""
     dead: set[str] = set()
     for _, result in by_path.values():
         dead.update(result.dead_series)
     checked: frozenset[str] = frozenset()
+    dead_settings = settings
     while dead - checked:
         new = dead - checked
         checked = frozenset(dead)
@@ -204,7 +255,8 @@ def _cross_file_passes(
                 current[1].findings = relinted.findings
                 dead.update(relinted.dead_series)
                 continue
-            result = _process_file(path, cwd, dead_settings, options, needles, report)
+            result = _process_file(path, cwd, dead_settings, options, needles, report, follow=path in named)
             if result is not None and (result.findings or result.note):
                 by_path[display] = (path, result)
                 dead.update(result.dead_series)
+    return dead_settings

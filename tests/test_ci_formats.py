@@ -229,15 +229,30 @@ def test_junit_one_suite_per_file_one_case_per_finding(repo):
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert set(suites) == {"dashboards/vllm.json", "docs/notes.md"}
     notes = suites["docs/notes.md"]
-    assert notes.get("tests") == "2" and notes.get("failures") == "2"
+    # VMM007 is info, below the default fail-on (warning): reported, but not a failure, so
+    # the CI's test view agrees with the exit code.
+    assert notes.get("tests") == "2" and notes.get("failures") == "1"
     cases = notes.findall("testcase")
     assert [c.get("name") for c in cases] == ["VMM007 1:7", "VMM900 2:5"]
     for case in cases:
         assert case.get("classname") == "docs/notes.md"
-        failure = case.find("failure")
-        assert failure is not None and failure.get("type") == case.get("name").split()[0]
-        assert failure.get("message")
-        assert "docs/notes.md:" in failure.text
+    info, warning = cases
+    assert info.find("failure") is None
+    assert "VMM007 [info]" in info.find("system-out").text and "does not fail" in info.find("system-out").text
+    failure = warning.find("failure")
+    assert failure is not None and failure.get("type") == "VMM900"
+    assert failure.get("message")
+    assert "docs/notes.md:" in failure.text
+
+
+def test_junit_failures_follow_fail_on(repo):
+    strict = ET.fromstring(invoke("check", "--output-format", "junit", "--fail-on", "info", "docs").output.encode())
+    assert strict.get("failures") == "2" and len(strict.findall("testsuite/testcase/failure")) == 2
+    lenient = invoke("check", "--output-format", "junit", "--fail-on", "error", "docs")
+    assert lenient.exit_code == 0
+    root = ET.fromstring(lenient.output.encode())
+    assert root.get("failures") == "0" and root.findall("testsuite/testcase/failure") == []
+    assert len(root.findall("testsuite/testcase/system-out")) == 2
 
 
 def test_junit_without_findings_is_one_passing_case(repo):

@@ -107,6 +107,15 @@ def test_bad_config_exits_2(tree):
     assert result.exit_code == 2 and "bogus" in result.output
 
 
+def test_a_broken_discovered_pyproject_is_an_error_not_skipped(tree):
+    """Skipping it would drop its `ignore` and `fail-on` silently and change the verdict."""
+    (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nignore = ["VMM900"\nfail-on = "error"\n')
+    for command in (["check"], ["migrate", "--dry-run"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert "pyproject.toml: invalid TOML" in result.output and "line 3" in result.output
+
+
 def test_metric_prefixes_config(tree):
     (tree / "runbook.md").write_text("team_vllm:prompt_tokens_recomputed_total\n")
     # Unconfigured, `vllm:` glued to `team_` is not a whole token of a known spelling.
@@ -240,3 +249,104 @@ def test_stdin_fix_writes_only_the_fixed_text_to_stdout(tmp_path, monkeypatch):
     )
     assert result.stdout == rules.replace(" - sum(rate(vllm:prompt_tokens_recomputed_total[5m]))", "")
     assert "fixed" in result.stderr
+
+
+# --- what text output shows ---------------------------------------------------------------------
+
+
+def test_severity_is_shown_in_words_and_distinct_colours(tree):
+    (tree / "runbook.md").write_text("field prompt_tokens_recomputed is gone\nsee vllm:prompt_tokens_recomputed_total\n")
+    plain = invoke("check", "--fail-on", "info")
+    assert "runbook.md:1:7: VMM007 info: " in plain.output
+    assert "runbook.md:2:5: VMM900 warning: " in plain.output
+    concise = invoke("check", "--output-format", "concise")
+    assert "runbook.md:2:5: VMM900 warning: " in concise.output
+    coloured = invoke("check", "--color").output
+    info_line, warning_line = [line for line in coloured.splitlines() if "VMM" in line][:2]
+    colour = lambda line: line.split("VMM")[0][-5:]  # noqa: E731 - the escape just before the code
+    assert colour(info_line) != colour(warning_line)
+
+
+def test_one_finding_in_a_huge_line_prints_a_window_of_it(tree):
+    """A minified 5 MB one-line file: the source line is clipped around the finding."""
+    (tree / "runbook.md").write_text("x" * 2_500_000 + " vllm:prompt_tokens_recomputed_total " + "y" * 2_500_000 + "\n")
+    result = invoke("check")
+    assert result.exit_code == 1
+    assert len(result.output) < 2000
+    source = next(line for line in result.output.splitlines() if line.lstrip().startswith("1 |"))
+    assert source.count("…") == 2 and "vllm:prompt_tokens_recomputed_total" in source
+    caret = next(line for line in result.output.splitlines() if "^" in line)
+    start = source.index("vllm:prompt_tokens_recomputed_total")
+    assert caret.index("^") == start and caret.count("^") == len("vllm:prompt_tokens_recomputed_total")
+
+
+def test_locators_of_deep_documents_are_shortened_in_text_output(tree):
+    depth = 3000
+    doc = '{"a": ' * depth + '{"expr": "rate(vllm:prompt_tokens_recomputed_total[5m])"}' + "}" * depth + "\n"
+    (tree / "runbook.md").unlink()
+    (tree / "deep.json").write_text(doc)
+    result = invoke("check")
+    head = next(line for line in result.output.splitlines() if "VMM" in line)
+    assert len(head) < 700 and " … " in head and head.rstrip(")").endswith("/expr")
+    full = json.loads(invoke("check", "--output-format", "json").output)
+    assert full[0]["locator"].count("/a") == depth  # machines get the whole locator
+
+
+def test_control_characters_of_a_source_line_never_reach_the_terminal(tree):
+    (tree / "runbook.md").write_text("\x1b]0;owned\x07 vllm:prompt_tokens_recomputed_total\n")
+    result = invoke("check")
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "␛]0;owned␇ vllm" in result.output
+
+
+def test_cr_only_line_endings_count_lines(tree):
+    (tree / "runbook.md").write_bytes(b"first\rsecond\rsee vllm:prompt_tokens_recomputed_total\r")
+    result = invoke("check", "--output-format", "concise")
+    assert "runbook.md:3:5: VMM900" in result.output
+
+
+def test_utf16_files_are_noted_not_silently_skipped(tree):
+    (tree / "runbook.md").write_bytes("\ufeffsee vllm:prompt_tokens_recomputed_total\n".encode("utf-16"))
+    result = invoke("check")
+    assert "runbook.md: skipped: UTF-16 text; convert it to UTF-8 to check it" in result.output
+
+
+def test_no_color_is_overridden_only_by_an_explicit_flag(tree, monkeypatch):
+    monkeypatch.setattr("migrator.cli._is_terminal", lambda stream: True)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in invoke("check").output
+    assert "\x1b[" in invoke("check", "--color").output
+    readme = (REPO / "README.md").read_text()
+    assert "never with `NO_COLOR`" not in readme
+
+
+# --- stdin ---------------------------------------------------------------------------------------
+
+
+def _stdin(*args: str, data: bytes) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "migrator", "check", *args, "-"], input=data, capture_output=True)
+
+
+def test_stdin_fix_passes_bytes_that_are_not_utf8_through_unchanged():
+    data = "café vllm:prompt_tokens_recomputed_total\r\n".encode("latin-1") + b"\xff\xfe tail\n"
+    result = _stdin("--fix", "--stdin-filename", "notes.md", data=data)
+    assert result.stdout == data
+    stderr = result.stderr.decode()
+    assert "notes.md: skipped: not valid UTF-8; passed through unchanged" in stderr
+    assert "All checks passed!" not in stderr and "1 file was skipped" in stderr
+
+
+def test_stdin_fix_reports_positions_in_the_text_it_prints():
+    rules = (
+        "keep_metrics:\n  - vllm:prompt_tokens_total\n  - vllm:prompt_tokens_recomputed_total\n"
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: vllm:prompt_tokens_recomputed_total > 1\n"
+    )
+    result = _stdin("--fix", "--unsafe-fixes", "--stdin-filename", "rules.yaml", data=rules.encode())
+    printed = result.stdout.decode()
+    assert "  - vllm:prompt_tokens_recomputed_total\n" not in printed  # the list item was removed
+    row = printed.splitlines().index("        expr: vllm:prompt_tokens_recomputed_total > 1") + 1
+    assert row == 7
+    stderr = result.stderr.decode()
+    assert "rules.yaml:7:15: VMM001" in stderr
+    assert "  7 |         expr: vllm:prompt_tokens_recomputed_total > 1" in stderr
+    assert "1 fixed, 1 remaining" in stderr

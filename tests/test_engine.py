@@ -10,7 +10,8 @@ import pytest
 
 from migrator import engine, rule
 from migrator.config import Settings
-from migrator.files import WriteRefused, atomic_write, read_if_contains
+from migrator.files import read_if_contains
+from migrator.safe_write import WriteRefused, write_fixed
 from migrator.model import Applicability, Edit, Fix, Severity, Span
 from migrator.rule import Rule
 from migrator.runner import RunOptions, run
@@ -116,33 +117,97 @@ def test_suppression_of_another_code_does_not_hide():
     assert [f.code for f in engine.lint_text("n.txt", text, Settings(), "text").findings] == ["VMM900"]
 
 
+def _rows(path: str, text: str, fmt: str) -> list[tuple[str, int]]:
+    from migrator.model import LineIndex
+
+    index = LineIndex(text)
+    return [(f.code, index.position(f.span.start)[0]) for f in engine.lint_text(path, text, Settings(), fmt).findings]
+
+
+def test_a_trailing_directive_covers_its_own_line_only():
+    text = (
+        "a = stats.recomputed_tokens  # noqa: VMM101\n"
+        "b = stats.recomputed_tokens\n"
+    )
+    assert _rows("m.py", text, "python") == [("VMM101", 2)]
+
+
+def test_a_directive_on_its_own_line_covers_the_next_line_only():
+    text = (
+        "# vllm-metrics-migrator: ignore[VMM101]\n"
+        "a = stats.recomputed_tokens\n"
+        "b = stats.recomputed_tokens\n"
+    )
+    assert _rows("m.py", text, "python") == [("VMM101", 3)]
+    stacked = "# noqa: VMM101\n# vllm-metrics-migrator: ignore[VMM007]\na = stats.recomputed_tokens\n"
+    assert _rows("m.py", stacked, "python") == []
+
+
+RULES_WITH_BLOCK_EXPR = """groups:
+  - name: vllm
+    rules:
+      # vllm-metrics-migrator: ignore[VMM001]
+      - alert: RecomputeSpike
+        annotations:
+          summary: spike
+        expr: |
+          sum(rate(vllm:prompt_tokens_recomputed_total[5m]))
+            > 100
+      - alert: RecomputeGone
+        expr: |
+          absent(vllm:prompt_tokens_recomputed_total) == 0
+"""
+
+
+def test_a_yaml_directive_above_a_list_item_covers_the_whole_item():
+    """pint's scope: a block scalar cannot hold a comment, so the comment above the rule covers
+    its `expr` lines further down; the next rule is not covered."""
+    rows = _rows("rules.yaml", RULES_WITH_BLOCK_EXPR, "yaml")
+    assert ("VMM001", 9) not in rows
+    assert [r for _, r in rows] and all(r >= 11 for _, r in rows)
+
+
+def test_a_yaml_directive_above_a_key_covers_its_value():
+    text = RULES_WITH_BLOCK_EXPR.replace("      # vllm-metrics-migrator: ignore[VMM001]\n", "").replace(
+        "        expr: |\n          sum", "        # vllm-metrics-migrator: ignore\n        expr: |\n          sum"
+    )
+    rows = _rows("rules.yaml", text, "yaml")
+    assert all(r >= 12 for _, r in rows) and rows
+    # The same comment trailing the key covers only the key's line, not the block below it.
+    trailing = RULES_WITH_BLOCK_EXPR.replace("      # vllm-metrics-migrator: ignore[VMM001]\n", "").replace(
+        "        expr: |\n          sum", "        expr: |  # vllm-metrics-migrator: ignore\n          sum"
+    )
+    assert ("VMM001", 8) in _rows("rules.yaml", trailing, "yaml")
+
+
 def test_ignore_file_directive():
     text = "# vllm-metrics-migrator: ignore-file\nvllm:prompt_tokens_recomputed_total\n"
     assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
 
 
-def test_atomic_write_keeps_permissions(tmp_path: Path):
+def test_write_fixed_keeps_permissions(tmp_path: Path):
     target = tmp_path / "rules.yaml"
     target.write_text("old\n")
     os.chmod(target, 0o640)
-    atomic_write(target, "new\n")
+    write_fixed(str(target), b"new\n", b"old\n")
     assert target.read_text() == "new\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["rules.yaml"]  # no temporary file left
 
 
-def test_atomic_write_refuses_symlinks_and_paths_outside(tmp_path: Path):
-    outside = tmp_path / "outside.txt"
-    outside.write_text("keep")
+def test_write_fixed_refuses_symlinks_in_any_component(tmp_path: Path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.txt").write_text("keep")
     inside = tmp_path / "repo"
     inside.mkdir()
-    link = inside / "link.txt"
-    link.symlink_to(outside)
-    with pytest.raises(WriteRefused):
-        atomic_write(link, "changed")
-    with pytest.raises(WriteRefused):
-        atomic_write(outside, "changed", allowed_roots=[inside])
-    assert outside.read_text() == "keep"
+    (inside / "link.txt").symlink_to(outside / "x.txt")
+    (inside / "linked-folder").symlink_to(outside)
+    with pytest.raises(WriteRefused, match="symbolic link"):
+        write_fixed(str(inside / "link.txt"), b"changed", b"keep")
+    with pytest.raises(WriteRefused, match="symbolic link"):
+        write_fixed(str(inside / "linked-folder" / "x.txt"), b"changed", b"keep")
+    assert (outside / "x.txt").read_text() == "keep"
 
 
 def test_prefilter_reads_large_files_completely(tmp_path: Path):

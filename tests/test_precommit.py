@@ -168,7 +168,8 @@ def test_hooks_file_matches_the_contract():
     for hook in hooks.values():
         assert hook["language"] == "python"
         assert hook["types_or"] == ["json", "yaml", "python"]
-        assert hook["require_serial"] is False
+        # Cross-file rules need every file in one process (see the batching test below).
+        assert hook["require_serial"] is True
 
 
 def test_check_hook_fails_and_prints_findings(project):
@@ -230,3 +231,83 @@ def test_clean_commit_passes_and_a_dirty_one_is_refused(project):
     refused = subprocess.run(["git", "commit", "-m", "dirty"], cwd=root, env=env, capture_output=True, text=True)
     assert refused.returncode != 0
     assert "VMM" in refused.stdout + refused.stderr
+
+
+RECORDING = """groups:
+  - name: vllm-recording
+    rules:
+      - record: job:vllm_recomputed_tokens:rate5m
+        expr: sum by (job) (rate(vllm:prompt_tokens_recomputed_total[5m]))
+"""
+ALERT_ON_RECORDED = """groups:
+  - name: vllm-alerts
+    rules:
+      - alert: VllmRecomputeSpike
+        expr: job:vllm_recomputed_tokens:rate5m > 100
+"""
+
+
+def _findings(output: str) -> set[tuple[str, str]]:
+    """(file, code) of every finding line `path:row:col: CODE ...`."""
+    found = set()
+    for line in output.splitlines():
+        parts = line.split(":")
+        if len(parts) > 3 and parts[1].isdigit() and parts[3].strip().startswith("VMM"):
+            found.add((parts[0], parts[3].split()[0]))
+    return found
+
+
+def test_findings_do_not_depend_on_how_files_are_batched(project, monkeypatch):
+    """The alert uses a series recorded from the removed metric in another file (VMM004). With
+    `require_serial: false`, pre-commit splits the files between processes (one per CPU) and the
+    alert's process never sees the recording rule; with `true`, the hook reports what `check`
+    on all the files reports."""
+    root, env = project
+    files = {"a-recording.yaml": RECORDING, "b-alerts.yaml": ALERT_ON_RECORDED}
+    files.update({f"c-clean-{i}.yaml": "groups: []\n" for i in range(6)})
+    write(root, files)
+    git(root, env, "add", "-A")
+    hook = pre_commit(root, env, "run", "vllm-metrics-check", "--all-files")
+    from click.testing import CliRunner
+
+    from migrator.cli import main
+
+    monkeypatch.chdir(root)
+    direct = CliRunner().invoke(main, ["check", "--output-format", "concise", *files])
+    assert ("b-alerts.yaml", "VMM004") in _findings(direct.output)
+    assert _findings(hook.stdout + hook.stderr) == _findings(direct.output), hook.stdout + hook.stderr
+
+
+def _readme_snippet() -> str:
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("<!-- pre-commit-local:start -->"):readme.index("<!-- pre-commit-local:end -->")]
+    return block[block.index("```yaml\n") + len("```yaml\n"):block.rindex("```")]
+
+
+def test_the_readme_snippet_works_as_copied(tmp_path):
+    """The README's pre-commit snippet, pasted as it is, runs the installed tool; its commented
+    fix hook, uncommented, fixes."""
+    if shutil.which("git") is None:
+        _cannot("git is not installed")
+    env = _environment(tmp_path)
+    scripts = Path(sys.executable).parent
+    if not (scripts / "vllm-metrics-migrator").exists():
+        pytest.skip("the console script is not installed next to this interpreter")
+    env["PATH"] = f"{scripts}{os.pathsep}{env.get('PATH', '')}"
+    root = tmp_path / "project"
+    root.mkdir()
+    git_init(root, env)
+    (root / ".pre-commit-config.yaml").write_text(_readme_snippet())
+    write(root, {"dashboards/vllm.json": DASHBOARD, "docs/runbook.md": f"`{REF}`\n"})
+    git(root, env, "add", "-A")
+    checked = pre_commit(root, env, "run", "--all-files")
+    output = checked.stdout + checked.stderr
+    assert checked.returncode == 1, output
+    assert "dashboards/vllm.json:" in output and "VMM001" in output
+    assert "docs/runbook.md" not in output  # Markdown is not among the hook's types
+
+    uncommented = _readme_snippet().replace("      # - id", "      - id").replace("      #   ", "        ")
+    (root / ".pre-commit-config.yaml").write_text(uncommented)
+    fixed = pre_commit(root, env, "run", "vllm-metrics-fix", "--all-files")
+    assert fixed.returncode == 1, fixed.stdout + fixed.stderr
+    assert (root / "dashboards/vllm.json").read_text() == CLEAN["dashboards/vllm.json"]

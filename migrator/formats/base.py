@@ -200,6 +200,8 @@ class Document:
     generated: str | None = None
     # Helm/Jinja regions of a templated YAML file (decoded offsets).
     template_regions: list[tuple[int, int]] = field(default_factory=list)
+    # YAML: the composed documents, for node-wide suppression comments (yaml_suppression_scopes).
+    yaml_nodes: list[Any] = field(default_factory=list)
     # Regions of a text file read as an embedded format (a heredoc, a Markdown code block).
     embedded: list[Span] = field(default_factory=list)
     # The most a fix in this file can be trusted: a text file cannot be re-parsed as a whole,

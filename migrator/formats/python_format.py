@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -170,6 +171,26 @@ def _compile_quietly(source: str):  # type: ignore[no-untyped-def]
         return compile(source, "<check>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
 
 
+# What Python 3.11's parser says about PEP 701 f-strings (3.12), which libcst parses.
+_NEWER_FSTRING_SYNTAX = ("f-string", "unterminated string literal", "unterminated triple-quoted string literal")
+
+
+def _cpython_rejects(body: str) -> Exception | None:
+    """Why CPython refuses `body` (None when it accepts it, or when the refusal is only syntax
+    newer than this interpreter: the caller then relies on libcst alone)."""
+    try:
+        _compile_quietly(body)
+    except ValueError as err:  # NUL characters on older interpreters (a SyntaxError on newer ones)
+        return err
+    except SyntaxError as err:
+        if sys.version_info < (3, 12) and str(err.msg).startswith(_NEWER_FSTRING_SYNTAX):
+            return None
+        return err
+    except (RecursionError, MemoryError) as err:
+        return err
+    return None
+
+
 class PythonHandler:
     name = "python"
 
@@ -183,6 +204,11 @@ class PythonHandler:
             module = cst.parse_module(body)
         except Exception as err:  # noqa: BLE001 - libcst's native parser raises several types
             raise self._parse_error(text, err) from None
+        # libcst accepts some text CPython refuses (a NUL byte after the binary sniff, `b"é"`):
+        # such a file is not Python, so it is a parse error, never checked or written.
+        cpython_error = _cpython_rejects(body)
+        if cpython_error is not None:
+            raise self._error_from_compile(text, cpython_error)
         try:
             wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
             byte_spans = wrapper.resolve(ByteSpanPositionProvider)
@@ -210,24 +236,23 @@ class PythonHandler:
         return Document(path=path, text=text, format=self.name, sites=list(sites), extra=extra)
 
     def validate(self, text: str) -> None:
-        """Compile to an AST only (never executed); fall back to libcst for syntax newer than
-        the running interpreter (PEP 701 f-strings on 3.11), which `parse` accepts too."""
-        body = text[1:] if text.startswith("\ufeff") else text
-        try:
-            _compile_quietly(body)
-            return
-        except (SyntaxError, ValueError) as err:
-            first: Exception = err
-        except (RecursionError, MemoryError) as err:
-            first = err
+        """Both parsers must accept the text: CPython (compiled to an AST only, never
+        executed) and libcst. CPython rejects what libcst lets through (a NUL byte, `b"é"`,
+        `f(**a, *b)`), and a file CPython rejects is not Python whatever libcst says. The one
+        exception is syntax newer than the running interpreter that libcst knows (PEP 701
+        f-strings on Python 3.11), accepted when libcst parses it."""
         import libcst as cst
 
+        body = text[1:] if text.startswith("\ufeff") else text
+        cpython_error = _cpython_rejects(body)
         try:
             cst.parse_module(body)
-        except Exception:  # noqa: BLE001
-            raise self._error_from_compile(text, first) from None
+        except Exception:  # noqa: BLE001 - libcst's native parser raises several types
+            raise self._error_from_compile(text, cpython_error) if cpython_error else self._parse_error(text, None) from None
+        if cpython_error is not None:
+            raise self._error_from_compile(text, cpython_error)
 
-    def _parse_error(self, text: str, err: Exception) -> ParseError:
+    def _parse_error(self, text: str, err: Exception | None) -> ParseError:
         # CPython's messages are the ones users know ("'(' was never closed"); use them when
         # the interpreter rejects the file too, libcst's position otherwise.
         body = text[1:] if text.startswith("\ufeff") else text
@@ -239,11 +264,13 @@ class PythonHandler:
             return ParseError("invalid Python: nesting too deep to parse", 0)
         line = getattr(err, "raw_line", 1)
         column = getattr(err, "raw_column", 0)
-        message = getattr(err, "message", str(err)).splitlines()[0]
+        message = getattr(err, "message", str(err)).splitlines()[0] if err is not None else "libcst cannot parse it"
         return ParseError(f"invalid Python: {message}", _offset_of(text, line, column))
 
     @staticmethod
     def _error_from_compile(text: str, err: Exception) -> ParseError:
+        if isinstance(err, SyntaxError) and err.lineno is None and "\0" in text:
+            return ParseError(f"invalid Python: {err.msg}", text.find("\0"))  # NUL: no position given
         if isinstance(err, SyntaxError):
             column = max((err.offset or 1) - 1, 0)
             return ParseError(f"invalid Python: {err.msg}", _offset_of(text, err.lineno or 1, column))

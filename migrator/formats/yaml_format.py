@@ -901,6 +901,7 @@ class YamlHandler:
         sites.sort(key=_site_order)
         document = Document(path=path, text=text, format=self.name, sites=sites)
         document.extra["yaml_documents"] = len(docs)
+        document.extra["yaml_nodes"] = docs  # for node-wide suppression comments (yaml_suppression_scopes)
         document.extra["templated"] = bool(regions)
         document.extra["template_regions"] = regions
         document.extra["prometheus_rules"] = builder.rules
