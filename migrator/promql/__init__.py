@@ -26,6 +26,7 @@ from .ast import (
     VectorMatching,
     VectorSelector,
     children,
+    depth,
     walk,
 )
 from .evaluate import EvaluationError, EvaluationUnsupported, Sample, evaluate, same_result
@@ -67,6 +68,7 @@ __all__ = [
     "children",
     "contains_variable",
     "decode_string",
+    "depth",
     "evaluate",
     "find_variables",
     "is_valid_promql",

@@ -168,12 +168,11 @@ class _Collector:
         if node.template_spans or bad_labels:
             items = []
             prefix = ""
-            if node.name_span is not None:
+            if node.quoted_name_span is not None:
+                items.append(text[node.quoted_name_span[0] : node.quoted_name_span[1]])
+            elif node.name_span is not None:
                 raw = text[node.name_span[0] : node.name_span[1]]
-                if node.braces_span is not None and node.name_span[0] > node.braces_span[0]:
-                    items.append(raw)  # quoted name inside the braces
-                else:
-                    prefix = _identifier(raw) if node.templated else raw
+                prefix = _identifier(raw) if node.templated else raw
             for m in node.matchers:
                 label = text[m.label_span[0] : m.label_span[1]]
                 if self.templated(m.label_span):
@@ -182,7 +181,7 @@ class _Collector:
             ends = [s[1] for s in node.template_spans]
             if node.braces_span is not None:
                 ends.append(node.braces_span[1])
-            if node.name_span is not None:
+            if node.name_span is not None and node.quoted_name_span is None:
                 ends.append(node.name_span[1])
             core_end = max(ends)
             if not prefix and not items:
