@@ -31,7 +31,7 @@ from .lexer import PromQLSyntaxError
 from .literals import duration_expr_seconds
 from .parser import parse
 
-__all__ = ["PromQLValidation", "check_with_promql_parser", "PROMQL_PARSER_MAX_DEPTH"]
+__all__ = ["PromQLValidation", "check_with_promql_parser", "prometheus3_features", "PROMQL_PARSER_MAX_DEPTH"]
 
 # Deepest tree handed to promql-parser: ~20 ms of its time, ~1 MiB of stack at most.
 PROMQL_PARSER_MAX_DEPTH = 200
@@ -79,6 +79,20 @@ def check_with_promql_parser(text: str) -> PromQLValidation:
             f"parser only: promql-parser {_promql_parser_version()} does not know it"
         ))
     return PromQLValidation(True)
+
+
+def prometheus3_features(text: str) -> list[str]:
+    """The Prometheus 3-only syntax *text* uses ("quoted (UTF-8) names", "duration
+    expressions", "digit separators", "anchored/smoothed modifiers"); empty for Prometheus 2
+    syntax or text this package's parser rejects."""
+    try:
+        tree = parse(text)
+    except PromQLSyntaxError:
+        return []
+    _, features = _lower(text, tree, quoted_names=False)
+    if _has_quoted_names(tree, text):
+        features.append("quoted (UTF-8) names")
+    return features
 
 
 # ------------------------------------------------------------------ promql-parser
