@@ -208,6 +208,11 @@ INVALID_P3 = [
     ("sum(x) anchored", "expected an operator"),
     ("x[5m] anchored anchored", "only once"),
     ("x anchored[5m]", "before range"),
+    ("x[0s]", "greater than 0"),
+    ("x[0]", "greater than 0"),
+    ("x[-5m]", "greater than 0"),
+    ("x[5m:0s]", "greater than 0"),
+    ("x[5m:-(1m)]", "greater than 0"),
 ]
 
 

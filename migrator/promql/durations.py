@@ -81,18 +81,16 @@ class DurationParser(TokenCursor):
 
     __slots__ = ()
 
-    def check_duration(self, t: Token) -> None:
-        s = t.text
-        if DURATION_RE.fullmatch(s) or NUMBER_RE.fullmatch(s) or is_templated_text(s):
-            return
-        raise self.error(f"bad duration syntax {s!r}", t.start)
-
     def duration_literal(self, t: Token) -> Expr:
-        self.check_duration(t)
         s = t.text
         if is_templated_text(s):
             return Placeholder(text=s, start=t.start, end=t.end)
-        value = duration_seconds(s) if DURATION_RE.fullmatch(s) else number_value(s)
+        if DURATION_RE.fullmatch(s):
+            value = duration_seconds(s)
+        elif NUMBER_RE.fullmatch(s):
+            value = number_value(s)
+        else:
+            raise self.error(f"bad duration syntax {s!r}", t.start)
         return NumberLiteral(value=value, text=s, start=t.start, end=t.end)
 
     def duration_function(self, t: Token) -> Expr | None:

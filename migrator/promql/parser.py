@@ -57,6 +57,8 @@ _RANGE_MODIFIER_TYPES = (VectorSelector, MatrixSelector)
 # A unary operator binds like `^`'s left operand: `-a ^ b` is `-(a ^ b)`, `-a * b` is `(-a) * b`.
 _UNARY_PREC = BINARY_PRECEDENCE["^"]
 _BLANKS = re.compile(r"\s+")
+_POSTFIX_KINDS = frozenset({"[", "@", "IDENT"})
+_DURATION_END = frozenset({"]", ":"})
 
 
 class _Frame:
@@ -115,15 +117,19 @@ class _Parser(SelectorParser):
                     frame.values.append(operand)
                     operand = None
                 t = toks[self.i]
-                op = self.binary_operator(t)
-                if op is not None:
-                    self.push_binary(frame, t, op)
+                k = t.kind
+                if k in BINARY_PRECEDENCE:
+                    self.push_binary(frame, t, k)
                     break
-                if frame.values:
+                if k == "IDENT":
+                    low = t.text.lower()
+                    if low in _KEYWORD_BINOPS:
+                        self.push_binary(frame, t, low)
+                        break
+                values = frame.values
+                if frame.ops:
                     self.reduce(frame, 0)
-                    value = frame.values.pop()
-                else:
-                    value = None  # empty argument list
+                value = values.pop() if values else None  # None: an empty argument list
                 if frame.kind == "top":
                     self.expect_end(t)
                     return value  # type: ignore[return-value]
@@ -134,18 +140,11 @@ class _Parser(SelectorParser):
                 frame = frames[-1]
                 operand = self.parse_postfix(operand)
 
-    @staticmethod
-    def binary_operator(t: Token) -> str | None:
-        k = t.kind
-        if k == "IDENT":
-            op = t.text.lower()
-            return op if op in _KEYWORD_BINOPS else None
-        return k if k in BINARY_PRECEDENCE else None
-
     def push_binary(self, frame: _Frame, t: Token, op: str) -> None:
         prec = BINARY_PRECEDENCE[op]
-        # `^` is right-associative: an equal-precedence operator on the stack stays.
-        self.reduce(frame, prec + 1 if op == "^" else prec)
+        if frame.ops:
+            # `^` is right-associative: an equal-precedence operator on the stack stays.
+            self.reduce(frame, prec + 1 if op == "^" else prec)
         self.i += 1
         return_bool, matching = self.parse_bin_modifiers(op)
         frame.ops.append(("b", t, op, prec, return_bool, matching))
@@ -189,12 +188,14 @@ class _Parser(SelectorParser):
             self.i += 1
             return _Frame("paren", lp=t)
         if k == "IDENT":
-            low = t.text.lower()
-            if low in AGGREGATE_OPS and (nxt.kind == "(" or self.is_kw(nxt, _GROUP_KW)):
-                return self.open_aggregate(t, low)
             if nxt.kind == "(":
+                low = t.text.lower()
+                if low in AGGREGATE_OPS:
+                    return self.open_aggregate(t, low)
                 self.i += 2
                 return _Frame("call", head=t, lp=nxt)
+            if nxt.kind == "IDENT" and nxt.text.lower() in _GROUP_KW and t.text.lower() in AGGREGATE_OPS:
+                return self.open_aggregate(t, t.text.lower())
             return None
         if k == "TVAR" or k == "TEMPLATE":
             if nxt.kind == "(":
@@ -401,11 +402,32 @@ class _Parser(SelectorParser):
         )
 
     # --------------------------------------------------------------- modifiers
+    def bracket_duration(self) -> Expr:
+        """A range or subquery step: a duration expression; a literal must be positive."""
+        toks = self.toks
+        t = toks[self.i]
+        if t.kind == "DUR" and toks[self.i + 1].kind in _DURATION_END:  # the usual `[5m]`
+            self.i += 1
+            expr = self.duration_literal(t)
+        else:
+            expr = self.duration_expr(0)
+        # Prometheus folds signs and parentheses around a literal into the literal.
+        literal, sign = expr, 1.0
+        while isinstance(literal, (UnaryExpr, ParenExpr)):
+            if isinstance(literal, UnaryExpr) and literal.op == "-":
+                sign = -sign
+            literal = literal.expr
+        if isinstance(literal, NumberLiteral) and not sign * literal.value > 0:
+            raise self.error("duration must be greater than 0", expr.start)
+        return expr
+
     def parse_postfix(self, node: Expr) -> Expr:
         toks = self.toks
         while True:
             t = toks[self.i]
             k = t.kind
+            if k not in _POSTFIX_KINDS:
+                return node
             if k == "[":
                 node = self.parse_brackets(node)
             elif k == "@":
@@ -428,13 +450,13 @@ class _Parser(SelectorParser):
         self.i += 1
         if toks[self.i].kind == "EOF":
             raise self.error("unclosed left bracket", lb.start)
-        range_expr = self.duration_expr(0)
+        range_expr = self.bracket_duration()
         step_expr = None
         colon = toks[self.i]
         if colon.kind == ":":
             self.i += 1
             if toks[self.i].kind not in ("]", "EOF"):
-                step_expr = self.duration_expr(0)
+                step_expr = self.bracket_duration()
         rb = toks[self.i]
         if rb.kind != "]":
             if rb.kind == "EOF":
