@@ -68,7 +68,7 @@ class _Frame:
 
     __slots__ = ("kind", "head", "lp", "grouping", "args", "values", "ops")
 
-    def __init__(self, kind: str, head: Token | None = None, lp: Token | None = None, grouping=None):  # type: ignore[no-untyped-def]
+    def __init__(self, kind: str, head: Token | None = None, lp: Token | None = None, grouping: tuple | None = None):
         self.kind = kind  # "top" | "paren" | "call" | "tcall" (templated function) | "agg"
         self.head = head  # function / aggregation token
         self.lp = lp
