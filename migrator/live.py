@@ -197,9 +197,7 @@ def _selector_names(expr) -> Iterable[tuple[str, int, int]]:  # type: ignore[no-
         if not isinstance(node, ast.VectorSelector):
             continue
         if node.name is not None and not node.templated and node.name_span is not None:
-            start, end = node.name_span
-            if node.braces_span is not None and start > node.braces_span[0]:
-                start, end = start + 1, end - 1  # a quoted name inside the braces: point inside
+            start, end = node.name_span  # a quoted name's span is already inside the quotes
             yield node.name, start, end
             continue
         for m in node.matchers:

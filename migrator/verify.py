@@ -370,6 +370,20 @@ def _evaluable(text: str, grafana: bool):  # type: ignore[no-untyped-def]
     return text, tree
 
 
+def _refuse_newer_syntax(texts: tuple[str, ...], version: str) -> None:
+    """A Prometheus 2 engine cannot parse Prometheus 3 syntax (quoted names, duration
+    expressions, …): such a rewrite cannot be verified there, which is not an error of it."""
+    from migrator.promql.validate import prometheus3_features
+
+    major = version.split(".", 1)[0]
+    if major.isdigit() and int(major) >= 3:
+        return
+    for text in texts:
+        features = prometheus3_features(text)
+        if features:
+            raise _Unverifiable(f"uses Prometheus 3 syntax ({', '.join(features)}), which Prometheus {version} cannot parse")
+
+
 def _duration_ms(text: str | None) -> int:
     from migrator.promql.lexer import duration_seconds
 
@@ -698,6 +712,7 @@ def verify_cases(cases: Sequence[RewriteCase], *, tools: Tools | None = None, ke
         try:
             original, before = _evaluable(case.original, case.grafana_query)
             rewritten, after = _evaluable(case.rewritten, case.grafana_query)
+            _refuse_newer_syntax((original, rewritten), version)
         except _Unverifiable as err:
             outcomes[i] = Outcome(case, UNVERIFIABLE, str(err))
             continue

@@ -5,7 +5,7 @@ Public API::
     parse(text) -> Expr                      # raises PromQLSyntaxError(message, offset)
     parse_grafana_query(text) -> GrafanaQuery
     walk(node), children(node)
-    substitute_for_oracle(text), is_valid_promql(text)
+    substitute_for_oracle(text), is_valid_promql(text), validate_promql(text)
     evaluate(expr, samples), same_result(a, b)
 """
 
@@ -26,6 +26,7 @@ from .ast import (
     VectorMatching,
     VectorSelector,
     children,
+    depth,
     walk,
 )
 from .evaluate import EvaluationError, EvaluationUnsupported, Sample, evaluate, same_result
@@ -35,9 +36,11 @@ from .parser import GrafanaQuery, decode_string, parse, parse_grafana_query
 from .variables import (
     contains_variable,
     find_variables,
+    PromQLValidation,
     is_valid_promql,
     static_type,
     substitute_for_oracle,
+    validate_promql,
     variable_name,
 )
 
@@ -55,6 +58,7 @@ __all__ = [
     "Node",
     "NumberLiteral",
     "ParenExpr",
+    "PromQLValidation",
     "Placeholder",
     "PromQLSyntaxError",
     "Sample",
@@ -67,6 +71,7 @@ __all__ = [
     "children",
     "contains_variable",
     "decode_string",
+    "depth",
     "evaluate",
     "find_variables",
     "is_valid_promql",
@@ -76,6 +81,7 @@ __all__ = [
     "static_type",
     "substitute_for_oracle",
     "tokenize",
+    "validate_promql",
     "variable_name",
     "walk",
 ]

@@ -4,6 +4,14 @@ Every node is a frozen, slotted dataclass with ``start``/``end``: half-open
 character offsets into the string that was parsed, so ``text[node.start:node.end]``
 is exactly the node's source.  Other ``*_span`` fields are ``(start, end)`` pairs
 into the same string.  All constructors are keyword-only.
+
+Prometheus 3 additions are extra fields with defaults, so older consumers keep
+working: quoted (UTF-8) metric names (``quoted_name_span``), duration
+expressions (``range_expr``/``step_expr``/``offset_expr``) and the ``anchored``/
+``smoothed`` selector modifiers.  A duration expression is built from the same
+node classes as any expression (``NumberLiteral``, ``BinaryExpr``, ``UnaryExpr``,
+``ParenExpr``, ``Call`` for ``step()``/``range()``/``min(a, b)``, ``Placeholder``
+for a templated duration) but is never a child: :func:`walk` does not visit it.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ __all__ = [
     "Placeholder",
     "children",
     "walk",
+    "depth",
     "AGGREGATE_OPS",
     "PARAM_AGGREGATE_OPS",
     "BINARY_PRECEDENCE",
@@ -88,11 +97,16 @@ class VectorSelector(_SpanMixin):
     """``name{matchers} offset X @ Y``.
 
     ``name`` is None for ``{__name__=...}``-only selectors.  A quoted metric name
-    inside the braces (``{"my.metric"}``) sets ``name`` with ``name_span`` covering
-    the quoted literal.  ``templated`` is True when the name contains a Grafana
-    variable or a Helm/Jinja region (``name`` then holds the raw text).
-    ``template_spans`` are opaque template regions glued to the selector or used
-    as items of its matcher list (``up{a="b", {{ .Values.extra }}}``).
+    inside the braces (Prometheus 3: ``{"my.metric"}``) sets ``name`` (decoded)
+    exactly like an unquoted one; ``name_span`` then covers the characters
+    between the quotes (so replacing it renames the metric and keeps the quotes)
+    and ``quoted_name_span`` the whole literal.  ``templated`` is True when the
+    name contains a Grafana variable or a Helm/Jinja region (``name`` then holds
+    the raw text).  ``template_spans`` are opaque template regions glued to the
+    selector or used as items of its matcher list (``up{a="b", {{ .Values.extra }}}``).
+    ``offset`` is the offset's source text without blanks; ``offset_expr`` its
+    parsed duration expression.  ``anchored_span``/``smoothed_span`` locate the
+    Prometheus 3 ``anchored``/``smoothed`` keywords when present.
     """
 
     name: str | None
@@ -105,15 +119,29 @@ class VectorSelector(_SpanMixin):
     braces_span: Span | None = None
     templated: bool = False
     template_spans: tuple[Span, ...] = ()
+    quoted_name_span: Span | None = None
+    offset_expr: "Expr | None" = None
+    anchored_span: Span | None = None
+    smoothed_span: Span | None = None
     start: int
     end: int
+
+    @property
+    def anchored(self) -> bool:
+        return self.anchored_span is not None
+
+    @property
+    def smoothed(self) -> bool:
+        return self.smoothed_span is not None
 
 
 @dataclass(**_DC)
 class MatrixSelector(_SpanMixin):
-    """``vector[range] offset X @ Y``.  ``range_span`` covers the duration text only;
-    ``brackets_span`` covers ``[...]``.  Offset/@ written after the range are stored
-    here (the inner ``vector`` never has them)."""
+    """``vector[range] offset X @ Y``.  ``range_span`` covers the duration text only
+    (``range`` is that text, ``range_expr`` its parsed duration expression: ``5m``
+    or, in Prometheus 3, ``5m * 2``); ``brackets_span`` covers ``[...]``.
+    Offset/@/``anchored``/``smoothed`` written after the range are stored here
+    (the inner ``vector`` never has them)."""
 
     vector: VectorSelector
     range: str
@@ -123,13 +151,26 @@ class MatrixSelector(_SpanMixin):
     offset_span: Span | None = None
     at: str | None = None
     at_span: Span | None = None
+    range_expr: "Expr | None" = None
+    offset_expr: "Expr | None" = None
+    anchored_span: Span | None = None
+    smoothed_span: Span | None = None
     start: int
     end: int
+
+    @property
+    def anchored(self) -> bool:
+        return self.anchored_span is not None
+
+    @property
+    def smoothed(self) -> bool:
+        return self.smoothed_span is not None
 
 
 @dataclass(**_DC)
 class SubqueryExpr(_SpanMixin):
-    """``expr[range:step] offset X @ Y``; ``step`` is None for ``[range:]``."""
+    """``expr[range:step] offset X @ Y``; ``step`` is None for ``[range:]``.
+    ``range_expr``/``step_expr``/``offset_expr`` are the parsed duration expressions."""
 
     expr: "Expr"
     range: str
@@ -141,6 +182,9 @@ class SubqueryExpr(_SpanMixin):
     offset_span: Span | None = None
     at: str | None = None
     at_span: Span | None = None
+    range_expr: "Expr | None" = None
+    step_expr: "Expr | None" = None
+    offset_expr: "Expr | None" = None
     start: int
     end: int
 
@@ -281,9 +325,22 @@ def children(node: Node) -> tuple[Expr, ...]:
 
 
 def walk(node: Node) -> Iterator[Expr]:
-    """Pre-order traversal of *node* and all its sub-expressions."""
+    """Pre-order traversal of *node* and all its sub-expressions (iterative: trees
+    thousands of levels deep are fine)."""
     stack = [node]
     while stack:
         n = stack.pop()
         yield n  # type: ignore[misc]
         stack.extend(reversed(children(n)))
+
+
+def depth(node: Node) -> int:
+    """Number of nodes on the longest root-to-leaf path (``x`` is 1, ``x + y`` is 2)."""
+    deepest = 0
+    stack = [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        if d > deepest:
+            deepest = d
+        stack.extend((c, d + 1) for c in children(n))
+    return deepest

@@ -11,8 +11,10 @@ The lexer is tolerant of the templating found around PromQL in the wild:
 * ``# comments`` run to the end of the line and are skipped.
 
 Tokens are lexed in two modes, like the Prometheus lexer: inside ``[...]`` only
-durations (possibly templated), ``:`` and ``]`` are recognised, so that
-``[$__rate_interval:1m]`` does not glue ``:1m`` onto the variable.
+durations (possibly templated) and the few operators of a Prometheus 3 duration
+expression (``[5m * 2]``, ``[1h:step()]``) are recognised, so that
+``[$__rate_interval:1m]`` does not glue ``:1m`` onto the variable.  Numbers may
+use Prometheus 3 digit separators (``1_000``, ``0x_ff``).
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ _STRING_TEMPLATE = r"\{\{[^\n]{0,1000}?\}\}|\{%[^\n]{0,1000}?%\}"
 GRAFANA_VARIABLE_RE = re.compile(GRAFANA_VARIABLE_PATTERN, re.ASCII)
 TEMPLATE_RE = re.compile(TEMPLATE_PATTERN)
 DURATION_RE = re.compile(r"(?:\d+(?:ms|[smhdwy]))+", re.ASCII)
-NUMBER_RE = re.compile(r"0[xX][0-9a-fA-F]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# Prometheus 3 allows one ``_`` between digits (and right after ``0x``) as a digit separator.
+_DIGITS = r"\d+(?:_\d+)*"
+NUMBER_RE = re.compile(
+    r"0[xX]_?[0-9a-fA-F]+(?:_[0-9a-fA-F]+)*"
+    rf"|(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?",
+    re.ASCII,
+)
 
 _V = GRAFANA_VARIABLE_PATTERN
 _STRING = (
@@ -101,7 +109,7 @@ _NORMAL = re.compile(
 _BRACKET = re.compile(
     r"(?P<WS>\s+|\#[^\n]*)"
     rf"|(?P<DUR>(?:[\w.]++|{_V}|{TEMPLATE_PATTERN})++)"
-    r"|(?P<OP>[:\]])"
+    r"|(?P<OP>[:\](),+\-*/%^])"
     r"|(?P<BAD>.)",
     re.ASCII | re.DOTALL,
 )

@@ -27,6 +27,7 @@ import re
 
 from .ast import (
     COMPARISON_OPS,
+    walk,
     SET_OPS,
     AggregateExpr,
     BinaryExpr,
@@ -44,10 +45,14 @@ from .ast import (
 from .functions import arg_type, return_type
 from .lexer import GRAFANA_VARIABLE_RE, TEMPLATE_RE, PromQLSyntaxError, tokenize
 from .parser import parse
+from .validate import PromQLValidation, check_with_promql_parser
 
 __all__ = [
     "substitute_for_oracle",
     "is_valid_promql",
+    "validate_promql",
+    "PromQLValidation",
+    "static_types",
     "contains_variable",
     "find_variables",
     "variable_name",
@@ -91,8 +96,8 @@ def _identifier(raw: str, allow_colon: bool = True) -> str:
     return s
 
 
-def static_type(node: Expr) -> str | None:
-    """Value type of *node*: 's', 'v', 'm', 'str', or None if unknown (placeholder)."""
+def _own_type(node: Expr, types: dict[int, str | None]) -> str | None:
+    """Type of *node* given the types of its children in *types*."""
     if isinstance(node, NumberLiteral):
         return "s"
     if isinstance(node, StringLiteral):
@@ -106,15 +111,28 @@ def static_type(node: Expr) -> str | None:
     if isinstance(node, AggregateExpr):
         return "v"
     if isinstance(node, BinaryExpr):
-        lt, rt = static_type(node.lhs), static_type(node.rhs)
+        lt, rt = types[id(node.lhs)], types[id(node.rhs)]
         if lt == "s" and rt == "s":
             return "s"
         if lt is None and rt is None:
             return None
         return "v" if "v" in (lt, rt) else None
     if isinstance(node, (ParenExpr, UnaryExpr)):
-        return static_type(node.expr)
+        return types[id(node.expr)]
     return None
+
+
+def static_types(root: Expr) -> dict[int, str | None]:
+    """``static_type`` of every node of *root*, keyed by ``id(node)``, in one bottom-up pass."""
+    types: dict[int, str | None] = {}
+    for node in reversed(list(walk(root))):  # children before parents
+        types[id(node)] = _own_type(node, types)
+    return types
+
+
+def static_type(node: Expr) -> str | None:
+    """Value type of *node*: 's', 'v', 'm', 'str', or None if unknown (placeholder)."""
+    return static_types(node)[id(node)]
 
 
 _PLACEHOLDER_FOR = {"v": "vector(1)", "m": "vector(1)[5m:]", "str": '"x"'}
@@ -168,12 +186,11 @@ class _Collector:
         if node.template_spans or bad_labels:
             items = []
             prefix = ""
-            if node.name_span is not None:
+            if node.quoted_name_span is not None:
+                items.append(text[node.quoted_name_span[0] : node.quoted_name_span[1]])
+            elif node.name_span is not None:
                 raw = text[node.name_span[0] : node.name_span[1]]
-                if node.braces_span is not None and node.name_span[0] > node.braces_span[0]:
-                    items.append(raw)  # quoted name inside the braces
-                else:
-                    prefix = _identifier(raw) if node.templated else raw
+                prefix = _identifier(raw) if node.templated else raw
             for m in node.matchers:
                 label = text[m.label_span[0] : m.label_span[1]]
                 if self.templated(m.label_span):
@@ -182,7 +199,7 @@ class _Collector:
             ends = [s[1] for s in node.template_spans]
             if node.braces_span is not None:
                 ends.append(node.braces_span[1])
-            if node.name_span is not None:
+            if node.name_span is not None and node.quoted_name_span is None:
                 ends.append(node.name_span[1])
             core_end = max(ends)
             if not prefix and not items:
@@ -196,55 +213,63 @@ class _Collector:
                 self.fix_literal(m.value_span, m.op in ("=~", "!~"))
         self.modifiers(node)
 
-    def visit(self, node: Expr, expected: str | None) -> None:
-        if isinstance(node, Placeholder):
-            self.edit(node.span, _PLACEHOLDER_FOR.get(expected, "1"))
-        elif isinstance(node, VectorSelector):
-            self.selector(node)
-        elif isinstance(node, MatrixSelector):
-            self.selector(node.vector)
-            if self.templated(node.range_span):
-                self.edit(node.range_span, "5m")
-            self.modifiers(node)
-        elif isinstance(node, SubqueryExpr):
-            self.visit(node.expr, "v")
-            if self.templated(node.range_span):
-                self.edit(node.range_span, "5m")
-            if node.step_span is not None and self.templated(node.step_span):
-                self.edit(node.step_span, "5m")
-            self.modifiers(node)
-        elif isinstance(node, Call):
-            func = node.func
-            if self.templated(node.func_span):
-                first = node.args[0] if node.args else None
-                func = "rate" if isinstance(first, (MatrixSelector, SubqueryExpr)) else "abs"
-                self.edit(node.func_span, func)
-            for i, a in enumerate(node.args):
-                self.visit(a, arg_type(func, i))
-        elif isinstance(node, AggregateExpr):
-            op = node.op
-            if self.templated(node.op_span):
-                op = "topk" if node.param is not None else "sum"
-                self.edit(node.op_span, op)
-            self.labels(node.grouping_spans)
-            if node.param is not None:
-                self.visit(node.param, "str" if op == "count_values" else "s")
-            self.visit(node.expr, "v")
-        elif isinstance(node, BinaryExpr):
-            if node.matching is not None:
-                self.labels(node.matching.label_spans)
-                self.labels(node.matching.include_spans)
-            for side, other in ((node.lhs, node.rhs), (node.rhs, node.lhs)):
-                exp = None
-                if node.op in SET_OPS:
-                    exp = "v"
-                elif node.op in COMPARISON_OPS and not node.return_bool and static_type(other) in ("s", None):
-                    exp = "v"
-                self.visit(side, exp)
-        elif isinstance(node, (ParenExpr, UnaryExpr)):
-            self.visit(node.expr, expected)
-        elif isinstance(node, StringLiteral):
-            self.fix_literal(node.span)
+    def visit(self, root: Expr, expected: str | None) -> None:
+        """Collect the edits for *root*; *expected* is the type its context requires.
+        Iterative, so that trees thousands of levels deep are fine."""
+        stack: list[tuple[Expr, str | None]] = [(root, expected)]
+        types: dict[int, str | None] | None = None
+        while stack:
+            node, expected = stack.pop()
+            if isinstance(node, Placeholder):
+                self.edit(node.span, _PLACEHOLDER_FOR.get(expected, "1"))
+            elif isinstance(node, VectorSelector):
+                self.selector(node)
+            elif isinstance(node, MatrixSelector):
+                self.selector(node.vector)
+                if self.templated(node.range_span):
+                    self.edit(node.range_span, "5m")
+                self.modifiers(node)
+            elif isinstance(node, SubqueryExpr):
+                stack.append((node.expr, "v"))
+                if self.templated(node.range_span):
+                    self.edit(node.range_span, "5m")
+                if node.step_span is not None and self.templated(node.step_span):
+                    self.edit(node.step_span, "5m")
+                self.modifiers(node)
+            elif isinstance(node, Call):
+                func = node.func
+                if self.templated(node.func_span):
+                    first = node.args[0] if node.args else None
+                    func = "rate" if isinstance(first, (MatrixSelector, SubqueryExpr)) else "abs"
+                    self.edit(node.func_span, func)
+                stack.extend((a, arg_type(func, i)) for i, a in enumerate(node.args))
+            elif isinstance(node, AggregateExpr):
+                op = node.op
+                if self.templated(node.op_span):
+                    op = "topk" if node.param is not None else "sum"
+                    self.edit(node.op_span, op)
+                self.labels(node.grouping_spans)
+                if node.param is not None:
+                    stack.append((node.param, "str" if op == "count_values" else "s"))
+                stack.append((node.expr, "v"))
+            elif isinstance(node, BinaryExpr):
+                if node.matching is not None:
+                    self.labels(node.matching.label_spans)
+                    self.labels(node.matching.include_spans)
+                comparison = node.op in COMPARISON_OPS and not node.return_bool
+                if comparison and types is None:
+                    types = static_types(root)
+                for side, other in ((node.lhs, node.rhs), (node.rhs, node.lhs)):
+                    exp = None
+                    if node.op in SET_OPS:
+                        exp = "v"
+                    elif comparison and types is not None and types[id(other)] in ("s", None):
+                        exp = "v"
+                    stack.append((side, exp))
+            elif isinstance(node, (ParenExpr, UnaryExpr)):
+                stack.append((node.expr, expected))
+            elif isinstance(node, StringLiteral):
+                self.fix_literal(node.span)
 
 
 def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
@@ -311,14 +336,13 @@ def substitute_for_oracle(text: str) -> str:
     return _apply(text, c.edits)
 
 
-def is_valid_promql(text: str) -> bool:
-    """Substitute variables, then validate with the ``promql-parser`` package."""
-    import promql_parser
+def validate_promql(text: str) -> PromQLValidation:
+    """Substitute variables, then validate with this package's parser and the
+    ``promql-parser`` package (see :mod:`.validate`: bounded size, Prometheus 3 syntax)."""
+    return check_with_promql_parser(substitute_for_oracle(text))
 
-    try:
-        promql_parser.parse(substitute_for_oracle(text))
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
-        raise
-    except BaseException:  # promql-parser may raise a pyo3 PanicException (BaseException)
-        return False
-    return True
+
+def is_valid_promql(text: str) -> bool:
+    """True when *text* (after substituting variables) is shown to be valid PromQL; False
+    when it is not, or when it cannot be shown (too large for promql-parser)."""
+    return validate_promql(text).valid
