@@ -65,12 +65,13 @@ def rewrite_fix(
 ) -> Fix:
     """A fix replacing parts of the expression, validated by both PromQL parsers, or a
     display-only one saying why it cannot be applied here."""
-    from migrator.promql.references import apply_text_edits, valid_rewrite
+    from migrator.promql.references import apply_text_edits, check_rewrite
 
     new = apply_text_edits(site.value, edits)
     is_grafana = site.kind is SiteKind.GRAFANA_QUERY if grafana is None else grafana
-    if not valid_rewrite(new, is_grafana):
-        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: the result would not be valid PromQL")
+    problem = check_rewrite(new, is_grafana)
+    if problem is not None:
+        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {problem}")
     if not all(site.can_edit(e.start, e.end) for e in edits):
         why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
         return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {why}")

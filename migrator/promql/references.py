@@ -198,6 +198,7 @@ def analyse(
             root = parse(text)
     except (PromQLSyntaxError, RecursionError) as err:
         analysis.error = err if isinstance(err, PromQLSyntaxError) else PromQLSyntaxError("expression too deeply nested", 0)
+        analysis.references.extend(_unparsed_references(text, prefixes, target))
         return analysis
     if root is None:
         return analysis
@@ -209,6 +210,23 @@ def analyse(
                 _selector_references(text, node, parents, prefixes, dead, target, local_records)
             )
     return analysis
+
+
+def _unparsed_references(text: str, prefixes: tuple[str, ...], target: Target) -> list[Reference]:
+    """An expression neither parser accepts still names metrics: report them (without the
+    structure, nothing can be rewritten, and `context` says why)."""
+    from migrator.reference.spellings import find_names
+
+    placeholder = ast.VectorSelector(name=None, name_span=None, matchers=(), start=0, end=0)
+    refs = []
+    for hit in find_names(text, prefixes):
+        refs.append(
+            Reference(
+                kind="name", start=hit.start, end=hit.end, written=hit.text, selector=placeholder,
+                hit=hit, status=_name_status(hit, target), context="unparsed expression",
+            )
+        )
+    return refs
 
 
 # --------------------------------------------------------------------------- rewrites
@@ -233,21 +251,29 @@ def apply_text_edits(text: str, edits: tuple[TextEdit, ...] | list[TextEdit]) ->
     return "".join(out)
 
 
-def valid_rewrite(text: str, grafana: bool) -> bool:
-    """Valid for both parsers; in a Grafana query only the PromQL inside
-    `query_result(...)`/`label_values(...)` is PromQL."""
-    from migrator.promql.variables import is_valid_promql
+def check_rewrite(text: str, grafana: bool) -> str | None:
+    """None when `text` is valid for both parsers (in a Grafana query, the PromQL inside
+    `query_result(...)`/`label_values(...)`), else why not."""
+    from migrator.promql.variables import validate_promql
 
+    inner = text
     try:
         if grafana:
             query = parse_grafana_query(text)
             if query.kind != "promql":
-                return query.expr is None or is_valid_promql(text[query.expr.start : query.expr.end])
+                if query.expr is None:
+                    return None
+                inner = text[query.expr.start : query.expr.end]
         else:
             parse(text)
-    except (PromQLSyntaxError, RecursionError):
-        return False
-    return is_valid_promql(text)
+    except (PromQLSyntaxError, RecursionError) as err:
+        return f"the result would not be valid PromQL ({getattr(err, 'message', err)})"
+    verdict = validate_promql(inner)
+    return None if verdict.valid else (verdict.note or "the result would not be valid PromQL")
+
+
+def valid_rewrite(text: str, grafana: bool) -> bool:
+    return check_rewrite(text, grafana) is None
 
 
 def rename_edit(ref: Reference, series: Series) -> TextEdit | None:
