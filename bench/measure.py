@@ -35,6 +35,7 @@ class Run:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    floor_mb: float  # the harness's RSS when it started the command: peak RSS cannot read below
 
 
 @dataclass
@@ -55,6 +56,11 @@ class Series:
     @property
     def peak_rss_mb(self) -> float:
         return max(r.peak_rss_mb for r in self.runs)
+
+    @property
+    def at_floor(self) -> bool:
+        """The peak RSS is the harness's, copied by fork: the process itself used less."""
+        return self.peak_rss_mb <= max(r.floor_mb for r in self.runs) + 1
 
     @property
     def spread(self) -> float:
@@ -81,6 +87,7 @@ def run_once(command: Command, memory_cap_mb: int) -> Run:
     with tempfile.TemporaryFile() as stderr:
         # The cap protects a shared machine from a runaway run; it is far above every goal.
         cap = memory_cap_mb * 1024 * 1024
+        floor = harness_rss_mb()
         start = time.perf_counter()
         proc = subprocess.Popen(
             list(command.argv),
@@ -98,7 +105,7 @@ def run_once(command: Command, memory_cap_mb: int) -> Run:
             tail = stderr.read()[-2000:].decode(errors="replace")
             raise CommandFailed(f"{command.label}: `{' '.join(map(str, command.argv))}` exited {code}\n{tail}")
     # ru_maxrss is in KiB on Linux.
-    return Run(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024)
+    return Run(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_mb=usage.ru_maxrss / 1024, floor_mb=floor)
 
 
 def interleaved(commands: Sequence[Command], rounds: int, warmup: bool, memory_cap_mb: int, progress: Callable[[str], None]) -> dict[str, Series]:

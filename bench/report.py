@@ -19,6 +19,7 @@ def row_result(row: Row, series: dict[str, Series], findings: dict[str, int | No
             "cpu_median_s": round(s.cpu, 4),
             "cpu_per_wall": round(s.cpu / s.wall, 2),
             "peak_rss_mb": round(s.peak_rss_mb, 1),
+            "peak_rss_at_floor": s.at_floor,
         }
     goals = []
     for goal in row.goals:
@@ -70,9 +71,10 @@ def print_row(result: dict) -> None:
     print(f"   {'command':24s} {'wall s':>8s} {'spread':>7s} {'cpu s':>8s} {'cpu/wall':>8s} {'peak MB':>8s} {'findings':>9s}")
     for label, c in result["commands"].items():
         findings = "" if c["findings"] is None else f"{c['findings']:,}"
+        rss = ("<=" if c["peak_rss_at_floor"] else "") + f"{c['peak_rss_mb']:.1f}"
         print(
             f"   {label:24s} {c['wall_median_s']:8.3f} {c['spread']:7.0%} {c['cpu_median_s']:8.3f} "
-            f"{c['cpu_per_wall']:8.2f} {c['peak_rss_mb']:8.1f} {findings:>9s}"
+            f"{c['cpu_per_wall']:8.2f} {rss:>8s} {findings:>9s}"
         )
     for g in result["goals"]:
         print("   " + _goal_line(g))
@@ -89,8 +91,10 @@ def _goal_line(g: dict) -> str:
     return f"{g['goal']:44s} {g['value']:7.2f}x {spread:15s} {limit:14s} {g['result']:5s} cpu {g['cpu_ratio']:.2f}x"
 
 
-def print_summary(results: list[dict]) -> None:
+def print_summary(results: list[dict], env: dict) -> None:
     print("\n== summary (wall-time ratio of medians; per-round range in brackets; CPU-time ratio last)")
+    print(f"   load average at the end {' '.join(f'{x:.2f}' for x in env['load_average_at_end'])}; "
+          f"harness RSS {env['harness_rss_mb_at_end']:.0f} MB (a peak RSS near it is the floor, not the process)")
     for result in results:
         if "error" in result:
             print(f"   {result['key']:15s} did not run")

@@ -82,10 +82,17 @@ def findings_count(row: Row, label: str) -> int | None:
         return None
     at = argv.index("check") + 1
     argv[at:at] = ["--output-format", "json-lines", "--exit-zero"]
-    done = subprocess.run(argv, cwd=command.cwd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise CommandFailed(f"{label}: `{' '.join(argv)}` exited {done.returncode}\n{done.stderr[-2000:]}")
-    return sum(1 for line in done.stdout.splitlines() if line.strip())
+    # Counted line by line: holding tens of MB of output would raise the harness's RSS for good,
+    # and with it the floor of every later peak-RSS measurement (see measure.harness_rss_mb).
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(argv, cwd=command.cwd, stdout=subprocess.PIPE, stderr=stderr)
+        assert proc.stdout is not None
+        count = sum(1 for line in proc.stdout if line.strip())
+        if proc.wait() != 0:
+            stderr.seek(0)
+            tail = stderr.read()[-2000:].decode(errors="replace")
+            raise CommandFailed(f"{label}: `{' '.join(argv)}` exited {proc.returncode}\n{tail}")
+    return count
 
 
 def environment(script: Path, python: str) -> dict:
@@ -106,7 +113,7 @@ def environment(script: Path, python: str) -> dict:
     }
 
 
-def profile(setup: Setup, target: str, profiler: str, top: int) -> None:
+def profile(setup: Setup, target: str, profiler: str, top: int, keep: Path | None) -> None:
     key, _, label = target.partition(":")
     if key not in ROWS:
         raise SystemExit(f"--profile {target}: rows are {', '.join(ROWS)}")
@@ -131,7 +138,7 @@ def profile(setup: Setup, target: str, profiler: str, top: int) -> None:
     import pstats  # only here: it would add to the harness's RSS
 
     with tempfile.TemporaryDirectory() as scratch:
-        stats_file = Path(scratch) / "tool.prof"
+        stats_file = keep.resolve() if keep else Path(scratch) / "tool.prof"
         start = time.perf_counter()
         subprocess.run(
             [setup.python, "-m", "cProfile", "-o", str(stats_file), script, *args],
@@ -144,6 +151,8 @@ def profile(setup: Setup, target: str, profiler: str, top: int) -> None:
         stats.sort_stats("cumulative").print_stats(top)
         print(f"-- the same run, top {top} by own time --")
         stats.sort_stats("tottime").print_stats(top)
+        if keep:
+            print(f"profile kept in {stats_file} (python -m pstats {stats_file})")
 
 
 def parse_args() -> argparse.Namespace:
@@ -161,6 +170,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profiler", choices=("cprofile", "pyinstrument"), default="cprofile",
                         help="pyinstrument must be installed in the tool's environment")
     parser.add_argument("--top", type=int, default=25, help="functions to list with --profile")
+    parser.add_argument("--profile-out", type=Path, help="keep the cProfile data of --profile here")
     return parser.parse_args()
 
 
@@ -172,7 +182,7 @@ def main() -> int:
     setup = Setup(tool=[str(script)], python=python, out=args.out, quick=args.quick, seed=args.seed,
                   anchors=anchors, anchors_source=anchors_source)
     if args.profile:
-        profile(setup, args.profile, args.profiler, args.top)
+        profile(setup, args.profile, args.profiler, args.top, args.profile_out)
         return 0
 
     keys = args.rows.split(",") if args.rows else [k for k in ROWS if not (args.quick and k in FULL_ONLY)]
@@ -212,7 +222,7 @@ def main() -> int:
 
     env["load_average_at_end"] = os.getloadavg()
     env["harness_rss_mb_at_end"] = round(harness_rss_mb(), 1)
-    report.print_summary(results)
+    report.print_summary(results, env)
     if args.json:
         args.json.write_text(json.dumps({"environment": env, "quick": args.quick, "rounds": rounds, "rows": results}, indent=2) + "\n")
         print(f"\nresults written to {args.json}")
