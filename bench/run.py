@@ -63,8 +63,8 @@ def prefilter_anchors(python: str, root: Path) -> tuple[tuple[str, ...], str]:
     probe = (
         "import json, sys; from pathlib import Path\n"
         "from migrator.config import load_settings\n"
-        "from migrator.runner import coarse_needles, prefilter_needles\n"
-        "needles = coarse_needles(prefilter_needles(load_settings(start=Path(sys.argv[1]))))\n"
+        "from migrator.runner import prefilter_needles\n"
+        "needles = prefilter_needles(load_settings(start=Path(sys.argv[1])))\n"
         "print(json.dumps(sorted(n.decode() for n in needles)))\n"
     )
     done = subprocess.run([python, "-c", probe, str(root)], capture_output=True, text=True)
