@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from migrator.promql import ast
-from migrator.promql.oracle import Verdict, judge
+from migrator.promql.oracle import Verdict, cancellation_problem, judge
 from migrator.promql.parser import PromQLSyntaxError, parse, parse_grafana_query
 from migrator.promql.variables import is_valid_promql
 from migrator.reference.catalogue import classify_metric_name, regex_matched_spellings
@@ -161,12 +161,19 @@ def _inner(text: str, grafana: bool) -> str:
     return text
 
 
-def _rewrite(text: str, edits: tuple[TextEdit, ...] | None, grafana: bool = False) -> Rewrite | None:
+def _rewrite(text: str, edits: tuple[TextEdit, ...] | None, grafana: bool = False, problem: str | None = None,
+             prefixes: tuple[str, ...] = (), dead: frozenset[str] = frozenset()) -> Rewrite | None:
     if not edits:
         return None
     new = apply_text_edits(text, edits)
     if not new.strip() or not _valid(new, grafana):
         return None
+    if _selects_removed(_inner(new, grafana), prefixes, dead):
+        return None  # e.g. `R / (C + R)` → `R / C`: still reads the removed metric, so no fix at all
+    if problem is not None:
+        from migrator.model import Applicability
+
+        return Rewrite(edits, new, Verdict(Applicability.UNSAFE, problem))
     return Rewrite(edits, new, judge(_inner(text, grafana), _inner(new, grafana)))
 
 
@@ -201,31 +208,43 @@ def _regex_only_removed(pattern: str) -> bool:
     return not any(compiled.fullmatch(name) for name in _OTHER_NAMES)
 
 
+def _name_match(
+    selector: ast.VectorSelector, prefixes: tuple[str, ...], dead: frozenset[str],
+) -> tuple[str, tuple[int, int], str, ast.LabelMatcher | None] | None:
+    """(kind, span, name, regex matcher) when the selector reads the removed metric or a dead series."""
+    if selector.name is not None and not selector.templated and selector.name_span is not None:
+        if classify_metric_name(selector.name, prefixes) is not None and classify_metric_name(selector.name, prefixes).prefixed:
+            return ("selector", selector.name_span, selector.name, None)
+        elif selector.name in dead:
+            return ("dead-series", selector.name_span, selector.name, None)
+    for m in selector.matchers:
+        if m.label != "__name__":
+            continue
+        if m.op == "=":
+            found = classify_metric_name(m.value, prefixes)
+            if found is not None and found.prefixed:
+                return ("selector", m.value_span, m.value, None)
+            elif m.value in dead:
+                return ("dead-series", m.value_span, m.value, None)
+        elif m.op == "=~" and regex_matched_spellings(m.value, prefixes):
+            kind = "regex-only" if _regex_only_removed(m.value) else "regex-among-others"
+            return (kind, m.value_span, m.value, m)
+    return None
+
+
+def _selects_removed(text: str, prefixes: tuple[str, ...], dead: frozenset[str]) -> bool:
+    try:
+        tree = parse(text)
+    except (PromQLSyntaxError, RecursionError):
+        return True
+    return any(isinstance(n, ast.VectorSelector) and _name_match(n, prefixes, dead) is not None for n in ast.walk(tree))
+
+
 def _selector_reference(
     text: str, selector: ast.VectorSelector, parents: dict[int, ast.Expr], prefixes: tuple[str, ...],
     dead: frozenset[str], grafana: bool,
 ) -> Reference | None:
-    name_match = None
-    if selector.name is not None and not selector.templated and selector.name_span is not None:
-        if classify_metric_name(selector.name, prefixes) is not None and classify_metric_name(selector.name, prefixes).prefixed:
-            name_match = ("selector", selector.name_span, selector.name, None)
-        elif selector.name in dead:
-            name_match = ("dead-series", selector.name_span, selector.name, None)
-    if name_match is None:
-        for m in selector.matchers:
-            if m.label != "__name__":
-                continue
-            if m.op == "=":
-                found = classify_metric_name(m.value, prefixes)
-                if found is not None and found.prefixed:
-                    name_match = ("selector", m.value_span, m.value, None)
-                elif m.value in dead:
-                    name_match = ("dead-series", m.value_span, m.value, None)
-            elif m.op == "=~" and regex_matched_spellings(m.value, prefixes):
-                kind = "regex-only" if _regex_only_removed(m.value) else "regex-among-others"
-                name_match = (kind, m.value_span, m.value, m)
-            if name_match:
-                break
+    name_match = _name_match(selector, prefixes, dead)
     if name_match is None:
         return None
     kind, (start, end), name, matcher = name_match
@@ -236,7 +255,9 @@ def _selector_reference(
     )
     elimination = None
     if kind in ("selector", "regex-only", "dead-series") and isinstance(parent, ast.BinaryExpr) and not absent:
-        elimination = _rewrite(text, _eliminate(text, term, parent, parents), grafana)
+        # Structural reasons first: a term that cannot cancel is unsafe whatever the data shows.
+        problem = cancellation_problem(text, term, parent, parents) if parent.op in ("+", "-") else None
+        elimination = _rewrite(text, _eliminate(text, term, parent, parents), grafana, problem, prefixes, dead)
     regex_rewrite = _regex_rewrite(text, matcher, prefixes, grafana) if kind == "regex-among-others" else None
     return Reference(
         kind=kind, start=start, end=end, name=name, absent=absent, elimination=elimination,
