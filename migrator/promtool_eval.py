@@ -7,8 +7,8 @@ Prometheus; one that fails is printed with what Prometheus got, which is parsed 
 way the caller gets Prometheus' values for every query at every time, from one process per dataset for
 thousands of queries.
 
-The series must be sampled every `SCRAPE_INTERVAL_MS` from time 0 (promtool's input series
-start at 0), which is how the reference timeline is laid out.
+Samples must sit on a 1-minute grid from time 0 (promtool's input series start at 0), which
+is how the reference timeline is laid out; missing minutes are allowed.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Query:
 class Batch:
     """Series per dataset and the queries to run on them."""
 
-    datasets: dict[str, Sequence[object]] = field(default_factory=dict)  # series with name, labels, values
+    datasets: dict[str, Sequence[object]] = field(default_factory=dict)  # series with name, labels, times_ms, values
     queries: list[Query] = field(default_factory=list)
 
 
@@ -76,11 +76,23 @@ def _seconds(ms: int) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def test_file(series: Sequence[object], queries: Sequence[Query]) -> dict:  # type: ignore[type-arg]
+def _values_text(times: Sequence[int], values: Sequence[float]) -> str:
+    """promtool's value list: one entry per `INTERVAL_MS` from 0, `_` where there is no sample."""
+    by_slot: dict[int, float] = {}
+    for t, v in zip(times, values):
+        if t % INTERVAL_MS:
+            raise ValueError(f"sample at {t} ms is not on promtool's {INTERVAL_MS} ms grid")
+        by_slot[t // INTERVAL_MS] = v
+    if not by_slot:
+        return ""
+    return " ".join(_format_value(float(by_slot[i])) if i in by_slot else "_" for i in range(max(by_slot) + 1))
+
+
+def rule_test_document(series: Sequence[object], queries: Sequence[Query]) -> dict:  # type: ignore[type-arg]
     """A `promtool test rules` document: the series as input, one expr test per query and time."""
     input_series = []
     for s in series:
-        values = " ".join(_format_value(float(v)) for v in s.values)  # type: ignore[attr-defined]
+        values = _values_text(s.times_ms, s.values)  # type: ignore[attr-defined]
         input_series.append({"series": _series_text(s.name, dict(s.labels)), "values": values})  # type: ignore[attr-defined]
     tests = []
     for q in queries:
@@ -190,7 +202,7 @@ def run(promtool: str, batch: Batch, workdir: Path, timeout: float = 600.0) -> l
     files: dict[str, Path] = {}
     for n, (dataset, queries) in enumerate(sorted(by_dataset.items())):
         path = workdir / f"promtool-test-{n}.yaml"
-        doc = test_file(batch.datasets[dataset], queries)
+        doc = rule_test_document(batch.datasets[dataset], queries)
         path.write_text(yaml.safe_dump(doc, sort_keys=False, width=1 << 20), encoding="utf-8")
         files[dataset] = path
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -17,13 +17,11 @@ from migrator.cli_extra import verify_command
 from migrator.config import Settings
 from migrator.formats.base import Document, Site, SiteKind
 from migrator.model import Applicability
-from migrator.promql.parser import parse
 from migrator.promql.removed import analyse
 from migrator.verify import (
     DIFFERS,
     EQUIVALENT,
     ERROR,
-    UNVERIFIABLE,
     RewriteCase,
     VerifyError,
     find_promtool,

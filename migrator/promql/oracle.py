@@ -145,6 +145,8 @@ def _clock(ms: int) -> str:
 
 
 def _fmt(v: float) -> str:
+    if not math.isfinite(v):
+        return "NaN" if v != v else ("+Inf" if v > 0 else "-Inf")
     if v == int(v) and abs(v) < 1e15:
         return str(int(v))
     return f"{v:.6g}"
@@ -183,7 +185,7 @@ def compare(before: Any, after: Any, times: Sequence[int]) -> tuple[str | None, 
         for t, m in zip(times, maps):
             for key, v in m.items():
                 if not math.isfinite(v):
-                    return (f"{side} gives {_fmt(v) if v == v else 'NaN'} at {_clock(t)} "
+                    return (f"{side} gives {_fmt(v)} at {_clock(t)} "
                             f"{_labels_text(key)}on the reference counters (a division by zero?), and NaN or "
                             "±Inf on both sides would hide whether the values change"), [], 0
     differences: list[str] = []
