@@ -250,6 +250,7 @@ class _Prepared:
     original: str
     rewritten: str
     dataset: tuple  # type: ignore[type-arg]  # oracle.dataset_key of the pair
+    times: tuple[int, ...]  # oracle.evaluation_times of the pair
     index: int = 0
     outcome: "Outcome | None" = None
     expected: tuple = ()  # type: ignore[type-arg]  # the oracle's values (original, rewrite), if it has them
@@ -367,7 +368,6 @@ def verify_cases(cases: Sequence[RewriteCase], *, promtool: str | None = None, k
     started = time.monotonic()
     promtool = promtool or find_promtool()
     version = prometheus_version(promtool)
-    times = evaluation_times()
     outcomes: dict[int, Outcome] = {}
     prepared: list[_Prepared] = []
     for i, case in enumerate(cases):
@@ -378,13 +378,14 @@ def verify_cases(cases: Sequence[RewriteCase], *, promtool: str | None = None, k
             outcomes[i] = Outcome(case, UNVERIFIABLE, str(err))
             continue
         key = dataset_key(before, after)
+        times = evaluation_times(before, after)
         expected = []
         for era, tree in (("a", before), ("c", after)):
             try:
                 expected.append(tuple(per_time(simulated_evaluator(era, *key).eval(tree, times), len(times))))
             except Exception:  # the oracle cannot evaluate it: Prometheus still can
                 expected.append(None)
-        prepared.append(_Prepared(case, original, rewritten, key, index=i, expected=tuple(expected)))
+        prepared.append(_Prepared(case, original, rewritten, key, times, index=i, expected=tuple(expected)))
         outcomes[i] = Outcome(case, ERROR, "not evaluated", original, rewritten)
 
     workdir = _workdir(keep)
@@ -395,16 +396,16 @@ def verify_cases(cases: Sequence[RewriteCase], *, promtool: str | None = None, k
                 for era, expr, expected in (("a", p.original, p.expected[0]), ("c", p.rewritten, p.expected[1])):
                     name = f"era-{era}:{p.dataset}"
                     batch.datasets[name] = simulated_series(era, *p.dataset)
-                    batch.queries.append(promtool_eval.Query(name, expr, times, expected))
+                    batch.queries.append(promtool_eval.Query(name, expr, p.times, expected))
             try:
                 answers = promtool_eval.run(promtool, batch, workdir)
             except promtool_eval.PromtoolError as err:
                 raise VerifyError(str(err)) from None
             for n, p in enumerate(prepared):
-                p.outcome = _judge(p, times, answers[2 * n], answers[2 * n + 1])
+                p.outcome = _judge(p, p.times, answers[2 * n], answers[2 * n + 1])
                 outcomes[p.index] = p.outcome
             if keep is not None:
-                _write_plan(workdir, prepared, version, times)
+                _write_plan(workdir, prepared, version)
         ordered = [outcomes[i] for i in range(len(cases))]
         if on_outcome is not None:
             for outcome in ordered:
@@ -452,10 +453,9 @@ def _workdir(keep: Path | None) -> Path:
     return keep
 
 
-def _write_plan(workdir: Path, prepared: list[_Prepared], version: str, times: Sequence[int]) -> None:
+def _write_plan(workdir: Path, prepared: list[_Prepared], version: str) -> None:
     data = {
         "prometheus_version": version,
-        "evaluation_times_seconds": [t / 1000 for t in times],
         "rewrites": [
             {
                 "where": p.case.where, "code": p.case.code, "lint": p.case.lint.value,
@@ -463,6 +463,7 @@ def _write_plan(workdir: Path, prepared: list[_Prepared], version: str, times: S
                 "detail": p.outcome.detail if p.outcome else None,
                 "original_query": p.original, "rewritten_query": p.rewritten,
                 "aliases": dict(p.dataset[0]), "extra_labels": dict(p.dataset[1]),
+                "evaluation_times_seconds": [t / 1000 for t in p.times],
                 "instants": p.outcome.instants if p.outcome else [],
             }
             for p in prepared

@@ -66,6 +66,8 @@ def test_only_literal_numbers_are_thresholds(expr: str, kept: str) -> None:
     f"sum({rate(L, '1h', 'increase', ' offset 30m')}) + sum({rate(E, '1h', 'increase', ' offset 30m')})"
     f" - sum({rate(R, '1h', 'increase', ' offset 30m')})",
     f"avg_over_time((sum({rate(L)}) + sum({rate(E)}) - sum({rate(R)}))[1h:5m])",
+    # Day over day: every selector reads a day back, so the instants move a day later.
+    f"sum({rate(L, extra=' offset 1d')}) + sum({rate(E, extra=' offset 1d')}) - sum({rate(R, extra=' offset 1d')})",
 ])
 def test_value_preserving_eliminations_stay_safe(expr: str) -> None:
     rewrite = only_elimination(expr)

@@ -217,11 +217,11 @@ def test_safe_rewrites_hold_on_prometheus(tmp_path: Path) -> None:
     # Not a vacuous pass: the draws must reach the value-preserving eliminations.
     assert len(safe) >= max(3, DRAWS // 25), f"only {len(safe)} safe rewrites in {drawn} draws"
 
-    all_times = evaluation_times()
     batch = promtool_eval.Batch()
     plan = []
     for o in safe + changed:
         before, after = parse(o.original), parse(o.rewritten)
+        all_times = evaluation_times(before, after)
         alias_items, extra_items = dataset_key(unfiltered(before), unfiltered(after))
         names = {}
         for era in ("a", "c"):

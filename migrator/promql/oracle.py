@@ -106,10 +106,31 @@ def dataset_key(before: ast.Expr, after: ast.Expr) -> tuple[tuple[tuple[str, str
     return tuple(sorted(aliases([before, after]).items())), tuple(sorted(extra_labels(before).items()))
 
 
-def evaluation_times() -> tuple[int, ...]:
+def evaluation_times(*exprs: ast.Expr) -> tuple[int, ...]:
+    """The instants to compare at: every minute of the timeline's last three hours, moved later
+    by the offset every selector of the expressions shares (a day-over-day panel reading only
+    `offset 1d` data is evaluated a day after the simulated hours, so it reads them)."""
     from migrator.reference.simulate import EVALUATION_TIMES_MS
 
-    return EVALUATION_TIMES_MS
+    shifts = [_shared_offset(e) for e in exprs]
+    shift = min(shifts) if shifts and all(s is not None for s in shifts) else 0
+    return tuple(t + shift for t in EVALUATION_TIMES_MS) if shift and shift > 0 else EVALUATION_TIMES_MS
+
+
+def _shared_offset(expr: ast.Expr, above: int = 0) -> int | None:
+    """The smallest total offset (ms) any selector not pinned by `@` reads at; None if none."""
+    if getattr(expr, "at", None) is not None:
+        return None
+    from migrator.promql.evaluate import duration_ms
+
+    try:
+        own = above + duration_ms(getattr(expr, "offset", None))
+    except EvaluationUnsupported:
+        return None
+    if isinstance(expr, (ast.VectorSelector, ast.MatrixSelector)):
+        return own
+    found = [o for o in (_shared_offset(child, own) for child in ast.children(expr)) if o is not None]
+    return min(found) if found else None
 
 
 # ------------------------------------------------------------------------ thresholds
@@ -217,7 +238,7 @@ def judge(original: str, rewritten: str) -> Verdict:
         return Verdict(Applicability.UNSAFE, f"could not be verified: {err}")
     before, after = unfiltered(before), unfiltered(after)
     alias_items, extra_items = dataset_key(before, after)
-    times = evaluation_times()
+    times = evaluation_times(before, after)
     try:
         a = simulated_evaluator("a", alias_items, extra_items).eval(before, times)
         c = simulated_evaluator("c", alias_items, extra_items).eval(after, times)
