@@ -319,7 +319,9 @@ def _shape(expr: ast.Expr) -> Any:
         return ("number", expr.value)
     if isinstance(expr, ast.StringLiteral):
         return ("string", expr.value)
-    return ("other", type(expr).__name__, getattr(expr, "text", ""))
+    if isinstance(expr, ast.Placeholder):
+        return ("placeholder", expr.text)
+    return ("unknown", id(expr))  # a node this module does not know never matches another term
 
 
 def _norm(text: str | None) -> str | None:

@@ -263,8 +263,9 @@ def random_workload(rng: random.Random, n: int) -> list[Request]:
 
 
 def standard_workloads() -> dict[LabelKey, list[Request]]:
-    """Deterministic label sets for the safety oracle: each canonical case alone, random mixes,
-    and an idle engine (all counters 0, so ratios are 0/0 in both eras)."""
+    """Deterministic label sets for fixtures and the fake exporter: each canonical case alone,
+    random mixes, and an idle engine (all counters 0). The safety oracle uses the time series of
+    `timeline_series` instead."""
     workloads: dict[LabelKey, list[Request]] = {
         (f"case{c.number}-{c.name.replace(' ', '-')}", "0"): [c.request] for c in CANONICAL_CASES
     }
