@@ -103,6 +103,7 @@ def test_max_of_each_term_changes_values_on_the_reference_data() -> None:
     (f"max_over_time(sum({rate(R)})[1h:1m])", "`max_over_time` is not linear"),
     (f"topk(3, {rate(R)})", "`topk` is not linear"),
     (f"sqrt(sum({rate(R)}))", "`sqrt` is not linear"),
+    ("sum(rate(vllm:prompt_tokens_recomputed_total{namespace=\"prod\"}[5m]))", 'it selects {namespace="prod"} where'),
 ])
 def test_a_term_that_cannot_cancel_is_unsafe_before_any_measurement(removed: str, why: str) -> None:
     verdict = only_elimination(f"sum({rate(L)}) + sum({rate(E)}) - {removed}").verdict

@@ -298,7 +298,12 @@ def _shape(expr: ast.Expr) -> Any:
     if isinstance(expr, ast.ParenExpr):
         return _shape(expr.expr)
     if isinstance(expr, ast.VectorSelector):
-        return ("selector", _norm(expr.offset), _norm(expr.at))
+        # Which series a term reads beyond its metric: `{namespace="prod"}` on one term only
+        # cancels nothing in the other namespaces. Labels that tell a family's children apart
+        # (`source`) and the name itself legitimately differ between the terms.
+        scope = tuple(sorted((m.label, m.op, m.value) for m in expr.matchers
+                             if m.label != "__name__" and m.label not in _child_labels()))
+        return ("selector", scope, _norm(expr.offset), _norm(expr.at))
     if isinstance(expr, ast.MatrixSelector):
         return ("range", _norm(expr.range), _norm(expr.offset), _norm(expr.at), _shape(expr.vector))
     if isinstance(expr, ast.SubqueryExpr):
@@ -324,6 +329,13 @@ def _shape(expr: ast.Expr) -> Any:
     return ("unknown", id(expr))  # a node this module does not know never matches another term
 
 
+@lru_cache(maxsize=1)
+def _child_labels() -> frozenset[str]:
+    from migrator.reference.catalogue import SURVIVING_PROMPT_METRICS
+
+    return frozenset(label for metric in SURVIVING_PROMPT_METRICS for label, _values in metric.label_values)
+
+
 def _norm(text: str | None) -> str | None:
     return None if text is None else re.sub(r"\s+", "", text)
 
@@ -341,6 +353,13 @@ def _modifiers(expr: ast.Expr, text: str) -> list[str]:
         if getattr(node, "at", None):
             found.append(f"@ {node.at}")  # type: ignore[attr-defined]
     return found
+
+
+def _scope(expr: ast.Expr) -> str:
+    """The label matchers a term restricts its series with (the ones `_shape` compares)."""
+    found = sorted({f'{m.label}{m.op}"{m.value}"' for n in ast.walk(expr) if isinstance(n, ast.VectorSelector)
+                    for m in n.matchers if m.label != "__name__" and m.label not in _child_labels()})
+    return "{" + ", ".join(found) + "}" if found else ""
 
 
 def _chain(parent: ast.BinaryExpr, parents: dict[int, ast.Expr]) -> ast.Expr:
@@ -389,10 +408,16 @@ def cancellation_problem(text: str, term: ast.Expr, parent: ast.BinaryExpr, pare
             continue
         if _shape(other) != mine:
             own, theirs = _modifiers(term, text), _modifiers(other, text)
-            detail = (f"it reads {', '.join(own) or 'no range'} where `{text[other.start:other.end]}` reads "
-                      f"{', '.join(theirs) or 'no range'}") if own != theirs else (
-                f"`{text[term.start:term.end]}` and `{text[other.start:other.end]}` apply different functions "
-                "or aggregations")
+            own_scope, their_scope = _scope(term), _scope(other)
+            if own != theirs:
+                detail = (f"it reads {', '.join(own) or 'no range'} where `{text[other.start:other.end]}` reads "
+                          f"{', '.join(theirs) or 'no range'}")
+            elif own_scope != their_scope:
+                detail = (f"it selects {own_scope or 'every series'} where `{text[other.start:other.end]}` selects "
+                          f"{their_scope or 'every series'}")
+            else:
+                detail = (f"`{text[term.start:term.end]}` and `{text[other.start:other.end]}` apply different "
+                          "functions or aggregations")
             return ("the removed term is not shaped like the other terms of the sum, so it cannot cancel "
                     f"against them: {detail}")
     return None
