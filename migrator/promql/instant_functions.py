@@ -117,7 +117,10 @@ DATE: dict[str, Callable[[datetime], int]] = {
 def date_part(func: str, seconds: float) -> float:
     if not math.isfinite(seconds):
         return NAN
-    return float(DATE[func](_utc(seconds)))
+    try:
+        return float(DATE[func](_utc(seconds)))
+    except (OverflowError, OSError, ValueError):
+        raise EvaluationUnsupported(f"{func}() of {seconds:g}: outside the dates Python represents") from None
 
 
 def _is_odd_int(y: float) -> bool:

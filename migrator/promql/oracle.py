@@ -244,6 +244,8 @@ def judge(original: str, rewritten: str) -> Verdict:
         c = simulated_evaluator("c", alias_items, extra_items).eval(after, times)
     except (EvaluationUnsupported, EvaluationError, ZeroDivisionError, OverflowError, RecursionError) as err:
         return Verdict(Applicability.UNSAFE, f"could not be verified on the reference counters ({err})")
+    except Exception as err:  # an evaluator bug must not end the lint run, nor make a fix safe
+        return Verdict(Applicability.UNSAFE, f"could not be verified: the oracle failed ({type(err).__name__}: {err})")
     problem, differences, differing = compare(a, c, times)
     if problem:
         return Verdict(Applicability.UNSAFE, f"could not be verified: {problem}")
