@@ -106,7 +106,7 @@ def run_live_check(report, paths: Sequence[str], settings, *, prometheus_url: st
 @click.command("verify")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Leave the generated data, TSDBs, logs and plan.json in DIR (new or empty).")
+              help="Leave the promtool test files, promtool's output and plan.json in DIR (new or empty).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--metric-prefix", "metric_prefixes", multiple=True, help="Extra metric prefix (e.g. ray_); repeatable.")
 @click.option("--force-exclude", is_flag=True, help="Apply excludes to paths given on the command line too.")
@@ -115,10 +115,10 @@ def verify_command(paths: tuple[str, ...], keep: Path | None, fmt: str, metric_p
                    force_exclude: bool, config: str | None) -> None:
     """Prove every PromQL rewrite the lint offers on a real Prometheus engine.
 
-    The original expression is evaluated on a Prometheus holding v0.16–v0.19 counters, the
-    rewrite on one holding v0.20+ counters, for vLLM's six canonical cases and simulated mixes.
-    A verdict that disagrees with the fix's safety (safe = equivalent, unsafe = differs) exits 1.
-    Needs `promtool` and `prometheus` (Debian package `prometheus`).
+    The original expression is evaluated by promtool on the reference timeline's v0.16–v0.19
+    counters, the rewrite on its v0.20+ counters, at the lint oracle's 180 instants. A verdict
+    that disagrees with the fix's safety (safe = equivalent, unsafe = differs) exits 1.
+    Needs `promtool` (Debian package `prometheus`).
     """
     from migrator.config import ConfigError, load_settings
     from migrator.verify import VerifyError, verify_paths

@@ -126,7 +126,7 @@ def removed_metric_fix(ctx, site: Site, analysis: "Analysis", ref: "Reference") 
 
     flagship = catalogue().flagship
     is_grafana_query = site.kind is SiteKind.GRAFANA_QUERY
-    rewrite = elimination(analysis, ref, is_grafana_query)
+    rewrite = elimination(analysis, ref, is_grafana_query, tuple(ctx.settings.metric_prefixes), ctx.settings.target)
     if rewrite is not None:
         verdict = rewrite.verdict
         return rewrite_fix(

@@ -30,7 +30,7 @@ from migrator.live import (
     series_presence,
 )
 from migrator.runner import RunOptions, run
-from migrator.verify import PrometheusServer, free_port
+from migrator.prometheus_server import PrometheusServer, free_port
 from test_verify import install_rules_handler, rule_file
 
 

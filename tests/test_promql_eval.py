@@ -1,4 +1,10 @@
-"""Tests for the PromQL semantic oracle (migrator.promql.evaluate)."""
+"""Tests for the oracle's PromQL evaluator (migrator.promql.evaluate): instant semantics.
+
+`ev` runs one instant query over single samples; `evr` runs it at t=600s over counters that
+grow linearly from 0 (slope = the sample's value per second, one sample a minute), where
+`rate(x[5m])` is exactly the slope. Time semantics (extrapolation, offsets, `@`, subqueries)
+are in test_promql_time.py, checked against promtool.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from migrator.promql import (
     EvaluationError,
     EvaluationUnsupported,
     Sample,
-    evaluate,
+    Series,
+    evaluate_at as evaluate,
     parse,
     same_result,
 )
@@ -36,15 +43,27 @@ def ev(q, samples=SAMPLES):
     return evaluate(parse(q), samples)
 
 
+TIMES = tuple(range(0, 600_001, 60_000))
+COUNTERS = [
+    Series(s.name, s.labels, TIMES, [s.value * t / 1000 if s.name.endswith("_total") else s.value for t in TIMES])
+    for s in SAMPLES
+]
+
+
+def evr(q):
+    return evaluate(parse(q), COUNTERS, 600_000)
+
+
 def vec(*items):
     """Build an expected vector from (dict, value) pairs."""
     return sorted(((tuple(sorted(d.items())), float(v)) for d, v in items), key=lambda x: x[0])
 
 
 def test_sum_of_rates_equals_sum_of_values():
-    r = ev("sum(rate(vllm:prompt_tokens_recomputed_total[5m])) + sum(rate(vllm:prompt_tokens_total[5m]))")
+    r = evr("sum(rate(vllm:prompt_tokens_recomputed_total[5m])) + sum(rate(vllm:prompt_tokens_total[5m]))")
     assert r == [((), 385.0)]
-    assert same_result(r, ev("sum(rate(vllm:prompt_tokens_recomputed_total[1h]) ) + 350"))
+    # The counters started 10 minutes ago: a 1h rate spreads that increase over the hour.
+    assert same_result(evr("sum(rate(vllm:prompt_tokens_recomputed_total[1h]))"), [((), 35 / 6)])
 
 
 def test_grafana_expression_by_role():
@@ -52,13 +71,13 @@ def test_grafana_expression_by_role():
         'sum(rate(vllm:prompt_tokens_recomputed_total{model_name=~"$model_name", ns=~"$ns"}'
         "[$__rate_interval])) by (role)"
     )
-    assert ev(q) == vec(({"role": "prefill"}, 15), ({"role": "decode"}, 20))
+    assert evr(q) == vec(({"role": "prefill"}, 15), ({"role": "decode"}, 20))
 
 
 def test_selector_keeps_name_functions_drop_it():
     r = ev('vllm:prompt_tokens_total{pod="p1"}')
     assert r == vec(({"__name__": "vllm:prompt_tokens_total", "model_name": "llama", "pod": "p1", "role": "prefill"}, 100))
-    r = ev('rate(vllm:prompt_tokens_total{pod="p1"}[5m])')
+    r = evr('rate(vllm:prompt_tokens_total{pod="p1"}[5m])')
     assert r == vec(({"model_name": "llama", "pod": "p1", "role": "prefill"}, 100))
     r = ev('vllm:prompt_tokens_total{pod="p1"} * 2')
     assert r[0][0] == (("model_name", "llama"), ("pod", "p1"), ("role", "prefill"))
@@ -115,9 +134,9 @@ def test_templated_name_and_placeholders_unsupported():
     with pytest.raises(EvaluationUnsupported):
         ev("sum by ($group) (vllm:prompt_tokens_total)")
     with pytest.raises(EvaluationUnsupported):
-        ev("holt_winters(vllm:prompt_tokens_total[5m], 0.1, 0.1)")
+        ev("histogram_quantile(0.9, vllm:prompt_tokens_total)")
     with pytest.raises(EvaluationUnsupported):
-        ev("time()")
+        ev("limitk(1, vllm:prompt_tokens_total)")
     with pytest.raises(EvaluationUnsupported):
         ev("vllm:prompt_tokens_total[5m]")  # range vector result
 
@@ -127,7 +146,7 @@ def test_ratio_with_ignoring_group_left():
         'sum by (model_name, source) (increase(vllm:prompt_tokens_by_source_total{source="local_cache_hit"}[1h]))'
         " / ignoring(source) group_left sum by (model_name) (increase(vllm:prompt_tokens_by_source_total[1h]))"
     )
-    assert ev(q) == vec(
+    assert evr(q) == vec(
         ({"model_name": "llama", "source": "local_cache_hit"}, 0.1),
         ({"model_name": "qwen", "source": "local_cache_hit"}, 0.1),
     )
@@ -135,13 +154,13 @@ def test_ratio_with_ignoring_group_left():
 
 def test_on_and_group_left_include_labels():
     q = "sum by (model_name) (rate(vllm:prompt_tokens_total[5m])) * on(model_name) group_left(block_size) vllm:cache_config_info"
-    assert ev(q) == vec(
+    assert evr(q) == vec(
         ({"model_name": "llama", "block_size": "16"}, 300),
         ({"model_name": "qwen", "block_size": "32"}, 50),
     )
     # group_right: labels come from the right ("many") side, values keep lhs op rhs order
     q = "vllm:cache_config_info * on(model_name) group_right(block_size) rate(vllm:prompt_tokens_total[5m])"
-    r = ev(q)
+    r = evr(q)
     assert len(r) == 3
     assert dict(r[0][0])["block_size"] in ("16", "32")
     q = "2 * vllm:cache_config_info - on(model_name) group_right() sum by (model_name) (vllm:prompt_tokens_total)"
@@ -150,9 +169,9 @@ def test_on_and_group_left_include_labels():
 
 def test_one_to_one_on_keeps_only_on_labels():
     q = "rate(vllm:prompt_tokens_recomputed_total[5m]) / on(pod) rate(vllm:prompt_tokens_total[5m])"
-    assert ev(q) == vec(({"pod": "p1"}, 0.1), ({"pod": "p2"}, 0.1), ({"pod": "p3"}, 0.1))
+    assert evr(q) == vec(({"pod": "p1"}, 0.1), ({"pod": "p2"}, 0.1), ({"pod": "p3"}, 0.1))
     q = "rate(vllm:prompt_tokens_recomputed_total[5m]) / rate(vllm:prompt_tokens_total[5m])"
-    r = ev(q)
+    r = evr(q)
     assert len(r) == 3 and all(math.isclose(v, 0.1) for _, v in r)
     assert ("role", "prefill") in r[0][0] or ("role", "decode") in r[0][0]
 
@@ -163,15 +182,15 @@ def test_matching_errors():
     with pytest.raises(EvaluationError, match="many-to-many"):
         ev("vllm:cache_config_info * on(model_name) vllm:prompt_tokens_total")
     with pytest.raises(EvaluationError, match="same labelset"):
-        ev('rate({__name__=~"vllm:prompt_tokens(_recomputed)?_total"}[5m])')
+        evr('rate({__name__=~"vllm:prompt_tokens(_recomputed)?_total"}[5m])')
 
 
 def test_comparisons_and_bool():
-    r = ev("rate(vllm:prompt_tokens_total[5m]) > 60")
+    r = evr("rate(vllm:prompt_tokens_total[5m]) > 60")
     assert sorted(v for _, v in r) == [100.0, 200.0]
-    r = ev("60 < rate(vllm:prompt_tokens_total[5m])")  # vector value is kept
+    r = evr("60 < rate(vllm:prompt_tokens_total[5m])")  # vector value is kept
     assert sorted(v for _, v in r) == [100.0, 200.0]
-    r = ev("rate(vllm:prompt_tokens_total[5m]) > bool 60")
+    r = evr("rate(vllm:prompt_tokens_total[5m]) > bool 60")
     assert sorted(v for _, v in r) == [0.0, 1.0, 1.0]
     assert ev("1 > bool 2") == 0.0 and ev("2 >= bool 2") == 1.0
     with pytest.raises(EvaluationError):
@@ -264,19 +283,28 @@ def test_functions():
 
 
 def test_range_functions_and_subqueries():
+    """Over counters growing linearly from 0 (one sample a minute, evaluated at 10m)."""
     m = "vllm:prompt_tokens_total"
-    base = ev(f"rate({m}[5m])")
-    for f in ("irate", "increase", "delta", "idelta", "avg_over_time", "max_over_time", "sum_over_time"):
-        assert same_result(ev(f"{f}({m}[1h])"), base), f
-    assert same_result(ev(f"quantile_over_time(0.9, {m}[5m])"), base)
-    assert same_result(ev(f"avg_over_time(rate({m}[60s])[60s:60s])"), base)
-    assert same_result(ev(f"max_over_time(sum(rate({m}[1m]))[1h:])"), ev(f"sum({m})"))
-    assert same_result(ev(f"rate({m}[5m] offset 1d)"), base)
-    assert same_result(ev(f"rate({m}[5m] @ end())"), base)
-    assert [v for _, v in ev(f"present_over_time({m}[5m])")] == [1.0, 1.0, 1.0]
+    base = evr(f"rate({m}[5m])")
+    assert [v for _, v in base] == [100.0, 200.0, 50.0]
+    for f in ("irate", "deriv"):
+        assert same_result(evr(f"{f}({m}[5m])"), base), f
+    assert same_result(evr(f"increase({m}[5m])"), [(labels, 300 * v) for labels, v in base])
+    assert same_result(evr(f"idelta({m}[5m])"), [(labels, 60 * v) for labels, v in base])
+    assert [v for _, v in evr(f"max_over_time({m}[5m])")] == [60000.0, 120000.0, 30000.0]
+    assert [v for _, v in evr(f"min_over_time({m}[5m])")] == [30000.0, 60000.0, 15000.0]
+    assert [v for _, v in evr(f"count_over_time({m}[5m])")] == [6.0, 6.0, 6.0]
+    assert same_result(evr(f"avg_over_time(rate({m}[2m])[5m:1m])"), base)
+    assert same_result(evr(f"max_over_time(sum(rate({m}[2m]))[1h:])"), [((), 350.0)])
+    assert evr(f"rate({m}[5m] offset 1d)") == []
+    assert same_result(evr(f"rate({m}[5m] offset 5m)"), base)
+    assert same_result(evr(f"rate({m}[5m] @ end())"), base)
+    assert same_result(evr(f"{m} @ 60"), [((("__name__", m),) + labels, v * 60) for labels, v in base])
+    assert [v for _, v in evr(f"present_over_time({m}[5m])")] == [1.0, 1.0, 1.0]
+    assert [v for _, v in evr(f"changes({m}[5m])")] == [5.0, 5.0, 5.0]
+    assert [v for _, v in evr(f"resets({m}[5m])")] == [0.0, 0.0, 0.0]
     with pytest.raises(EvaluationError):
-        ev(f"rate({m})")
-
+        evr(f"rate({m})")
 
 def test_label_replace_and_join():
     s = [Sample("m", {"model_name": "meta-llama/Llama-3-8B", "pod": "p1"}, 1.0)]
@@ -346,6 +374,6 @@ def test_equivalence_of_a_migration():
     """The kind of check the migrator performs: old expression vs rewritten one."""
     old = "sum(rate(vllm:prompt_tokens_recomputed_total[5m])) / sum(rate(vllm:prompt_tokens_total[5m]))"
     new = "sum(rate(vllm:prompt_tokens_recomputed_total[5m])) / sum(rate(vllm:prompt_tokens_total[5m])) * 1"
-    assert same_result(ev(old), ev(new))
+    assert same_result(evr(old), evr(new))
     wrong = "sum(rate(vllm:prompt_tokens_total[5m])) / sum(rate(vllm:prompt_tokens_recomputed_total[5m]))"
-    assert not same_result(ev(old), ev(wrong))
+    assert not same_result(evr(old), evr(wrong))

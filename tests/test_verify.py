@@ -1,6 +1,6 @@
-"""`verify`: every PromQL rewrite proven on a real Prometheus engine (promtool + prometheus).
+"""`verify`: every PromQL rewrite proven on Prometheus' own engine (`promtool test rules`).
 
-Tests that need the binaries skip locally when they are missing, and FAIL when CI=true.
+Tests that need promtool skip locally when it is missing, and FAIL when CI=true.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from migrator.cli_extra import verify_command
 from migrator.config import Settings
 from migrator.formats.base import Document, Site, SiteKind
 from migrator.model import Applicability
-from migrator.promql.parser import parse
 from migrator.promql.removed import analyse
 from migrator.verify import (
     DIFFERS,
@@ -25,8 +24,7 @@ from migrator.verify import (
     ERROR,
     RewriteCase,
     VerifyError,
-    _durations,
-    find_tools,
+    find_promtool,
     substitute_variables,
     verify_cases,
     verify_paths,
@@ -44,7 +42,7 @@ UNSAFE_EXPR = f"{CACHED} + {RECOMPUTED}"
 
 def need_tools():  # type: ignore[no-untyped-def]
     try:
-        return find_tools()
+        return find_promtool()
     except VerifyError as err:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but the Prometheus binaries are missing: {err}")
@@ -134,12 +132,6 @@ def test_variables_are_substituted_for_evaluation() -> None:
     assert substitute_variables("rate(x[5m])") == "rate(x[5m])"
 
 
-def test_reach_follows_nesting_not_siblings() -> None:
-    reach, used = _durations(parse("avg_over_time(rate(x[5m])[1h:5m]) + rate(y[1h]) + z offset 30m"))
-    assert reach == (5 + 60 + 5) * 60_000  # the subquery path; siblings do not add up
-    assert sorted(set(used)) == [300_000, 1_800_000, 3_600_000]
-
-
 def test_missing_binaries_exit_2_naming_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("VMM_PROMTOOL", raising=False)
@@ -156,22 +148,21 @@ def test_missing_binaries_exit_2_naming_the_debian_package(tmp_path: Path, monke
 def test_safe_rewrite_is_equivalent_and_unsafe_one_differs(tools) -> None:  # type: ignore[no-untyped-def]
     safe, unsafe = case_for(SAFE_EXPR), case_for(UNSAFE_EXPR)
     assert (safe.lint, unsafe.lint) == (Applicability.SAFE, Applicability.UNSAFE)
-    report = verify_cases([safe, unsafe], tools=tools)
+    report = verify_cases([safe, unsafe], promtool=tools)
     first, second = report.outcomes
     assert first.verdict == EQUIVALENT, first.line()
+    assert first.detail == "180 instants"
     assert second.verdict == DIFFERS, second.line()
-    # rate() over the linear series returns the simulated token counts themselves.
-    assert "case 5 (full local hit): 1000 → 999" in second.detail
-    assert "case 6 (full external): 1000 → 999" in second.detail
+    # Every instant differs: some full hit is in every window; the values are Prometheus'.
+    assert second.detail.startswith("180/180 instants: at 01:00:30: ")
     assert first.agrees and second.agrees and not report.disagreements
-    assert report.seconds < 60
 
 
 def test_prometheus_rejection_is_an_error_with_its_message(tools) -> None:  # type: ignore[no-untyped-def]
     # rate() drops __name__, so two names with equal labels collide: real Prometheus refuses
     # what a name-agnostic evaluator happily sums.
     expr = 'sum(rate({__name__=~"vllm:prompt_tokens_cached_total|vllm:prompt_tokens_recomputed_total"}[10m]))'
-    (outcome,) = verify_cases([case_for(expr)], tools=tools).outcomes
+    (outcome,) = verify_cases([case_for(expr)], promtool=tools).outcomes
     assert outcome.verdict == ERROR
     assert "same labelset" in outcome.detail
     assert not outcome.agrees
@@ -181,7 +172,7 @@ def test_regex_rewrite_unsafe_by_policy_may_be_equivalent(tools) -> None:  # typ
     expr = 'sum(vllm:prompt_tokens_total) + 0 * count({__name__=~"vllm:prompt_tokens_total|vllm:prompt_tokens_recomputed_total"})'
     case = case_for(expr)
     assert case.kind == "regex alternation" and case.lint is Applicability.UNSAFE
-    (outcome,) = verify_cases([case], tools=tools).outcomes
+    (outcome,) = verify_cases([case], promtool=tools).outcomes
     assert outcome.verdict == EQUIVALENT, outcome.line()
     assert outcome.agrees and "unsafe by policy" in outcome.line()
 
@@ -194,13 +185,13 @@ def test_verify_command_on_rule_files(tools, rules_sites, tmp_path: Path, monkey
     result = CliRunner().invoke(verify_command, ["rules", "--keep", "kept"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert any(re.fullmatch(r"rules/safe\.yaml:5:\d+ VMM001 equivalent \(11 scenarios\)", line) for line in lines), result.output
-    assert any(re.match(r"rules/unsafe\.yaml:5:\d+ VMM001 differs \(\d+/11 scenarios: ", line) for line in lines), result.output
+    assert any(re.fullmatch(r"rules/safe\.yaml:5:\d+ VMM001 equivalent \(180 instants\)", line) for line in lines), result.output
+    assert any(re.match(r"rules/unsafe\.yaml:5:\d+ VMM001 differs \(\d+/180 instants: ", line) for line in lines), result.output
     assert "2 rewrites" in lines[-2] and "all agree with the lint's fix safety" in lines[-2]
     plan = json.loads((tmp_path / "kept" / "plan.json").read_text())
     assert [r["verdict"] for r in plan["rewrites"]] == ["equivalent", "differs"]
-    assert (tmp_path / "kept" / "era-a.om").read_text().endswith("# EOF\n")
-    assert any((tmp_path / "kept" / "era-c").iterdir())
+    assert "promql_expr_test" in (tmp_path / "kept" / "promtool-test-0.yaml").read_text()
+    assert (tmp_path / "kept" / "promtool-test-0.out").exists()
 
     as_json = CliRunner().invoke(verify_command, ["rules", "--format", "json"])
     assert as_json.exit_code == 0
@@ -247,7 +238,6 @@ def test_samples_have_rewrites_to_verify(samples_outcomes) -> None:  # type: ign
     if has_rules:
         paths = {o.case.path for o in samples_outcomes.outcomes}
         assert any(p.endswith(".yaml") for p in paths), "no rewrite found in the rules YAML samples"
-    assert samples_outcomes.seconds < 60
 
 
 @pytest.mark.parametrize("case", _sample_cases(), ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -6,7 +6,7 @@ Public API::
     parse_grafana_query(text) -> GrafanaQuery
     walk(node), children(node)
     substitute_for_oracle(text), is_valid_promql(text), validate_promql(text)
-    evaluate(expr, samples), same_result(a, b)
+    evaluate(expr, series, steps_ms), evaluate_at(expr, samples), same_result(a, b)
 """
 
 from .ast import (
@@ -29,7 +29,7 @@ from .ast import (
     depth,
     walk,
 )
-from .evaluate import EvaluationError, EvaluationUnsupported, Sample, evaluate, same_result
+from .evaluate import EvaluationError, EvaluationUnsupported, Sample, Series, evaluate, evaluate_at, same_result
 from .functions import FUNCTIONS
 from .lexer import PromQLSyntaxError, Token, tokenize
 from .parser import GrafanaQuery, decode_string, parse, parse_grafana_query
@@ -62,6 +62,7 @@ __all__ = [
     "Placeholder",
     "PromQLSyntaxError",
     "Sample",
+    "Series",
     "StringLiteral",
     "SubqueryExpr",
     "Token",
@@ -73,6 +74,7 @@ __all__ = [
     "decode_string",
     "depth",
     "evaluate",
+    "evaluate_at",
     "find_variables",
     "is_valid_promql",
     "parse",

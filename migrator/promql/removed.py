@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migrator.promql import ast
-from migrator.promql.oracle import Verdict, judge
+from migrator.promql.oracle import Verdict, cancellation_problem, judge
 from migrator.promql.parser import PromQLSyntaxError, parse_grafana_query
 from migrator.promql.references import Analysis, Reference, TextEdit, apply_text_edits, term_of
 from migrator.promql.variables import is_valid_promql
@@ -69,21 +69,49 @@ def _inner(text: str, grafana: bool) -> str:
     return text
 
 
-def _rewrite(text: str, edits: tuple[TextEdit, ...] | None, grafana: bool = False) -> Rewrite | None:
+def _rewrite(
+    text: str, edits: tuple[TextEdit, ...] | None, grafana: bool = False, problem: str | None = None,
+    still_stale=None,  # type: ignore[no-untyped-def]
+) -> Rewrite | None:
     if not edits:
         return None
     new = apply_text_edits(text, edits)
     if not new.strip() or not _valid(new, grafana):
         return None
+    if still_stale is not None and still_stale(_inner(new, grafana)):
+        return None  # e.g. `R / (C + R)` → `R / C`: still reads the removed metric, so no fix at all
+    if problem is not None:
+        from migrator.model import Applicability
+
+        return Rewrite(edits, new, Verdict(Applicability.UNSAFE, problem))
     return Rewrite(edits, new, judge(_inner(text, grafana), _inner(new, grafana)))
 
 
-def elimination(analysis: Analysis, ref: Reference, grafana: bool) -> Rewrite | None:
+def elimination(analysis: Analysis, ref: Reference, grafana: bool, prefixes: tuple[str, ...] = (),
+                target=None) -> Rewrite | None:  # type: ignore[no-untyped-def]
     """Drop the term holding `ref` from the `+`/`-` expression it is an operand of, with the
-    oracle's verdict; None when the term is not such an operand or the result is not PromQL."""
+    oracle's verdict; None when the term is not such an operand, the result is not PromQL, or
+    the result still reads a removed metric where no further elimination can drop it."""
     if ref.absent:
         return None
     term, parent = term_of(ref.selector, analysis.parents)
     if not isinstance(parent, ast.BinaryExpr):
         return None
-    return _rewrite(analysis.text, _eliminate(analysis.text, term, parent, analysis.parents), grafana)
+    # Structural reasons first: a term that cannot cancel is unsafe whatever the data shows.
+    problem = cancellation_problem(analysis.text, term, parent, analysis.parents) if parent.op in ("+", "-") else None
+
+    def still_stale(new: str) -> bool:
+        from migrator.promql.references import analyse, stale
+
+        after = analyse(new, prefixes, frozenset(), False, target)
+        if after.error is not None:
+            return True
+        for other in after.references:
+            if not stale(other.status) or other.change is None or other.change is not ref.change:
+                continue
+            _term, up = term_of(other.selector, after.parents)
+            if not (isinstance(up, ast.BinaryExpr) and up.op in ("+", "-")):
+                return True  # left where no elimination reaches (a ratio, a comparison)
+        return False
+
+    return _rewrite(analysis.text, _eliminate(analysis.text, term, parent, analysis.parents), grafana, problem, still_stale)
