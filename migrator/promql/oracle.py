@@ -32,10 +32,6 @@ from migrator.promql.parser import PromQLSyntaxError, parse
 
 # The labels the simulation already sets; matchers on any other label get a matching value.
 _SIMULATED_LABELS = frozenset({"__name__", "model_name", "engine", "source"})
-_PROMPT_METRICS = ("prompt_tokens_by_source", "prompt_tokens_recomputed", "prompt_tokens_cached", "prompt_tokens")
-_SPELLING = re.compile(
-    r"^(?P<prefix>.*?)(?P<base>" + "|".join(_PROMPT_METRICS) + r")(?P<suffix>_total)?$"
-)
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
 
@@ -52,16 +48,25 @@ def _selectors(expr: ast.Expr) -> list[ast.VectorSelector]:
 
 def aliases(exprs: list[ast.Expr]) -> dict[str, str]:
     """Map each prompt-token metric name spelled in the expressions (`vllm_…`, `ray_vllm:…`,
-    no `_total`) to the simulation's canonical sample name."""
+    no `_total`) to the simulation's canonical sample name (the counter's `_total` series)."""
+    from migrator.reference.catalogue import catalogue
+    from migrator.reference.spellings import classify
+
+    flagship = catalogue().flagship
+    simulated = {m.name: m for m in (flagship.removed, *flagship.surviving)}
     aliases: dict[str, str] = {}
     for expr in exprs:
         for selector in _selectors(expr):
             names = [selector.name] if selector.name and not selector.templated else []
             names += [m.value for m in selector.matchers if m.label == "__name__" and m.op == "="]
             for name in names:
-                match = _SPELLING.match(name)
-                if match and match["prefix"].rstrip(":_.").endswith("vllm"):
-                    aliases[name] = f"vllm:{match['base']}_total"
+                hit = classify(name)
+                if hit is None:
+                    continue
+                for series in hit.candidates:
+                    metric = simulated.get(series.metric.name)
+                    if metric is not None and series.suffix in ("", "_total"):
+                        aliases[name] = metric.base + "_total"
     return aliases
 
 

@@ -184,12 +184,10 @@ def _era_values(
 def _stats_values(
     stats: LegacyPromptTokenStats | PromptTokenStats,
 ) -> list[tuple[str, tuple[tuple[str, str], ...], int]]:
-    out = [("vllm:prompt_tokens", (), stats.total)]
-    out += [
-        ("vllm:prompt_tokens_by_source", (("source", s),), stats.get_by_source(s))
-        for s in ALL_SOURCES
-    ]
-    out.append(("vllm:prompt_tokens_cached", (), stats.cached_tokens))
+    prompt, by_source, cached = (m.name for m in SURVIVING_PROMPT_METRICS)
+    out = [(prompt, (), stats.total)]
+    out += [(by_source, (("source", s),), stats.get_by_source(s)) for s in ALL_SOURCES]
+    out.append((cached, (), stats.cached_tokens))
     if isinstance(stats, LegacyPromptTokenStats):
         out.append((REMOVED_METRIC.metric.name, (), stats.recomputed_tokens))
     return out
