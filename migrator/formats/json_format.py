@@ -1,8 +1,11 @@
-"""JSON files: Grafana dashboards (every export shape), alert rules, anything else in JSON.
+"""JSON files: Grafana dashboards (every export shape), Cloud Monitoring dashboards, alert rules,
+anything else in JSON.
 
 Parsing is the position-keeping scanner in `json_scan`; the walk that turns the tree into sites
-is in `grafana`. Validation of fixed output uses the C json module (fast), falling back to the
-iterative scanner only when the text is nested too deeply for it.
+is `json_walk` (shapes, rules, embedded documents) over `grafana` and `cloud_monitoring`
+(dashboards) and `json_sites` (sites, containers, the needle fallback). Validation of fixed
+output uses the C json module (fast), falling back to the iterative scanner only when the text
+is nested too deeply for it.
 """
 
 from __future__ import annotations
@@ -10,30 +13,31 @@ from __future__ import annotations
 import json
 
 from migrator.formats import json_scan
-from migrator.formats.base import Document, ParseError
+from migrator.formats.base import Document, ParseError, SiteNeeds
+from migrator.formats.json_walk import build_sites, dashboard_sites_from_string
+
+__all__ = ["JsonHandler", "dashboard_sites_from_string"]
 
 
 class JsonHandler:
     name = "json"
 
-    def parse(self, path: str, text: str) -> Document:
-        from migrator.formats.grafana import build_sites
-
+    def parse(self, path: str, text: str, needs: SiteNeeds) -> Document:
         try:
             root = json_scan.parse(text)
         except ParseError as err:
             raise ParseError(f"invalid JSON: {err.message}", err.offset) from None
         style = json_scan.JsonStyle.detect(text)
         with json_scan.no_gc():
-            sites, dashboards = build_sites(text, root, style)
-        document = Document(path=path, text=text, format=self.name, sites=sites)
-        document.extra["json_root"] = root
-        document.extra["json_style"] = style
-        if dashboards:
-            document.extra["grafana"] = dashboards[0]
-            if len(dashboards) > 1:
-                document.extra["grafana_dashboards"] = dashboards
-        return document
+            walker = build_sites(text, root, style, needs)
+        return Document(
+            path=path,
+            text=text,
+            format=self.name,
+            sites=walker.sites,
+            dashboards=walker.dashboards,
+            rules=walker.rules,
+        )
 
     def validate(self, text: str) -> None:
         body = text[1:] if text.startswith("\ufeff") else text
