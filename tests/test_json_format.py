@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import yaml
@@ -759,14 +758,12 @@ def _big_dashboard(n_panels: int) -> str:
     return json.dumps({"uid": "big", "title": "big", "panels": panels}, indent=2)
 
 
-def test_twenty_megabyte_dashboard_parses_in_linear_time() -> None:
+def test_twenty_megabyte_dashboard() -> None:
+    # Speed is measured by bench/, not here: this checks that nothing is lost at scale.
     text = _big_dashboard(18_000)
     assert len(text) > 20_000_000
-    start = time.perf_counter()
     doc = parse_doc("big.json", text)
-    elapsed = time.perf_counter() - start
     assert len([s for s in doc.sites if s.kind is SiteKind.PROMQL]) == 36_000
-    assert elapsed < 20, elapsed
-    start = time.perf_counter()
+    # The legend that says "recomputed" on every panel, and nothing else of its prose.
+    assert len([s for s in doc.sites if s.context.prose]) == 18_000
     HANDLER.validate(text)
-    assert time.perf_counter() - start < 5

@@ -84,6 +84,6 @@ def _name_is_prometheus(name: str, variables: dict[str, str]) -> bool:
 
 def is_mixed(ds: Any) -> bool:
     if isinstance(ds, dict):
-        return ds.get("uid") in _MIXED
+        ds = ds.get("uid")
     return isinstance(ds, str) and ds in _MIXED
 
