@@ -23,7 +23,16 @@ from typing import Any, Callable
 
 from migrator.formats.base import Container, GrafanaPlace, SiteContext, SiteKind
 from migrator.formats.grafana_datasources import PROMETHEUS_TYPES, is_mixed, is_prometheus_datasource
-from migrator.formats.json_scan import JArray, JObject, JString, Node, element_removal_span, json_pointer
+from migrator.formats.json_scan import (
+    JArray,
+    JObject,
+    JString,
+    Node,
+    element_removal_span,
+    json_pointer,
+    string_value,
+    to_python,
+)
 from migrator.formats.json_sites import SiteBuilder, one_line
 from migrator.model import Edit, Span
 
@@ -171,15 +180,16 @@ class DashboardWalker(SiteBuilder):
     def datasource(self, node: Node | None) -> Any:
         """A datasource reference's value; its strings are consumed (they name a datasource,
         never a metric, and a big dashboard repeats them on every target)."""
-        if node is None:
-            return None
-        if type(node) is JString:
-            self.consume(node)
-        elif type(node) is JObject:
-            for member in node.values:
+        t = type(node)
+        if t is JString:
+            self.sited[node.start] = node.end  # type: ignore[union-attr]
+            return string_value(self.text, node)  # type: ignore[arg-type]
+        if t is JObject:
+            sited = self.sited
+            for member in node.values:  # type: ignore[union-attr]
                 if type(member) is JString:
-                    self.consume(member)
-        return self.value(node)
+                    sited[member.start] = member.end
+        return None if node is None else to_python(self.text, node)
 
     def walk_panel(self, panel_node: JObject, path: list[Any]) -> None:
         targets = self.arr(panel_node.get("targets"))

@@ -137,7 +137,7 @@ class SiteBuilder:
         for needle in self.needles:
             if text.find(needle, start, end) != -1:
                 return True
-        if self.hiding is not None and self.hiding.search(text, start, end) is not None:
+        if self.hiding is not None and text.find("\\", start, end) != -1 and self.hiding.search(text, start, end):
             return self.needs.mentions(string_value(text, node))  # type: ignore[arg-type]
         return False
 
