@@ -262,3 +262,22 @@ def test_odd_datasource_values_do_not_crash_the_walk() -> None:
     panel["targets"][0]["datasource"] = {"uid": ["x"]}
     [site] = [s for s in parse(json.dumps({"uid": "u", "panels": [panel]})).sites if s.kind is SiteKind.PROMQL]
     assert site.context.grafana.datasource == {"uid": ["x"]}
+
+
+def test_perses_and_v2_panels_have_prose_too() -> None:
+    perses = {"kind": "PersesDashboard", "metadata": {"name": "p"}, "spec": {"panels": {"kv": {"kind": "Panel", "spec": {
+        "display": {"name": "Recomputed tokens", "description": "per second"},
+        "queries": [{"kind": "TimeSeriesQuery", "spec": {"plugin": {"kind": "PrometheusTimeSeriesQuery", "spec": {
+            "query": f"rate({REMOVED}[5m])", "seriesNameFormat": "recomputed {{pod}}"}}}}]}}}}}
+    prose = [(s.context.prose, s.locator) for s in parse(json.dumps(perses)).sites if s.context.prose]
+    assert prose == [
+        ("title", '/spec/panels/kv/spec/display/name (panel "Recomputed tokens", id kv)'),
+        ("legendFormat", '/spec/panels/kv/spec/queries/0/spec/plugin/spec/seriesNameFormat (panel "Recomputed tokens", id kv)'),
+    ]
+    v2 = {"kind": "Dashboard", "metadata": {"name": "v2"}, "spec": {"title": "v2", "elements": {"panel-1": {"kind": "Panel", "spec": {
+        "id": 1, "title": "KV", "description": "Recomputed vs cached", "data": {"kind": "QueryGroup", "spec": {"queries": [
+            {"kind": "PanelQuery", "spec": {"refId": "A", "query": {"kind": "DataQuery", "group": "prometheus", "spec": {
+                "expr": f"rate({REMOVED}[5m])", "legendFormat": "recomputed"}}}}]}}}}}}}
+    sites = [s for s in parse(json.dumps(v2)).sites if s.context.prose]
+    assert [(s.context.prose, s.context.grafana.ref_id) for s in sites] == [("description", None), ("legendFormat", "A")]
+    assert sites[1].locator == '/spec/elements/panel-1/spec/data/spec/queries/0/spec/query/spec/legendFormat (panel "KV", id 1, refId A)'

@@ -337,8 +337,18 @@ class DashboardWalker(SiteBuilder):
 
     # ------------------------------------------------------------------ Perses and Grafana v2
 
-    def walk_queries(self, queries: JArray, qpath: list[Any], panel: Panel, locate: Callable[[JObject], Located]) -> None:
-        """A panel's list of queries in the Perses and v2 schemas; removal works like targets."""
+    def walk_queries(
+        self,
+        queries: JArray,
+        qpath: list[Any],
+        panel: Panel,
+        locate: Callable[[JObject], Located],
+        prose: tuple[tuple[tuple[Any, ...], str], ...],
+        legend: tuple[str, ...],
+    ) -> None:
+        """A panel's list of queries in the Perses and v2 schemas; removal works like targets.
+        `prose`: (path in the panel, kind) of its title and description; `legend`: the path of
+        a query's legend in the query object."""
         entries = []
         for i, q in enumerate(queries.items):
             if type(q) is not JObject:
@@ -362,6 +372,15 @@ class DashboardWalker(SiteBuilder):
             place.target_removal = removal_of(queries, i, bool(others))
             place.sibling_exprs = tuple(e[6] for e in others)
             self.add(node, SiteKind.PROMQL, locator, context)
+            panel.has_promql = True
+        if not panel.has_promql:
+            return
+        for where, kind in prose:
+            self.prose(self.at(panel.node, *where), where, kind, panel)
+        inside = qpath[len(panel.path) :]  # qpath extends the panel's path
+        ref_ids = {e[0]: e[3] for e in entries}
+        for i, q in enumerate(queries.items):
+            self.prose(self.at(q, *legend), (*inside, i, *legend), "legendFormat", panel, ref_ids.get(i))
 
     def walk_perses(self, spec: JObject, path: list[Any], name: str | None) -> None:
         """Perses: spec.panels.<name>.spec.queries[].spec.plugin.spec.query; variables' expr."""
@@ -383,7 +402,9 @@ class DashboardWalker(SiteBuilder):
                 prom = pkind is None or pkind.startswith("Prometheus")
                 return self.at(pspec, "query"), ["spec", "plugin", "spec", "query"], None, self.value(self.at(pspec, "datasource")), prom
 
-            self.walk_queries(queries, panel.path + ["spec", "queries"], panel, locate)
+            prose = ((("spec", "display", "name"), "title"), (("spec", "display", "description"), "description"))
+            legend = ("spec", "plugin", "spec", "seriesNameFormat")
+            self.walk_queries(queries, panel.path + ["spec", "queries"], panel, locate, prose, legend)
         variables = self.arr(spec.get("variables"))
         for vi, var in enumerate(variables.items if variables else ()):
             plugin = self.obj(self.at(var, "spec", "plugin"))
@@ -446,7 +467,9 @@ class DashboardWalker(SiteBuilder):
                 prom = (kind is None or kind in PROMETHEUS_TYPES) and is_prometheus_datasource(ds, self.ds_vars)
                 return self.at(query, "spec", "expr"), ["spec", "query", "spec", "expr"], self.scalar(qspec.get("refId")), ds, prom
 
-            self.walk_queries(queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate)
+            prose = ((("spec", "title"), "title"), (("spec", "description"), "description"))
+            legend = ("spec", "query", "spec", "legendFormat")
+            self.walk_queries(queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend)
         variables = self.arr(spec.get("variables"))
         for vi, var in enumerate(variables.items if variables else ()):
             if type(var) is not JObject or self.s(var.get("kind")) != "QueryVariable":

@@ -13,7 +13,7 @@ import dataclasses
 import re
 from typing import Any, Callable
 
-from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
+from migrator.formats.base import Container, RulePlace, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
 from migrator.formats.json_scan import (
     JArray,
     JObject,
@@ -35,7 +35,7 @@ from migrator.model import Edit, Span
 Encoder = Callable[[str], str]
 
 # What each JSON short escape stands for, to find escapes that could hide a needle's character.
-_SHORT_ESCAPES = {'"': '"', "\\": "\\\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
+_SHORT_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
 
 
 def hiding_escapes(needles: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -95,7 +95,7 @@ class SiteBuilder:
         # the needle fallback does not make a second site of them.
         self.sited: dict[int, int] = {}
         self.dashboards: list[tuple[str | None, str | None]] = []
-        self.rules: list[Any] = []  # RulePlace, in file order
+        self.rules: list[RulePlace] = []  # in file order
         # Decoded element values per collection (keyed by its start), shared by its elements.
         self._values: dict[int, tuple[str | None, ...]] = {}
 
