@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import yaml
@@ -11,17 +10,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migrator.engine import apply_edits
-from migrator.formats.base import ParseError, Site, SiteKind
-from migrator.formats.grafana import dashboard_sites_from_string, is_prometheus_datasource
-from migrator.formats.json_format import JsonHandler
+from migrator.formats.base import GrafanaPlace, ParseError, RulePlace, Site, SiteKind, SiteNeeds
+from migrator.formats.grafana_datasources import is_prometheus_datasource
+from migrator.formats.json_format import JsonHandler, dashboard_sites_from_string
 from migrator.formats.json_scan import JArray, JObject, JsonStyle, decode_string, parse
 
 HANDLER = JsonHandler()
 REMOVED = "vllm:prompt_tokens_recomputed_total"
+# What the rules pass today: "vllm" for every catalogue name, and the word the prose rule looks
+# for (needles are case-sensitive, so both spellings of its first letter).
+NEEDS = SiteNeeds(needles=("vllm", "recomput", "Recomput"))
 
 
-def sites_of(text: str, kind: SiteKind | None = None) -> list[Site]:
-    doc = HANDLER.parse("d.json", text)
+def parse_doc(path: str, text: str, needs: SiteNeeds = NEEDS):  # type: ignore[no-untyped-def]
+    return HANDLER.parse(path, text, needs)
+
+
+def sites_of(text: str, kind: SiteKind | None = None, needs: SiteNeeds = NEEDS) -> list[Site]:
+    doc = parse_doc("d.json", text, needs)
     return [s for s in doc.sites if kind is None or s.kind is kind]
 
 
@@ -183,7 +189,7 @@ def test_invalid_json_offsets_match_the_json_module(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as expected:
         json.loads(body)
     with pytest.raises(ParseError) as err:
-        HANDLER.parse("x.json", text)
+        parse_doc("x.json", text)
     assert err.value.offset == expected.value.pos + (len(text) - len(body))
     assert err.value.message.startswith("invalid JSON: ")
 
@@ -220,10 +226,10 @@ def test_deep_nesting_does_not_crash() -> None:
     assert type(parse("[" * depth + "]" * depth)) is JArray
     deep_objects = '{"a":' * depth + "1" + "}" * depth
     assert type(parse(deep_objects)) is JObject
-    HANDLER.parse("deep.json", deep_objects)
+    parse_doc("deep.json", deep_objects)
     HANDLER.validate(deep_objects)  # the C decoder gives up; the scanner decides
     with pytest.raises(ParseError) as err:
-        HANDLER.parse("deep.json", "[" * depth)
+        parse_doc("deep.json", "[" * depth)
     assert err.value.offset == depth
     with pytest.raises(ParseError):
         HANDLER.validate("[" * depth + "]" * (depth - 1))
@@ -263,8 +269,8 @@ def test_classic_dashboard_sites_and_context() -> None:
     )
     d["panels"][0]["targets"][1]["legendFormat"] = "{{role}} recomputed"
     text = json.dumps(d, indent=2)
-    doc = HANDLER.parse("d.json", text)
-    assert doc.extra["grafana"] == {"uid": "vllm-main", "title": "vLLM"}
+    doc = parse_doc("d.json", text)
+    assert doc.dashboards == [("vllm-main", "vLLM")]
     promql = [s for s in doc.sites if s.kind is SiteKind.PROMQL]
     assert [s.locator for s in promql] == [
         '/panels/0/targets/0/expr (panel "Cached vs Recomputed", id 4, refId A)',
@@ -272,22 +278,19 @@ def test_classic_dashboard_sites_and_context() -> None:
         '/panels/1/targets/0/expr (panel "Unrelated", id 5, refId A)',
     ]
     site = promql[1]
-    assert site.context["grafana"] == {
-        "uid": "vllm-main",
-        "panel_id": 4,
-        "panel_title": "Cached vs Recomputed",
-        "ref_id": "B",
-        "datasource": None,
-        "path": "/panels/0/targets/1",
-        "kind": "target",
-        "hidden": False,
-    }
-    assert site.context["sibling_exprs"] == (CACHED_EXPR,)
-    prose = {s.context["prose"]: s for s in doc.sites if s.kind is SiteKind.TEXT}
+    place = site.context.grafana
+    assert (place.uid, place.panel_id, place.panel_title, place.ref_id) == ("vllm-main", 4, "Cached vs Recomputed", "B")
+    assert (place.datasource, place.path, place.kind, place.hidden) == (None, "/panels/0/targets/1", "target", False)
+    assert site.context.field == "expr" and site.context.json_path == "/panels/0/targets/1/expr"
+    assert place.sibling_exprs == (CACHED_EXPR,)
+    prose = {s.context.prose: s for s in doc.sites if s.kind is SiteKind.TEXT and s.context.prose}
     assert set(prose) == {"title", "description", "legendFormat", "displayName"}
     assert by_locator(doc.sites, "/panels/0/title").value == "Cached vs Recomputed"
-    assert by_locator(doc.sites, "/panels/0/targets/1/legendFormat").context["grafana"]["ref_id"] == "B"
-    names = sorted(s.locator.split(" ")[0] for s in doc.sites if s.context.get("prose") == "displayName")
+    legend = by_locator(doc.sites, "/panels/0/targets/1/legendFormat")
+    assert legend.context.grafana.ref_id == "B"
+    # Prose keeps the panel's identity, so a rule can tie it to the targets it changes.
+    assert legend.context.grafana.panel_key == place.panel_key and legend.context.grafana.kind == "panel"
+    names = sorted(s.locator.split(" ")[0] for s in doc.sites if s.context.prose == "displayName")
     assert names == [
         "/panels/0/fieldConfig/defaults/displayName",
         "/panels/0/fieldConfig/overrides/0/matcher/options",
@@ -309,17 +312,17 @@ def test_api_export_wrapper_rows_collapsed_rows_and_library_panels() -> None:
         "__elements": {"lp1": {"name": "lp", "uid": "lp1", "kind": 1, "model": panel(12, "library", RECOMPUTED_EXPR)}},
     }
     text = json.dumps({"dashboard": inner, "meta": {"slug": "x"}}, indent=1)
-    doc = HANDLER.parse("d.json", text)
+    doc = parse_doc("d.json", text)
     locs = sorted(s.locator for s in doc.sites if s.kind is SiteKind.PROMQL)
     assert locs == [
         '/dashboard/__elements/lp1/model/targets/0/expr (panel "library", id 12, refId A)',
         '/dashboard/panels/0/panels/0/targets/0/expr (panel "in row", id 10, refId A)',
         '/dashboard/rows/0/panels/0/targets/0/expr (panel "old", id 1, refId A)',
     ]
-    assert doc.extra["grafana"] == {"uid": "u1", "title": "Wrapped"}
+    assert doc.dashboards == [("u1", "Wrapped")]
     for s in doc.sites:
         if s.kind is SiteKind.PROMQL:
-            assert s.context["grafana"]["uid"] == "u1"
+            assert s.context.grafana.uid == "u1"
 
 
 def test_library_panel_export_and_library_panels_list() -> None:
@@ -339,13 +342,13 @@ def test_kubernetes_shapes() -> None:
     op = {"apiVersion": "integreatly.org/v1alpha1", "kind": "GrafanaDashboard", "metadata": {"name": "op"},
           "spec": {"json": json.dumps(dashboard(panel(1, "p", CACHED_EXPR, RECOMPUTED_EXPR)), indent=2)}}
     text = json.dumps(op, indent=2)
-    doc = HANDLER.parse("op.json", text)
+    doc = parse_doc("op.json", text)
     promql = [s for s in doc.sites if s.kind is SiteKind.PROMQL]
     assert [s.locator for s in promql] == [
         '/spec/json/panels/0/targets/0/expr (panel "p", id 1, refId A)',
         '/spec/json/panels/0/targets/1/expr (panel "p", id 1, refId B)',
     ]
-    assert doc.extra["grafana"]["uid"] == "vllm-main"
+    assert doc.dashboards == [("vllm-main", "vLLM")]
     site = promql[1]
     a = site.value.index(REMOVED)
     assert raw_of(text, site, a, a + len(REMOVED)) == REMOVED
@@ -356,7 +359,8 @@ def test_kubernetes_shapes() -> None:
     inner = json.loads(json.loads(new)["spec"]["json"])
     assert inner["panels"][0]["targets"][1]["expr"] == RECOMPUTED_EXPR.replace('"$ns"', '"prod"<')
     # The composed target removal keeps both documents valid.
-    new = apply(text, site.context["target_removal"])
+    assert site.context.embedded_in == "/spec/json"
+    new = apply(text, site.context.grafana.target_removal)
     inner_text = json.loads(new)["spec"]["json"]
     assert [t["refId"] for t in json.loads(inner_text)["panels"][0]["targets"]] == ["A"]
     expected = dashboard(panel(1, "p", CACHED_EXPR))
@@ -387,7 +391,7 @@ def test_templating_and_annotations() -> None:
             {"name": "Builtin", "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}},
         ]},
     )
-    doc = HANDLER.parse("d.json", json.dumps(d, indent=2))
+    doc = parse_doc("d.json", json.dumps(d, indent=2))
     queries = [s for s in doc.sites if s.kind is SiteKind.GRAFANA_QUERY]
     assert [s.locator for s in queries] == [
         '/templating/list/0/query/query (variable "model")',
@@ -395,17 +399,16 @@ def test_templating_and_annotations() -> None:
         '/templating/list/1/query (variable "old")',
         '/templating/list/1/definition (variable "old")',
     ]
-    assert queries[0].context["grafana"]["ref_id"] == "PrometheusVariableQueryEditor-VariableQuery"
-    assert queries[0].context["grafana"]["variable"] == "model"
-    assert "duplicate_of_query" not in queries[0].context
-    assert queries[1].context["duplicate_of_query"] is True
-    assert queries[3].context["duplicate_of_query"] is False
+    assert queries[0].context.grafana.ref_id == "PrometheusVariableQueryEditor-VariableQuery"
+    assert queries[0].context.grafana.kind == "templating"
+    assert [q.context.grafana.duplicate_of_query for q in queries] == [False, True, False, False]
     annotations = [s for s in doc.sites if s.kind is SiteKind.PROMQL]
     assert [s.locator for s in annotations] == [
         '/annotations/list/0/expr (annotation "Recompute spikes")',
         '/annotations/list/1/target/expr (annotation "new style")',
     ]
-    assert annotations[0].context["target_removal"] is None
+    assert annotations[0].context.grafana.kind == "annotation"
+    assert annotations[0].context.grafana.target_removal is None
 
 
 def test_unified_alerting_exports() -> None:
@@ -416,17 +419,19 @@ def test_unified_alerting_exports() -> None:
         ]}]}]}
     [s] = sites_of(json.dumps(provisioning), SiteKind.PROMQL)
     assert s.locator == '/groups/0/rules/0/data/0/model/expr (alert rule "High recompute", refId A)'
-    assert s.context["rule"] == {"kind": "alert", "name": "High recompute", "group": "vllm", "index": (0, 0), "uid": "r1"}
-    assert s.context["ref_id"] == "A" and s.context["field"] == "data[0].model.expr"
-    assert "grafana" not in s.context and "target_removal" not in s.context
+    assert s.context.rule == RulePlace(kind="alert", name="High recompute", group="vllm", index=(0, 0))
+    assert s.context.field == "data[0].model.expr"
+    # An alert query is not a panel target: removing it would break the condition naming it.
+    place = s.context.grafana
+    assert (place.kind, place.uid, place.ref_id, place.target_removal) == ("alert", "r1", "A", None)
     ruler = {"vllm-folder": [{"name": "g", "interval": "1m", "rules": [
         {"expr": "", "grafana_alert": {"uid": "r2", "title": "T", "data": [
             {"refId": "A", "datasourceUid": "loki-uid", "model": {"expr": f'count_over_time({{app="x"}} |= "{REMOVED}" [5m])'}},
             {"refId": "B", "datasourceUid": "prom", "model": {"expr": f"{REMOVED} > 1"}}]}}]}]}
     sites = sites_of(json.dumps(ruler))
-    [s] = [x for x in sites if x.kind is SiteKind.PROMQL]
+    [s] = [x for x in sites if x.kind is SiteKind.PROMQL and "/model/expr" in x.locator]
     assert s.locator == '/vllm-folder/0/rules/0/grafana_alert/data/1/model/expr (alert rule "T", refId B)'
-    [loki] = [x for x in sites if x.context.get("not_prometheus")]
+    [loki] = [x for x in sites if x.context.not_prometheus]
     assert not loki.editable and loki.kind is SiteKind.TEXT
     prom_rules = {"groups": [{"name": "vllm.rules", "rules": [
         {"record": "job:vllm_recomputed:rate5m", "expr": f"sum(rate({REMOVED}[5m]))"},
@@ -436,9 +441,11 @@ def test_unified_alerting_exports() -> None:
         "groups[0].rules[0] record=job:vllm_recomputed:rate5m expr",
         "groups[0].rules[1] alert=VllmRecomputeHigh expr",
     ]
-    assert sites[0].context["rule"] == {"kind": "record", "name": "job:vllm_recomputed:rate5m",
-                                        "group": "vllm.rules", "index": (0, 0)}
-    assert sites[1].context["rule"]["kind"] == "alert"
+    assert sites[0].context.rule == RulePlace(kind="record", name="job:vllm_recomputed:rate5m", group="vllm.rules", index=(0, 0))
+    assert sites[1].context.rule.kind == "alert"
+    # Every rule of the file is listed, whether or not it has a site.
+    assert [(r.kind, r.name) for r in parse_doc("r.json", json.dumps(prom_rules)).rules] == [
+        ("record", "job:vllm_recomputed:rate5m"), ("alert", "VllmRecomputeHigh")]
 
 
 def test_perses_and_grafana_v2() -> None:
@@ -459,7 +466,7 @@ def test_perses_and_grafana_v2() -> None:
         '/spec/panels/kv/spec/queries/1/spec/plugin/spec/query (panel "KV", id kv)',
         '/spec/variables/0/spec/plugin/spec/expr (variable "m")',
     ]
-    removed = json.loads(apply(text, sites[1].context["target_removal"]))
+    removed = json.loads(apply(text, sites[1].context.grafana.target_removal))
     assert len(removed["spec"]["panels"]["kv"]["spec"]["queries"]) == 1
     v2 = {"apiVersion": "dashboard.grafana.app/v2beta1", "kind": "Dashboard", "metadata": {"name": "v2"}, "spec": {
         "title": "v2", "elements": {"panel-1": {"kind": "Panel", "spec": {"id": 1, "title": "KV", "data": {"kind": "QueryGroup", "spec": {
@@ -469,32 +476,84 @@ def test_perses_and_grafana_v2() -> None:
                                                                                  "spec": {"expr": "{app=\"x\"}"}}}}]}}}}},
         "variables": [{"kind": "QueryVariable", "spec": {"name": "m", "query": {"kind": "DataQuery", "group": "prometheus",
                       "spec": {"query": f"label_values({REMOVED}, m)"}}, "definition": f"label_values({REMOVED}, m)"}}]}}
-    doc = HANDLER.parse("v2.json", json.dumps(v2))
+    doc = parse_doc("v2.json", json.dumps(v2))
     [s] = [x for x in doc.sites if x.kind is SiteKind.PROMQL]
     assert s.locator == '/spec/elements/panel-1/spec/data/spec/queries/0/spec/query/spec/expr (panel "KV", id 1, refId A)'
-    assert s.context["target_removal"] is not None  # the Loki query keeps the panel alive
-    assert [x.context.get("duplicate_of_query") for x in doc.sites if x.kind is SiteKind.GRAFANA_QUERY] == [None, True]
+    assert s.context.grafana.target_removal is not None  # the Loki query keeps the panel alive
+    assert [x.context.grafana.duplicate_of_query for x in doc.sites if x.kind is SiteKind.GRAFANA_QUERY] == [False, True]
 
 
-def test_non_dashboard_json_strings_with_the_name() -> None:
+def test_strings_outside_known_places_become_sites_when_they_mention_a_needle() -> None:
     text = json.dumps(
-        {"allow": ["vllm:prompt_tokens_cached_total", REMOVED, "vllm:prompt_tokens_total"],
+        {"allow": ["vllm:prompt_tokens_cached_total", REMOVED, 3, "vllm:prompt_tokens_total"],
          "only": [REMOVED],
-         "by_key": {REMOVED: 1},
+         "by_key": {REMOVED: 1, "other": 2},
          "query": f"sum(rate({REMOVED}[5m]))",
-         "note": "prompt_tokens_recomputed was removed in v0.20"},
+         "note": "prompt_tokens_recomputed was removed in v0.20",
+         "unrelated": ["up", "process_cpu_seconds_total"]},
         indent=2,
     )
     sites = {s.locator: s for s in sites_of(text)}
-    allow = sites["/allow/1"]
-    assert allow.kind is SiteKind.NAME and allow.context["container"] == "list"
-    assert json.loads(apply(text, allow.context["element_removal"]))["allow"] == [
-        "vllm:prompt_tokens_cached_total", "vllm:prompt_tokens_total"]
-    assert sites["/only/0"].context["element_removal"] is None
-    assert sites["/by_key/vllm:prompt_tokens_recomputed_total (key)"].context["container"] == "dict-key"
-    assert sites["/query"].kind is SiteKind.PROMQL
-    assert sites["/note"].kind is SiteKind.TEXT
-    assert len(sites) == 5
+    assert sorted(sites) == [
+        "/allow/0", "/allow/1", "/allow/3", "/by_key/vllm:prompt_tokens_recomputed_total (key)",
+        "/note", "/only/0", "/query",
+    ]
+    assert sites["/query"].kind is SiteKind.PROMQL and sites["/query"].context.field == "query"
+    assert sites["/note"].kind is SiteKind.TEXT and sites["/note"].context.container is None
+    assert sites["/allow/1"].kind is SiteKind.NAME
+    # Only what the needles say: without "recomput" the note is nobody's business.
+    assert "/note" not in {s.locator for s in sites_of(text, needs=SiteNeeds(needles=("vllm",)))}
+    assert sites_of(text, needs=SiteNeeds()) == []
+
+
+def test_containers_of_array_elements_and_object_keys() -> None:
+    text = json.dumps(
+        {"allow": ["vllm:prompt_tokens_cached_total", REMOVED, 3, "vllm:prompt_tokens_total"],
+         "only": [REMOVED],
+         "by_key": {REMOVED: 1, "other": 2},
+         "one_key": {REMOVED: True}},
+        indent=2,
+    )
+    sites = {s.locator: s for s in sites_of(text)}
+    allow = sites["/allow/1"].context.container
+    assert (allow.kind, allow.index, allow.owner) == ("array", 1, "/allow")
+    # Every element's decoded value, None for the number: a rule sees the old and new names side by side.
+    assert allow.values == ("vllm:prompt_tokens_cached_total", REMOVED, None, "vllm:prompt_tokens_total")
+    assert text[allow.span.start : allow.span.end].startswith("[") and text[allow.span.end - 1] == "]"
+    assert json.loads(apply(text, allow.removal))["allow"] == [
+        "vllm:prompt_tokens_cached_total", 3, "vllm:prompt_tokens_total"]
+    # The last element: the comma before it goes.
+    last = sites["/allow/3"].context.container
+    assert json.loads(apply(text, last.removal))["allow"] == ["vllm:prompt_tokens_cached_total", REMOVED, 3]
+    assert apply(text, last.removal) == json.dumps(
+        {**json.loads(text), "allow": ["vllm:prompt_tokens_cached_total", REMOVED, 3]}, indent=2)
+    # The only element: removing it would leave an empty collection, so no removal.
+    only = sites["/only/0"].context.container
+    assert only.values == (REMOVED,) and only.removal is None
+    key = sites["/by_key/vllm:prompt_tokens_recomputed_total (key)"].context.container
+    assert (key.kind, key.values, key.owner) == ("mapping-key", (REMOVED, "other"), "/by_key")
+    assert json.loads(apply(text, key.removal))["by_key"] == {"other": 2}
+    assert sites["/one_key/vllm:prompt_tokens_recomputed_total (key)"].context.container.removal is None
+
+
+def test_container_removal_in_minified_json() -> None:
+    text = json.dumps({"a": ["x", REMOVED, "y"], "k": {"z": 1, REMOVED: 2}}, separators=(",", ":"))
+    sites = {s.locator: s for s in sites_of(text)}
+    assert apply(text, sites["/a/1"].context.container.removal) == '{"a":["x","y"],"k":{"z":1,"vllm:prompt_tokens_recomputed_total":2}}'
+    key = sites["/k/vllm:prompt_tokens_recomputed_total (key)"].context.container
+    assert apply(text, key.removal) == '{"a":["x","vllm:prompt_tokens_recomputed_total","y"],"k":{"z":1}}'
+
+
+def test_needles_hidden_behind_escapes_are_found() -> None:
+    # `\u0076` is `v`: nobody's serializer writes that, but the decoded value is what counts.
+    text = '{"metrics": ["up", "\\u0076llm:num_requests_running"], "note": "a\\/b"}'
+    assert json.loads(text)["metrics"][1] == "vllm:num_requests_running"
+    [site] = sites_of(text)
+    assert site.value == "vllm:num_requests_running" and site.locator == "/metrics/1"
+    assert site.context.container.values == ("up", "vllm:num_requests_running")
+    # A needle with a `/`, written `\/` the way PHP does.
+    [slash] = sites_of(text, needs=SiteNeeds(needles=("a/b",)))
+    assert slash.locator == "/note" and slash.value == "a/b"
 
 
 # --------------------------------------------------------------------------- target removal
@@ -518,7 +577,7 @@ def test_target_removal_keeps_valid_json_and_indentation(index: int, layout: str
     else:
         text = json.dumps(d)
     sites = sites_of(text, SiteKind.PROMQL)
-    removal = sites[index].context["target_removal"]
+    removal = sites[index].context.grafana.target_removal
     new = apply(text, removal)
     expected = json.loads(text)
     del expected["panels"][0]["targets"][index]
@@ -539,15 +598,15 @@ def test_target_removal_is_none_when_no_other_target_has_an_expr() -> None:
     d["panels"][0]["targets"].append({"refId": "B", "datasource": {"type": "__expr__", "uid": "__expr__"}, "expression": "$A * 2"})
     d["panels"][0]["targets"].append({"refId": "C", "expr": ""})
     [s] = sites_of(json.dumps(d), SiteKind.PROMQL)
-    assert s.context["target_removal"] is None
-    assert s.context["sibling_exprs"] == ()
+    assert s.context.grafana.target_removal is None
+    assert s.context.grafana.sibling_exprs == ()
 
 
 def test_two_removals_never_empty_the_targets_array() -> None:
     d = dashboard(panel(1, "two", RECOMPUTED_EXPR, f"{REMOVED} * 2"))
     text = json.dumps(d, indent=2)
     a, b = sites_of(text, SiteKind.PROMQL)
-    ea, eb = a.context["target_removal"][0], b.context["target_removal"][0]
+    ea, eb = a.context.grafana.target_removal[0], b.context.grafana.target_removal[0]
     assert ea.span.overlaps(eb.span)  # the engine defers one of them to the next pass
 
 
@@ -585,16 +644,16 @@ def test_non_prometheus_targets_are_skipped() -> None:
         __inputs=[{"name": "DS_LOKI", "type": "datasource", "pluginId": "loki"}],
     )
     d["panels"][1]["targets"][1]["datasource"] = {"type": "elasticsearch", "uid": "es"}
-    doc = HANDLER.parse("d.json", json.dumps(d, indent=2))
+    doc = parse_doc("d.json", json.dumps(d, indent=2))
     promql = [s for s in doc.sites if s.kind is SiteKind.PROMQL]
     assert [s.locator for s in promql] == ['/panels/1/targets/0/expr (panel "mixed", id 2, refId A)']
     # The Elasticsearch query still counts as a target the panel keeps.
-    assert promql[0].context["target_removal"] is not None
-    readonly = [s for s in doc.sites if s.context.get("not_prometheus")]
+    assert promql[0].context.grafana.target_removal is not None
+    readonly = [s for s in doc.sites if s.context.not_prometheus]
     assert sorted(s.locator.split(" ")[0] for s in readonly) == ["/panels/0/targets/0/expr", "/panels/2/targets/0/expr"]
     assert all(not s.editable and s.kind is SiteKind.TEXT for s in readonly)
     # No prose for panels without a PromQL site.
-    assert not [s for s in doc.sites if s.context.get("prose")]
+    assert not [s for s in doc.sites if s.context.prose]
 
 
 # --------------------------------------------------------------------------- embedded in YAML
@@ -634,9 +693,9 @@ def test_dashboard_embedded_in_a_yaml_configmap() -> None:
     def encode(s: str) -> str:
         return s.replace("\n", "\n" + indent)
 
-    found: list[dict] = []  # type: ignore[type-arg]
-    sites = dashboard_sites_from_string(value, offsets, encode, 'data["vllm.json"]', dashboards=found)
-    assert found == [{"uid": "vllm-main", "title": "vLLM"}]
+    found: list[tuple[str | None, str | None]] = []
+    sites = dashboard_sites_from_string(value, offsets, encode, 'data["vllm.json"]', needs=NEEDS, dashboards=found)
+    assert found == [("vllm-main", "vLLM")]
     promql = [s for s in sites if s.kind is SiteKind.PROMQL]
     assert [s.locator for s in promql] == [
         f'data["vllm.json"]/panels/0/targets/{i}/expr (panel "KV", id 4, refId {r})' for i, r in enumerate("ABC")
@@ -644,8 +703,8 @@ def test_dashboard_embedded_in_a_yaml_configmap() -> None:
     site = promql[1]
     a = site.value.index(REMOVED)
     assert raw_of(yaml_text, site, a, a + len(REMOVED)) == REMOVED
-    assert site.context["grafana"]["path"] == "/panels/0/targets/1"
-    assert site.context["embedded_in"] == 'data["vllm.json"]'
+    assert site.context.grafana.path == "/panels/0/targets/1"
+    assert site.context.embedded_in == 'data["vllm.json"]'
     # A replacement with a quote is JSON-escaped inside the YAML block.
     q = site.value.index('"$ns"')
     new = apply(yaml_text, [site.edit(q, q + 5, '"a\nb"')])
@@ -653,7 +712,7 @@ def test_dashboard_embedded_in_a_yaml_configmap() -> None:
     assert got == RECOMPUTED_EXPR.replace('"$ns"', '"a\nb"')
     # Removing the middle and the last target keeps YAML and JSON valid and indented.
     for idx in (1, 2):
-        new = apply(yaml_text, promql[idx].context["target_removal"])
+        new = apply(yaml_text, promql[idx].context.grafana.target_removal)
         loaded = yaml.safe_load(new)
         assert loaded["data"]["other"] == "x"
         refs = [t["refId"] for t in json.loads(loaded["data"]["vllm.json"])["panels"][0]["targets"]]
@@ -662,9 +721,9 @@ def test_dashboard_embedded_in_a_yaml_configmap() -> None:
             {**json.loads(inner), "panels": [{**json.loads(inner)["panels"][0], "targets": [
                 t for i, t in enumerate(json.loads(inner)["panels"][0]["targets"]) if i != idx]}]}, indent=2) + "\n"
     # Not JSON: nothing, or a ParseError at the file offset when asked.
-    assert dashboard_sites_from_string("{oops", list(range(10, 16)), encode, "x") == []
+    assert dashboard_sites_from_string("{oops", list(range(10, 16)), encode, "x", needs=NEEDS) == []
     with pytest.raises(ParseError) as err:
-        dashboard_sites_from_string("{oops", list(range(10, 16)), encode, "x", strict=True)
+        dashboard_sites_from_string("{oops", list(range(10, 16)), encode, "x", needs=NEEDS, strict=True)
     assert err.value.offset == 11
 
 
@@ -699,14 +758,12 @@ def _big_dashboard(n_panels: int) -> str:
     return json.dumps({"uid": "big", "title": "big", "panels": panels}, indent=2)
 
 
-def test_twenty_megabyte_dashboard_parses_in_linear_time() -> None:
+def test_twenty_megabyte_dashboard() -> None:
+    # Speed is measured by bench/, not here: this checks that nothing is lost at scale.
     text = _big_dashboard(18_000)
     assert len(text) > 20_000_000
-    start = time.perf_counter()
-    doc = HANDLER.parse("big.json", text)
-    elapsed = time.perf_counter() - start
+    doc = parse_doc("big.json", text)
     assert len([s for s in doc.sites if s.kind is SiteKind.PROMQL]) == 36_000
-    assert elapsed < 20, elapsed
-    start = time.perf_counter()
+    # The legend that says "recomputed" on every panel, and nothing else of its prose.
+    assert len([s for s in doc.sites if s.context.prose]) == 18_000
     HANDLER.validate(text)
-    assert time.perf_counter() - start < 5

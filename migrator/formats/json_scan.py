@@ -35,6 +35,7 @@ __all__ = [
     "decode_string",
     "element_removal_span",
     "find_string_at",
+    "member_removal_span",
     "iter_strings",
     "no_gc",
     "json_pointer",
@@ -559,6 +560,18 @@ def element_removal_span(array: JArray, index: int) -> tuple[int, int]:
     if index > 0:
         return items[index - 1].end, items[index].end
     return items[index].start, items[index].end
+
+
+def member_removal_span(obj: JObject, index: int) -> tuple[int, int] | None:
+    """The span that removes member `index` (key, colon and value) and one adjacent comma,
+    the way `element_removal_span` does for arrays; None for the only member (removing it
+    would leave an empty object, which is for a person to decide)."""
+    keys, values = obj.keys, obj.values
+    if index + 1 < len(keys):
+        return keys[index].start, keys[index + 1].start
+    if index > 0:
+        return values[index - 1].end, values[index].end
+    return None
 
 
 def iter_strings(root: Node) -> Iterator[tuple[JString, bool]]:
