@@ -41,7 +41,9 @@ class StaleMetricInProse(Rule):
     formats_label = "all structured formats"
 
     def needles(self, settings):
-        return ("vllm", catalogue().flagship.prose_word)
+        # Needles are case-sensitive; titles say "Recomputed".
+        word = catalogue().flagship.prose_word
+        return ("vllm", word, word.capitalize(), word.upper())
 
     def check(self, ctx):
         yield from self._flagship_panels(ctx)
