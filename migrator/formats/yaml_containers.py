@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from migrator.formats.base import Container, ParseError
+from migrator.formats.templates import line_start
 from migrator.formats.yaml_compose import BREAKS, Mapping, Scalar, Sequence, compose_documents
 from migrator.formats.yaml_decode import column
 from migrator.formats.yaml_scalars import resolve_tag
@@ -114,10 +115,6 @@ class Containers:
 # --------------------------------------------------------------------------- spans
 
 
-def _line_start(text: str, pos: int) -> int:
-    return max(text.rfind(b, 0, pos) for b in BREAKS) + 1
-
-
 def _pair_end(first: Any, last: Any) -> int:
     # A key without a value has an empty value node placed at (or before) the key's end.
     return max(first.end, last.end)
@@ -156,37 +153,38 @@ def _through_line_end(text: str, pos: int) -> int | None:
     return end + (2 if text.startswith("\r\n", end) else 1)
 
 
-def _whole_lines(text: str, line_start: int, content: int) -> tuple[int, int] | None:
+def _whole_lines(text: str, first: int, content: int) -> tuple[int, int] | None:
     end = _through_line_end(text, content)
     if end is None:
         return None
     if end < len(text) or text[end - 1] in BREAKS:
-        return line_start, end
-    if line_start == 0:
+        return first, end
+    if first == 0:
         return None
     # The last line of a file without a final newline: take the line break before it.
-    start = line_start - (2 if text.startswith("\r\n", line_start - 2) else 1)
+    start = first - (2 if text.startswith("\r\n", first - 2) else 1)
     return start, end
 
 
 def _block_item_span(text: str, item: Any) -> tuple[int, int] | None:
     """The whole `- item  # comment` line(s) with the line break."""
-    line_start = _line_start(text, item.start)
-    if not _ITEM_PREFIX.fullmatch(text, line_start, item.start):
+    first = line_start(text, item.start)
+    if not _ITEM_PREFIX.fullmatch(text, first, item.start):
         return None
-    return _whole_lines(text, line_start, content_end(item))
+    return _whole_lines(text, first, content_end(item))
 
 
 def _block_pair_span(text: str, pairs: list[tuple[Any, Any]], index: int) -> tuple[int, int] | None:
     """The whole `key: value  # comment` line(s) with the line break; the first key of a
     sequence item (`- key: value`) goes up to the next key, keeping the `- `."""
     key, value = pairs[index]
-    line_start = _line_start(text, key.start)
-    if _BLANKS.fullmatch(text, line_start, key.start):
-        return _whole_lines(text, line_start, content_end(value) if value.end >= key.end else key.end)
+    first = line_start(text, key.start)
+    if _BLANKS.fullmatch(text, first, key.start):
+        return _whole_lines(text, first, content_end(value) if value.end >= key.end else key.end)
     if index < len(pairs) - 1:
         nxt = pairs[index + 1][0]
-        if _line_start(text, nxt.start) > key.start and _BLANKS.fullmatch(text, _line_start(text, nxt.start), nxt.start):
+        next_line = line_start(text, nxt.start)
+        if next_line > key.start and _BLANKS.fullmatch(text, next_line, nxt.start):
             return key.start, nxt.start
     return None
 
@@ -211,9 +209,9 @@ def collection_span(text: str, node: Any) -> tuple[int, int]:
     if node.flow:
         return node.start, node.end
     start = node.start
-    line_start = _line_start(text, start)
-    if _BLANKS.fullmatch(text, line_start, start):
-        start = line_start
+    first = line_start(text, start)
+    if _BLANKS.fullmatch(text, first, start):
+        start = first
     end = content_end(node)
     through = _through_line_end(text, end)
     return start, max(end, through if through is not None else end)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from migrator.formats.templates import line_start
 from migrator.formats.yaml_compose import BREAKS
 
 
@@ -357,8 +358,8 @@ def token_start(text: str, start: int, end: int) -> int:
 
 
 def column(text: str, pos: int) -> int:
-    line_start = max(text.rfind(b, 0, pos) for b in BREAKS) + 1
-    col = pos - line_start
-    if line_start == 0 and text.startswith("\ufeff"):
+    first = line_start(text, pos)
+    col = pos - first
+    if first == 0 and text.startswith("\ufeff"):
         col -= 1  # the byte-order mark is not part of the first line's indentation
     return col

@@ -52,8 +52,9 @@ class YamlHandler:
         walker = Walker(text, regions, needs)
         with no_gc():
             walker.walk_stream(Layer(parsed, needs, needle_text=text), docs, "")
-        sites = walker.sites
-        sites.sort(key=_site_order)
+            walker.finish()
+            sites = walker.sites
+            sites.sort(key=_site_order)
         generated = code_generated_marker(text) or walker.generated
         if generated is not None:
             for site in sites:

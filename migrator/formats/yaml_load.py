@@ -13,7 +13,7 @@ import bisect
 from typing import Any
 
 from migrator.formats.base import ParseError
-from migrator.formats.templates import blank_templates, find_template_spans, has_template_markers
+from migrator.formats.templates import blank_templates, find_template_spans, has_template_markers, line_start
 from migrator.formats.yaml_compose import check_stream, compose_documents
 
 
@@ -81,11 +81,11 @@ def _structural(text: str, spans: list[tuple[int, int]], scalars: list[tuple[int
     for s, e in spans:
         if in_scalar(s, e):
             continue
-        line_start = max(text.rfind("\n", 0, s), text.rfind("\r", 0, s)) + 1
-        k = text.find("#", line_start, s)
+        first = line_start(text, s, "\r\n")
+        k = text.find("#", first, s)
         commented = False
         while k != -1:
-            if (k == line_start or text[k - 1] in " \t") and not in_scalar(k, k + 1):
+            if (k == first or text[k - 1] in " \t") and not in_scalar(k, k + 1):
                 commented = True
                 break
             k = text.find("#", k + 1, s)

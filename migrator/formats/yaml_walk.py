@@ -36,6 +36,9 @@ _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _SIMPLE_NAME = re.compile(r"[^\s\"'=]+")
 # prometheus-adapter's `metricsQuery` is a Go template with `<<` `>>` delimiters.
 _ADAPTER_TEMPLATE = re.compile(r"<<.*?>>")
+# A hyphenated word (`vllm-overview`, `vllm-0.6.2`) parses as a PromQL subtraction, but outside
+# the keys known to hold PromQL it is an object name, an image tag, a label value.
+_HYPHENATED = re.compile(r"[\w.:]+(?:-[\w.:]+)+")
 # How deep embedded documents are followed (a ConfigMap's rule file is depth 1).
 _MAX_EMBEDDING = 3
 
@@ -103,6 +106,9 @@ class Walker:
         self._check_generated = CONTROLLER_GEN_ANNOTATION in text
         self.roles: dict[int, str] = {}
         self.visited: set[int] = set()
+        # Scalars first met through an alias (`*name` before the walk reached `&name`): they
+        # get a site at their anchor when the walk gets there, else at the alias, at the end.
+        self._deferred: list[tuple[Any, Callable[[], None]]] = []
         # `visited` holds ids: every composed node must stay alive until the walk ends, or an
         # id could be reused by a node of the next embedded document.
         self._alive: list[Any] = []
@@ -124,6 +130,13 @@ class Walker:
                     self._string(layer, root, path.rstrip() or "(document)")
             else:
                 self.walk(layer, root, path)
+
+    def finish(self) -> None:
+        for node, visit in self._deferred:
+            if id(node) not in self.visited:
+                self.visited.add(id(node))
+                visit()
+        self._deferred.clear()
 
     def walk(self, layer: Layer, root: Any, path: str) -> None:
         stack: list[tuple[Any, str]] = [(root, path)]
@@ -193,21 +206,37 @@ class Walker:
                 self._string(layer, k, child + " (key)", flow=node.flow, key=True, container=container)
             if type(v) is Scalar:
                 if id(v) not in self.visited:
-                    self.visited.add(id(v))
                     name_key = role is not None and k.value == _NAME_KEY.get(role)
-                    self._value(layer, v, child, k.value, flow=node.flow, name=name_key)
+
+                    def visit(v: Scalar = v, child: str = child, key: str = k.value, name_key: bool = name_key) -> None:
+                        self._value(layer, v, child, key, flow=node.flow, name=name_key)
+
+                    if v.start < k.start:  # an alias
+                        self._deferred.append((v, visit))
+                    else:
+                        self.visited.add(id(v))
+                        visit()
             else:
                 stack.append((v, child))
 
     def _sequence(self, layer: Layer, node: Sequence, path: str, stack: list) -> None:
+        previous_end = node.start
         for i, item in enumerate(node.items):
             child = f"{path.rstrip()}[{i}]" if path.strip() else f"[{i}]"
             if type(item) is Scalar:
                 if id(item) not in self.visited:
-                    self.visited.add(id(item))
-                    self._string(layer, item, child, flow=node.flow, container=(node, i, _owner(path)))
+
+                    def visit(item: Scalar = item, child: str = child, i: int = i) -> None:
+                        self._string(layer, item, child, flow=node.flow, container=(node, i, _owner(path)))
+
+                    if item.start < previous_end:  # an alias
+                        self._deferred.append((item, visit))
+                    else:
+                        self.visited.add(id(item))
+                        visit()
             else:
                 stack.append((item, child))
+            previous_end = max(previous_end, item.end)
 
     def _note_roles(self, keys: dict[str, Any]) -> None:
         """Record the role of child mappings whose meaning depends on this one's shape."""
@@ -472,9 +501,7 @@ class Walker:
                     return
         if not mentions or not value.strip():
             return
-        kind = guess_kind(value)
-        if key and kind is SiteKind.PROMQL:
-            kind = SiteKind.TEXT  # a key names something (`vllm-rules:`); it is never a query
+        kind = _guess(value, key=key)
         context = SiteContext(rule=rule, field=field)
         if kind is SiteKind.TEXT and field is not None:
             context.prose = field
@@ -501,7 +528,7 @@ class Walker:
             if self._embedded_yaml(layer, node, path):
                 return
         if layer.mentions(node):
-            kind = guess_kind(value)
+            kind = _guess(value)
             context = SiteContext(field=name, prose=name if kind is SiteKind.TEXT else None)
             self.factory.add(layer, node, kind, path, context)
 
@@ -565,6 +592,14 @@ class Walker:
         if type(node) is not Scalar:
             return "?"
         return self.factory.name(layer, node) or node.value
+
+
+def _guess(value: str, *, key: bool = False) -> SiteKind:
+    """The kind of a string outside the places known to hold PromQL."""
+    kind = guess_kind(value)
+    if kind is SiteKind.PROMQL and (key or _HYPHENATED.fullmatch(value.strip())):
+        return SiteKind.TEXT  # a key names something (`vllm-rules:`); it is never a query
+    return kind
 
 
 def _dashboard_hook() -> Callable[..., Any] | None:
