@@ -225,3 +225,16 @@ def test_every_offered_removal_removes_exactly_its_item(items, flow, indent, tra
         after = yaml.safe_load(apply_edits(text, list(container.removal)))
         assert after["list"] == expected[: container.index] + expected[container.index + 1 :]
         assert after["before"] == 0
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r\n", "\r", "\x85", "\u2028", "\u2029"])
+def test_line_start_knows_every_yaml_line_break(brk):
+    from migrator.formats.templates import line_start
+
+    text = f"a: 1{brk}  b: 2{brk}c\n"
+    second = text.index("  b")
+    assert line_start(text, second + 3) == second
+    assert line_start(text, 2) == 0
+    assert line_start(text, len(text) - 1) == text.index("c")
+    # Only the breaks asked for (templates count lines by CR and LF).
+    assert line_start(text, second + 3, "\r\n") == (second if brk in ("\n", "\r\n", "\r") else 0)

@@ -570,7 +570,8 @@ spec:
 
 def test_helm_templates_are_blanked_and_protected():
     doc = parse(HELM)
-    assert [HELM[a:b] for a, b in doc.template_regions][:2] == ["{{- if .Values.rules.enabled }}", '{{ include "vllm.fullname" . }}']
+    regions = [HELM[a:b] for a, b in doc.template_regions]
+    assert regions[:2] == ["{{- if .Values.rules.enabled }}", '{{ include "vllm.fullname" . }}']
     expr = only(doc, SiteKind.PROMQL)
     assert expr.locator == 'PrometheusRule/{{ include "vllm.fullname" . }} spec.groups[0].rules[0] alert=Recompute expr'
     assert expr.context.rule.group == "{{ .Release.Name }}-cache"

@@ -238,7 +238,9 @@ class SiteFactory:
         self.sites.append(site)
         return site
 
-    def _readonly_site(self, layer: Layer, node: Scalar, kind: SiteKind, locator: str, context: SiteContext) -> YamlSite:
+    def _readonly_site(
+        self, layer: Layer, node: Scalar, kind: SiteKind, locator: str, context: SiteContext
+    ) -> YamlSite:
         # The loader's value with approximate positions: reported, never edited.
         n = len(node.value)
         approx = [min(node.start + i, node.end) for i in range(n + 1)]

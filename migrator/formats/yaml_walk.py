@@ -7,6 +7,8 @@ its anchor.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import re
 from typing import Any, Callable
@@ -48,7 +50,7 @@ _ADAPTER_NAME = "adapter-name"  # prometheus-adapter `rules[].name`
 _HPA_METRIC = "hpa-metric"  # HPA `metrics[].{external,pods,object}.metric`
 _HPA_V2BETA_SOURCE = "hpa-v2beta-source"  # autoscaling/v2beta1 `metrics[].external` etc.
 # The key of each role's mapping that holds a metric name whatever it looks like: the
-# Stackdriver adapter's `prometheus.googleapis.com|vllm:...|gauge` is one, though no PromQL.
+# Stackdriver adapter's `prometheus.googleapis.com|<metric>|gauge` is one, though no PromQL.
 _NAME_KEY = {_HPA_METRIC: "name", _HPA_V2BETA_SOURCE: "metricName"}
 # The key of each role's mapping that is a free-form label chosen by the user: KEDA's
 # `metricName` and the adapter's `name.as` name the metric these tools *export* to the HPA, not
@@ -465,7 +467,9 @@ class Walker:
                 # which are protected like Helm regions.
                 if layer.mentions(node):
                     context = SiteContext(rule=rule, field=key, templated=True)
-                    self.factory.add(layer, node, SiteKind.PROMQL, path, context, flow=flow, also_protect=_adapter_templates)
+                    self.factory.add(
+                        layer, node, SiteKind.PROMQL, path, context, flow=flow, also_protect=_adapter_templates
+                    )
                 return
             # Under a PromQL key a bare metric name is a PromQL selector, not a name as data.
             if guess_kind(value) is not SiteKind.TEXT:
@@ -555,7 +559,7 @@ class Walker:
         return True
 
     def _dashboard(self, layer: Layer, node: Scalar, path: str, *, flow: bool = False) -> bool:
-        hook = _dashboard_hook()
+        hook, hook_parameters = _dashboard_hook()
         if hook is None:
             return False
         sm = map_scalar(layer.text, node, flow=flow)
@@ -570,8 +574,14 @@ class Walker:
 
         found: list[Any] = []
         embedded_in = path.rstrip()
+        extra: dict[str, Any] = {}
+        if "needs" in hook_parameters:
+            extra["needs"] = self.needs
+        if "rules" in hook_parameters:
+            extra["rules"] = self.rules  # Grafana alert rules in JSON
         try:
-            sites = hook(sm.value, layer.to_file(sm.offsets), outer_encode, embedded_in + " ", dashboards=found)
+            offsets = layer.to_file(sm.offsets)
+            sites = hook(sm.value, offsets, outer_encode, embedded_in + " ", dashboards=found, **extra)
         except (ParseError, ValueError):
             return False
         if not sites:
@@ -602,15 +612,19 @@ def _guess(value: str, *, key: bool = False) -> SiteKind:
     return kind
 
 
-def _dashboard_hook() -> Callable[..., Any] | None:
-    """The Grafana handler's embedded-dashboard entry point, when it is available."""
+@functools.lru_cache(maxsize=1)
+def _dashboard_hook() -> tuple[Callable[..., Any] | None, frozenset[str]]:
+    """The JSON handler's embedded-dashboard entry point, when it is available, and the names of
+    its parameters (it takes the rules' `needs` and collects `rules` since the site API of
+    issue 11; earlier it took neither)."""
     for module in ("migrator.formats.json_format", "migrator.formats.grafana"):
         try:
             mod = __import__(module, fromlist=["dashboard_sites_from_string"])
-            return mod.dashboard_sites_from_string  # type: ignore[no-any-return]
+            hook = mod.dashboard_sites_from_string
         except (ImportError, AttributeError):
             continue
-    return None
+        return hook, frozenset(inspect.signature(hook).parameters)
+    return None, frozenset()
 
 
 def _is_prometheus(datasource: Any) -> bool:
@@ -618,8 +632,10 @@ def _is_prometheus(datasource: Any) -> bool:
         return True
     if isinstance(datasource, dict) and "__expr__" in (datasource.get("uid"), datasource.get("type")):
         return False  # a server-side expression (math, reduce, threshold) over other queries
-    try:
-        from migrator.formats.grafana import is_prometheus_datasource
-    except ImportError:
-        return True
-    return bool(is_prometheus_datasource(datasource))
+    for module in ("migrator.formats.grafana_datasources", "migrator.formats.grafana"):
+        try:
+            check = __import__(module, fromlist=["is_prometheus_datasource"]).is_prometheus_datasource
+        except (ImportError, AttributeError):
+            continue
+        return bool(check(datasource))
+    return True
