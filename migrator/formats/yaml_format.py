@@ -1,7 +1,8 @@
 """YAML files: Prometheus rules in every wrapping, and PromQL or metric names anywhere else.
 
-The walker (`yaml_walk`) is tolerant in pint's way: it does not insist on one schema but
-recognises the shapes rule files come in wherever they occur in a document:
+The walker (`yaml_walk`, with `yaml_rules` for rule structure) is tolerant in pint's way: it
+does not insist on one schema but recognises the shapes rule files come in wherever they occur in
+a document:
 - `groups[].rules[]` (Prometheus, Thanos, Mimir, Cortex, VictoriaMetrics; groups may carry
   `namespace`, `interval`, `partial_response_strategy`, ...), also nested in Helm values
   (`additionalPrometheusRulesMap`) and in `PrometheusRule` objects (`spec.groups`);

@@ -8,12 +8,14 @@ parses back to exactly the intended value (through every scalar it is embedded i
 from __future__ import annotations
 
 import bisect
+import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from migrator.formats.base import SiteContext, SiteKind, SiteNeeds, Site
 from migrator.formats.templates import spans_in_value
-from migrator.formats.yaml_compose import Scalar
+from migrator.formats.yaml_compose import Mapping, Scalar
 from migrator.formats.yaml_scalars import ScalarMap, map_scalar
 from migrator.model import Edit, Span
 
@@ -57,6 +59,20 @@ def str_value(node: Any) -> str | None:
     if type(node) is Scalar and (node.tag is None or node.tag == _STR_TAG or node.tag.startswith("!")):
         return node.value
     return None
+
+
+SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def child_path(path: str, key: str) -> str:
+    """The locator of `key` under `path` (`spec.groups`, `data["rules.yaml"]`)."""
+    if SIMPLE_KEY.fullmatch(key):
+        return f"{path}{key}" if not path or path.endswith(" ") else f"{path}.{key}"
+    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def mapping_keys(node: Mapping) -> dict[str, Any]:
+    return {k.value: v for k, v in node.pairs if type(k) is Scalar}
 
 
 class Layer:

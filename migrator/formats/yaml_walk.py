@@ -9,24 +9,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import re
 from typing import Any, Callable
 
-from migrator.formats.base import (
-    GrafanaPlace,
-    ParseError,
-    RulePlace,
-    SiteContext,
-    SiteKind,
-    SiteNeeds,
-    guess_kind,
-)
+from migrator.formats.base import ParseError, RulePlace, SiteContext, SiteKind, SiteNeeds, guess_kind
 from migrator.formats.yaml_compose import Mapping, Scalar, Sequence, compose_documents
 from migrator.formats.yaml_containers import Containers
 from migrator.formats.yaml_generated import CONTROLLER_GEN_ANNOTATION, controller_gen_reason
+from migrator.formats.yaml_rules import RuleFileWalk, is_rule_groups
 from migrator.formats.yaml_scalars import ScalarMap, map_scalar
-from migrator.formats.yaml_sites import EncodeError, Layer, SiteFactory, str_value
+from migrator.formats.yaml_sites import EncodeError, Layer, SiteFactory, child_path, mapping_keys, str_value
 
 #: Keys whose string values are PromQL in common configs (rules, KEDA, prometheus-adapter).
 PROMQL_KEYS = frozenset({"expr", "query", "promql", "metricsQuery", "seriesQuery"})
@@ -34,8 +26,6 @@ PROMQL_KEYS = frozenset({"expr", "query", "promql", "metricsQuery", "seriesQuery
 # ConfigMap keys whose values are clearly not YAML (scripts, docs): never parsed as YAML.
 _NOT_YAML_KEYS = (".py", ".sh", ".txt", ".md", ".go", ".rs", ".tf", ".ini", ".toml", ".conf", ".cfg")
 _RULE_FILE = re.compile(r"(?m)^[ \t]*groups[ \t]*:")
-_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_SIMPLE_NAME = re.compile(r"[^\s\"'=]+")
 # prometheus-adapter's `metricsQuery` is a Go template with `<<` `>>` delimiters.
 _ADAPTER_TEMPLATE = re.compile(r"<<.*?>>")
 # A hyphenated word (`vllm-overview`, `vllm-0.6.2`) parses as a PromQL subtraction, but outside
@@ -58,28 +48,6 @@ _NAME_KEY = {_HPA_METRIC: "name", _HPA_V2BETA_SOURCE: "metricName"}
 _FREE_FORM_KEY = {_KEDA_METADATA: "metricName", _ADAPTER_NAME: "as"}
 
 
-def _child(path: str, key: str) -> str:
-    if _SIMPLE_KEY.fullmatch(key):
-        return f"{path}{key}" if not path or path.endswith(" ") else f"{path}.{key}"
-    return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
-
-
-def _fmt_name(name: str | None) -> str:
-    if not name:
-        return "?"
-    return name if _SIMPLE_NAME.fullmatch(name) else json.dumps(name, ensure_ascii=False)
-
-
-def _keys(node: Mapping) -> dict[str, Any]:
-    return {k.value: v for k, v in node.pairs if type(k) is Scalar}
-
-
-def _is_rule_groups(node: Any) -> bool:
-    return type(node) is Sequence and any(
-        type(g) is Mapping and type(_keys(g).get("rules")) is Sequence for g in node.items
-    )
-
-
 def _adapter_templates(value: str) -> list[tuple[int, int]]:
     return [m.span() for m in _ADAPTER_TEMPLATE.finditer(value)]
 
@@ -88,16 +56,7 @@ def _owner(path: str) -> str | None:
     return path.strip() or None
 
 
-def _plain(node: Any) -> Any:
-    """A small YAML value as Python data (datasource references): strings and mappings."""
-    if type(node) is Scalar:
-        return node.value
-    if type(node) is Mapping:
-        return {k.value: v.value for k, v in node.pairs if type(k) is Scalar and type(v) is Scalar}
-    return None
-
-
-class Walker:
+class Walker(RuleFileWalk):
     def __init__(self, text: str, template_regions: list[tuple[int, int]], needs: SiteNeeds) -> None:
         self.factory = SiteFactory(text, template_regions)
         self.containers = Containers(self.factory)
@@ -159,11 +118,11 @@ class Walker:
             stack.extend(reversed(children))
 
     def _mapping(self, layer: Layer, node: Mapping, path: str, stack: list) -> None:
-        keys = _keys(node)
+        keys = mapping_keys(node)
         kind = str_value(keys.get("kind"))
         if kind and "apiVersion" in keys:
             meta = keys.get("metadata")
-            meta_keys = _keys(meta) if type(meta) is Mapping else {}
+            meta_keys = mapping_keys(meta) if type(meta) is Mapping else {}
             name = self.factory.name(layer, meta_keys.get("name"))
             sep = "" if not path or path.endswith(" ") else " "
             path = f"{path}{sep}{kind}/{name} " if name else f"{path}{sep}{kind} "
@@ -178,13 +137,13 @@ class Walker:
                     for k, v in data.pairs:
                         if type(k) is Scalar and type(v) is Scalar and id(v) not in self.visited:
                             self.visited.add(id(v))
-                            self._embedded(layer, v, _child(_child(path, field), k.value), k.value)
+                            self._embedded(layer, v, child_path(child_path(path, field), k.value), k.value)
                 handled.add(field)
             handled.add("binaryData")
         groups = keys.get("groups")
-        if _is_rule_groups(groups) and id(groups) not in self.visited:
+        if is_rule_groups(groups) and id(groups) not in self.visited:
             self.visited.add(id(groups))
-            self._groups(layer, groups, _child(path, "groups"), stack)
+            self._groups(layer, groups, child_path(path, "groups"), stack)
             handled.add("groups")
         if ("alert" in keys or "record" in keys) and "expr" in keys:
             self._rule(layer, node, keys, path.rstrip() or "(rule)", None, None, stack)
@@ -201,7 +160,7 @@ class Walker:
             if role is not None and k.value == _FREE_FORM_KEY.get(role) and type(v) is Scalar:
                 self.visited.add(id(v))  # a label the user chose, not a metric (see _FREE_FORM_KEY)
                 continue
-            child = _child(path, self._key(layer, k))
+            child = child_path(path, self._key(layer, k))
             if id(k) not in self.visited and layer.mentions(k):
                 self.visited.add(id(k))
                 container = (node, index, _owner(path))
@@ -246,7 +205,7 @@ class Walker:
         if type(triggers) is Sequence:
             for trigger in triggers.items:
                 if type(trigger) is Mapping:
-                    tkeys = _keys(trigger)
+                    tkeys = mapping_keys(trigger)
                     metadata = tkeys.get("metadata")
                     if type(metadata) is Mapping and str_value(tkeys.get("type")):
                         self.roles[id(metadata)] = _KEDA_METADATA
@@ -255,7 +214,7 @@ class Walker:
             # An HPA MetricSpec: `type: External` with its source under `external`.
             source = keys.get(source_type[:1].lower() + source_type[1:])
             if type(source) is Mapping:
-                skeys = _keys(source)
+                skeys = mapping_keys(source)
                 metric = skeys.get("metric")
                 if type(metric) is Mapping:
                     self.roles[id(metric)] = _HPA_METRIC
@@ -269,174 +228,16 @@ class Walker:
         annotations = meta_keys.get("annotations")
         if type(annotations) is not Mapping:
             return
-        version = _keys(annotations).get(CONTROLLER_GEN_ANNOTATION)
+        version = mapping_keys(annotations).get(CONTROLLER_GEN_ANNOTATION)
         if version is None:
             return
         spec = keys.get("spec")
-        spec_keys = _keys(spec) if type(spec) is Mapping else {}
+        spec_keys = mapping_keys(spec) if type(spec) is Mapping else {}
         names = spec_keys.get("names")
-        crd_kind = str_value(_keys(names).get("kind")) if type(names) is Mapping else None
+        crd_kind = str_value(mapping_keys(names).get("kind")) if type(names) is Mapping else None
         self.generated = controller_gen_reason(
             str_value(version), kind, crd_kind, str_value(spec_keys.get("group"))
         )
-
-    # -- rule files ----------------------------------------------------------------------
-
-    def _groups(self, layer: Layer, groups: Sequence, gpath: str, stack: list) -> None:
-        for g, group in enumerate(groups.items):
-            gp = f"{gpath}[{g}]"
-            if type(group) is not Mapping or id(group) in self.visited:
-                continue
-            self.visited.add(id(group))
-            gkeys = _keys(group)
-            gname = self.factory.name(layer, gkeys.get("name"))
-            rules = gkeys.get("rules")
-            for k, v in group.pairs:
-                if type(k) is Scalar and k.value == "rules" and type(v) is Sequence:
-                    continue
-                key = self._key(layer, k)
-                if type(v) is Scalar:
-                    if id(v) not in self.visited:
-                        self.visited.add(id(v))
-                        self._value(layer, v, _child(gp, key), key)
-                else:
-                    stack.append((v, _child(gp, key)))
-            if type(rules) is not Sequence or id(rules) in self.visited:
-                continue
-            self.visited.add(id(rules))
-            for r, rule in enumerate(rules.items):
-                rp = f"{gp}.rules[{r}]"
-                if type(rule) is Mapping and id(rule) not in self.visited:
-                    self.visited.add(id(rule))
-                    self._rule(layer, rule, _keys(rule), rp, gname, (g, r), stack)
-                elif type(rule) is not Scalar:
-                    stack.append((rule, rp))
-
-    def _rule(
-        self,
-        layer: Layer,
-        rule: Mapping,
-        keys: dict[str, Any],
-        path: str,
-        group: str | None,
-        index: tuple[int, int] | None,
-        stack: list,
-    ) -> None:
-        if "alert" in keys or "record" in keys:
-            kind = "alert" if "alert" in keys else "record"
-            name = self.factory.name(layer, keys[kind])
-            grafana = False
-        elif type(keys.get("data")) is Sequence:
-            kind, name, grafana = "alert", self.factory.name(layer, keys.get("title")), True
-        else:
-            self._mapping(layer, rule, path, stack)
-            return
-        head = f"{path} {kind}={_fmt_name(name)}"
-        place = RulePlace(kind, name, group, index)
-        self.rules.append(place)
-        for k, v in rule.pairs:
-            if type(k) is not Scalar:
-                continue
-            key = k.value
-            if key == "expr" and not grafana and type(v) is Scalar:
-                self.visited.add(id(v))
-                if v.value.strip():
-                    self.factory.add(layer, v, SiteKind.PROMQL, f"{head} expr", SiteContext(rule=place, field="expr"))
-            elif key in ("annotations", "labels") and type(v) is Mapping and id(v) not in self.visited:
-                self.visited.add(id(v))
-                self._labels(layer, v, head, key, place, stack)
-            elif key == "data" and grafana and id(v) not in self.visited:
-                self.visited.add(id(v))
-                self._grafana_data(layer, v, head, path, place, _keys(rule), stack)
-            elif key == kind or (grafana and key == "title"):
-                continue
-            elif type(v) is Scalar:
-                if id(v) not in self.visited:
-                    self.visited.add(id(v))
-                    self._value(layer, v, f"{head} {key}", key, rule=place)
-            else:
-                stack.append((v, _child(path, key)))
-
-    def _labels(self, layer: Layer, node: Mapping, head: str, field: str, place: RulePlace, stack: list) -> None:
-        for k, v in node.pairs:
-            key = self._key(layer, k)
-            where = f"{field}.{key}" if _SIMPLE_KEY.fullmatch(key) else f"{field}[{json.dumps(key)}]"
-            if type(v) is Scalar:
-                if id(v) in self.visited:
-                    continue
-                self.visited.add(id(v))
-                if str_value(v) is not None and layer.mentions(v):
-                    context = SiteContext(rule=place, field=where, prose=key)
-                    self.factory.add(layer, v, SiteKind.TEXT, f"{head} {where}", context)
-            else:
-                stack.append((v, f"{head} {where}"))
-
-    def _grafana_data(
-        self, layer: Layer, data: Any, head: str, path: str, place: RulePlace, rule_keys: dict[str, Any], stack: list
-    ) -> None:
-        """Grafana unified-alerting queries (`data[].model.expr`). An alert's query is no panel
-        target: removing it would break the condition that names it by refId."""
-        if type(data) is not Sequence:
-            stack.append((data, _child(path, "data")))
-            return
-        queries: list[tuple[int, Scalar, str | None, Any]] = []
-        for i, item in enumerate(data.items):
-            if type(item) is not Mapping:
-                continue
-            ikeys = _keys(item)
-            model = ikeys.get("model")
-            expr = _keys(model).get("expr") if type(model) is Mapping else None
-            if type(expr) is Scalar and str_value(expr) is not None:
-                datasource = _plain(_keys(model).get("datasource"))  # type: ignore[arg-type]
-                ds_uid = str_value(ikeys.get("datasourceUid"))
-                if datasource is None and ds_uid is not None:
-                    datasource = {"uid": ds_uid}
-                queries.append((i, expr, str_value(ikeys.get("refId")), datasource))
-        exprs = {id(q[1]) for q in queries}
-        uid = str_value(rule_keys.get("uid"))
-        for i, item in enumerate(data.items):
-            if type(item) is not Mapping or id(item) in self.visited:
-                continue
-            self.visited.add(id(item))
-            for k, v in item.pairs:
-                key = k.value if type(k) is Scalar else "?"
-                if key == "model" and type(v) is Mapping and id(v) not in self.visited:
-                    self.visited.add(id(v))
-                    for mk, mv in v.pairs:
-                        mkey = mk.value if type(mk) is Scalar else "?"
-                        where = f"data[{i}].model.{mkey}"
-                        if id(mv) in exprs:
-                            self.visited.add(id(mv))
-                            self._alert_query(layer, queries, mv, f"{head} {where}", where, place, uid)
-                        elif type(mv) is Scalar:
-                            if id(mv) not in self.visited:
-                                self.visited.add(id(mv))
-                                self._value(layer, mv, f"{head} {where}", mkey, rule=place)
-                        else:
-                            stack.append((mv, f"{head} {where}"))
-                elif type(v) is Scalar:
-                    if id(v) not in self.visited:
-                        self.visited.add(id(v))
-                        self._value(layer, v, f"{head} data[{i}].{key}", key, rule=place)
-                else:
-                    stack.append((v, f"{head} data[{i}].{key}"))
-
-    def _alert_query(
-        self, layer: Layer, queries: list, node: Scalar, locator: str, where: str, place: RulePlace, uid: str | None
-    ) -> None:
-        _, _, ref_id, datasource = next(q for q in queries if q[1] is node)
-        siblings = tuple(q[1].value for q in queries if q[1] is not node and q[1].value.strip())
-        grafana = GrafanaPlace(uid=uid, ref_id=ref_id, datasource=datasource, kind="alert", sibling_exprs=siblings)
-        context = SiteContext(rule=place, grafana=grafana, field=where)
-        if not _is_prometheus(datasource):
-            if layer.mentions(node):
-                context.not_prometheus = True
-                site = self.factory.add(layer, node, SiteKind.TEXT, locator, context)
-                site.editable = False
-                site.readonly_reason = "the query is for a datasource that is not Prometheus"
-            return
-        if node.value.strip():
-            self.factory.add(layer, node, SiteKind.PROMQL, locator, context)
 
     # -- strings -------------------------------------------------------------------------
 
@@ -625,17 +426,3 @@ def _dashboard_hook() -> tuple[Callable[..., Any] | None, frozenset[str]]:
             continue
         return hook, frozenset(inspect.signature(hook).parameters)
     return None, frozenset()
-
-
-def _is_prometheus(datasource: Any) -> bool:
-    if datasource is None:
-        return True
-    if isinstance(datasource, dict) and "__expr__" in (datasource.get("uid"), datasource.get("type")):
-        return False  # a server-side expression (math, reduce, threshold) over other queries
-    for module in ("migrator.formats.grafana_datasources", "migrator.formats.grafana"):
-        try:
-            check = __import__(module, fromlist=["is_prometheus_datasource"]).is_prometheus_datasource
-        except (ImportError, AttributeError):
-            continue
-        return bool(check(datasource))
-    return True
