@@ -156,6 +156,19 @@ def test_removal_is_refused_when_it_cannot_be_exact():
         assert sites[locator].context.container.removal is None, text
 
 
+def test_aliases_between_neighbours_survive_a_removal():
+    text = "list:\n  - &a {k: x}\n  - vllm:gpu_cache_usage_perc\n  - {j: *a}\nother: *a\n"
+    site = by_locator(text)["list[1]"]
+    expected = {"list": [{"k": "x"}, {"j": {"k": "x"}}], "other": {"k": "x"}}
+    assert yaml.safe_load(removed(text, site)) == expected
+    # An alias as an element: where `*a` is written is not known, so nothing is removed, and
+    # the collection's span still covers it.
+    text = "list:\n  - &a x\n  - vllm:gpu_cache_usage_perc\n  - *a\nother: 1\n"
+    container = by_locator(text)["list[1]"].context.container
+    assert container.removal is None
+    assert text[container.span.start : container.span.end].rstrip().endswith("- *a")
+
+
 def test_templated_neighbourhood_is_not_removed():
     text = "{{- if .Values.x }}\nallow:\n  - vllm:gpu_cache_usage_perc  {{- /* keep */}}\n  - b\n{{- end }}\n"
     site = next(s for s in parse(text).sites if s.locator == "allow[0]")

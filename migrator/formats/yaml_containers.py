@@ -31,8 +31,9 @@ _BLANKS = re.compile(r"[ \t]*")
 _LINE_REST = re.compile(r"[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?")
 _COMMA_AFTER = re.compile(r"[ \t]*,[ \t\r\n]*")
 _COMMA_BEFORE = re.compile(r"[ \t\r\n]*,[ \t\r\n]*")
-# A removal is verified on the element and its neighbours; larger neighbourhoods are refused
-# rather than parsed (a sibling holding a whole rule file is not worth re-parsing per element).
+# A removal is verified on the element and its neighbours; larger neighbourhoods (in characters)
+# are refused rather than parsed (a sibling holding a whole rule file is not worth re-parsing
+# per element).
 _MAX_WINDOW = 200_000
 
 
@@ -87,10 +88,8 @@ class Containers:
             entries = node.pairs
         if len(entries) < 2:
             return None
-        for first, last in entries:
-            # An alias's node lives elsewhere: its text is not here to remove.
-            if not (node.start <= first.start <= first.end <= node.end and node.start <= last.start <= node.end):
-                return None
+        if not _in_text_order(node, entries):
+            return None  # an alias among the elements: its node's positions are its anchor's
         if _defines_anchor(entries[index]):
             return None  # an alias elsewhere may point into it
         if node.flow:
@@ -120,20 +119,37 @@ def _pair_end(first: Any, last: Any) -> int:
     return max(first.end, last.end)
 
 
-def content_end(node: Any) -> int:
+def _in_text_order(node: Any, entries: list[tuple[Any, Any]]) -> bool:
+    """Whether every element's node lies after the previous one, as written (an alias's node
+    is its anchor's, earlier in the text)."""
+    floor = node.start
+    for first, last in entries:
+        if first.start < floor or (last is not first and last.start < first.end):
+            return False
+        floor = _pair_end(first, last)
+    return True
+
+
+def content_end(node: Any) -> int | None:
     """Where the last content of a node ends. A block collection's own end is the position of
-    the next token (after trailing comments and blank lines), so look at its last element."""
+    the next token (after trailing comments and blank lines), so look at its last element.
+    None when that element is an alias (`*name` is written there; its node is elsewhere)."""
     current = node
     for _ in range(10_000):
         if type(current) is Scalar or current.flow:
             break
         if type(current) is Sequence:
-            nxt = current.items[-1] if current.items else None
+            if not current.items:
+                break
+            nxt = current.items[-1]
+            floor = current.items[-2].end if len(current.items) > 1 else current.start
         else:
-            k, v = current.pairs[-1] if current.pairs else (None, None)
-            nxt = v if v is not None and v.end >= k.end else k
-        if nxt is None or nxt.start < current.start:
-            return node.end  # an alias: its text is elsewhere
+            if not current.pairs:
+                break
+            k, v = current.pairs[-1]
+            nxt, floor = (v, k.end) if v.end >= k.end else (k, current.start)
+        if nxt.start < floor:
+            return None
         current = nxt
     return current.end
 
@@ -171,7 +187,8 @@ def _block_item_span(text: str, item: Any) -> tuple[int, int] | None:
     first = line_start(text, item.start)
     if not _ITEM_PREFIX.fullmatch(text, first, item.start):
         return None
-    return _whole_lines(text, first, content_end(item))
+    end = content_end(item)
+    return None if end is None else _whole_lines(text, first, end)
 
 
 def _block_pair_span(text: str, pairs: list[tuple[Any, Any]], index: int) -> tuple[int, int] | None:
@@ -180,7 +197,8 @@ def _block_pair_span(text: str, pairs: list[tuple[Any, Any]], index: int) -> tup
     key, value = pairs[index]
     first = line_start(text, key.start)
     if _BLANKS.fullmatch(text, first, key.start):
-        return _whole_lines(text, first, content_end(value) if value.end >= key.end else key.end)
+        end = content_end(value) if value.end >= key.end else key.end
+        return None if end is None else _whole_lines(text, first, end)
     if index < len(pairs) - 1:
         nxt = pairs[index + 1][0]
         next_line = line_start(text, nxt.start)
@@ -213,6 +231,8 @@ def collection_span(text: str, node: Any) -> tuple[int, int]:
     if _BLANKS.fullmatch(text, first, start):
         start = first
     end = content_end(node)
+    if end is None:
+        return start, node.end  # up to the next token: the alias written last is inside
     through = _through_line_end(text, end)
     return start, max(end, through if through is not None else end)
 
@@ -240,11 +260,18 @@ def _defines_anchor(entry: tuple[Any, Any]) -> bool:
 
 
 def _shape(nodes: list[Any]) -> list[tuple[Any, ...]]:
-    """A flat description of nodes (types, values, styles, tags) to compare two parses by."""
+    """A flat description of nodes (types, values, styles, tags) to compare two parses by. A
+    node met again (through an alias) is described by where it was first met, so aliases cost
+    nothing and sharing must be the same in both parses."""
     out: list[tuple[Any, ...]] = []
+    first_seen: dict[int, int] = {}
     stack = list(reversed(nodes))
     while stack:
         node = stack.pop()
+        if id(node) in first_seen:
+            out.append(("*", first_seen[id(node)]))
+            continue
+        first_seen[id(node)] = len(out)
         if type(node) is Scalar:
             out.append(("s", node.value, node.style, node.tag))
         elif type(node) is Sequence:
@@ -257,8 +284,6 @@ def _shape(nodes: list[Any]) -> list[tuple[Any, ...]]:
                 stack.append(k)
         else:
             out.append(("?",))
-        if len(out) > _MAX_WINDOW:
-            break
     return out
 
 
@@ -281,6 +306,8 @@ def _verified(
         ws = min(s, anchor)
         last = entries[hi][1]
         stop = content_end(last) if last.end >= entries[hi][0].end else entries[hi][0].end
+        if stop is None:
+            return False
         we = max(e, _through_line_end(text, stop) or stop)
     if not ws <= s <= e <= we or we - ws > _MAX_WINDOW:
         return False
