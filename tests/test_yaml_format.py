@@ -11,25 +11,19 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from migrator.engine import apply_edits
-from migrator.formats.base import ParseError, SiteKind
+from migrator.formats.base import ParseError, RulePlace, SiteKind, SiteNeeds
+from migrator.formats.yaml_compose import Mapping, Scalar, Sequence, compose_documents
 from migrator.formats.yaml_format import EncodeError, YamlHandler, YamlSite
-from migrator.formats.yaml_scalars import (
-    Mapping,
-    Scalar,
-    Sequence,
-    compose_documents,
-    encoder,
-    map_scalar,
-    scalar_offsets,
-)
+from migrator.formats.yaml_scalars import encoder, map_scalar, scalar_offsets
 
 NAME = "vllm:prompt_tokens_recomputed_total"
 CACHED = "vllm:prompt_tokens_cached_total"
 HANDLER = YamlHandler()
 
 
-def parse(text: str):
-    return HANDLER.parse("rules.yaml", text)
+def parse(text: str, *needles: str):
+    """Parse with the needles the rules ask for (`vllm` by default, as the catalogue rules do)."""
+    return HANDLER.parse("rules.yaml", text, SiteNeeds(needles=needles or ("vllm",)))
 
 
 def only(doc, kind: SiteKind | None = None):
@@ -325,27 +319,28 @@ groups:
 
 
 def test_prometheus_rule_file_sites_locators_and_context():
-    doc = parse(RULES)
+    doc = parse(RULES, "vllm", "prompt_tokens_recomputed")
     by_loc = {s.locator: s for s in doc.sites}
     expr = by_loc["groups[0].rules[0] alert=VllmRecomputeHigh expr"]
     assert expr.kind is SiteKind.PROMQL
-    assert expr.context["rule"] == {"kind": "alert", "name": "VllmRecomputeHigh", "group": "vllm-cache", "index": (0, 0)}
-    assert expr.context["field"] == "expr"
+    assert expr.context.rule == RulePlace("alert", "VllmRecomputeHigh", "vllm-cache", (0, 0))
+    assert expr.context.field == "expr"
     assert span_text(RULES, expr) == NAME
     record = by_loc["groups[0].rules[1] record=job:vllm_recomputed:rate5m expr"]
-    assert record.context["rule"]["kind"] == "record"
+    assert record.context.rule.kind == "record"
     assert record.value.startswith("sum by (job) (\n  rate(")
     assert span_text(RULES, record) == NAME
     # Every rule expression is a site, mentioning the metric or not (dead-series checks need them).
     assert by_loc["groups[0].rules[2] alert=Unrelated expr"].value == "up == 0"
     label = by_loc["groups[0].rules[0] alert=VllmRecomputeHigh labels.metric"]
     assert label.kind is SiteKind.TEXT and span_text(RULES, label) == NAME
+    assert (label.context.field, label.context.prose) == ("labels.metric", "metric")
     summary = by_loc["groups[0].rules[0] alert=VllmRecomputeHigh annotations.summary"]
     assert summary.kind is SiteKind.TEXT
     protected = [summary.value[a:b] for a, b in summary.protected]
     assert protected == ["{{ $value }}", "{{ $labels.instance }}"]
     assert "groups[0].rules[0] alert=VllmRecomputeHigh labels.severity" not in by_loc
-    assert [r["name"] for r in doc.extra["prometheus_rules"]] == [
+    assert [r.name for r in doc.rules] == [
         "VllmRecomputeHigh", "job:vllm_recomputed:rate5m", "Unrelated"
     ]  # fmt: skip
 
@@ -431,12 +426,13 @@ groups:
         expr: sum(vllm:prompt_tokens_recomputed_total)
 """
     doc = parse(text)
-    assert [s.locator for s in doc.sites] == [
-        "doc[0] List items[0] PrometheusRule/vllm spec.groups[0].rules[0] alert=A expr",
-        "doc[1] groups[0].rules[0] record=r expr",
+    # Other strings that mention vllm (the object's name) are sites too, of other kinds.
+    assert [(s.locator, s.kind) for s in doc.sites] == [
+        ("doc[0] List items[0] PrometheusRule/vllm metadata.name", SiteKind.NAME),
+        ("doc[0] List items[0] PrometheusRule/vllm spec.groups[0].rules[0] alert=A expr", SiteKind.PROMQL),
+        ("doc[1] groups[0].rules[0] record=r expr", SiteKind.PROMQL),
     ]
-    assert all(span_text(text, s) == NAME for s in doc.sites)
-    assert doc.extra["yaml_documents"] == 2
+    assert all(span_text(text, s) == NAME for s in doc.sites[1:])
 
 
 CONFIGMAP = """\
@@ -463,12 +459,12 @@ items:
 
 
 def test_configmap_embedded_rules_have_composed_offsets_and_edits():
-    doc = parse(CONFIGMAP)
+    doc = parse(CONFIGMAP, "vllm", "prompt_tokens_recomputed")
     by_loc = {s.locator: s for s in doc.sites}
     prefix = 'ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"] groups[0].rules[0] alert=Embedded'
     block = by_loc[f"{prefix} expr"]
-    assert block.context["rule"]["group"] == "embedded"
-    assert block.context["embedded_in"] == 'ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"]'
+    assert block.context.rule.group == "embedded"
+    assert block.context.embedded_in == 'ConfigMapList items[0] ConfigMap/rules data["vllm.rules.yaml"]'
     assert span_text(CONFIGMAP, block) == NAME
     i = block.value.index('"x"')
     assert CONFIGMAP[block.to_file(i) : block.to_file(i + 3)] == '\\"x\\"'  # inner escapes, outer literal
@@ -520,11 +516,10 @@ groups:
               type: threshold
               expression: A
 """
-    site = only(parse(text))
-    assert site.kind is SiteKind.PROMQL
+    site = only(parse(text), SiteKind.PROMQL)
     assert site.locator == 'groups[0].rules[0] alert="Recompute share" data[0].model.expr'
-    assert site.context["rule"] == {"kind": "alert", "name": "Recompute share", "group": "vllm", "index": (0, 0)}
-    assert site.context["ref_id"] == "A"
+    assert site.context.rule == RulePlace("alert", "Recompute share", "vllm", (0, 0))
+    assert (site.context.grafana.kind, site.context.grafana.uid, site.context.grafana.ref_id) == ("alert", "a1", "A")
     assert span_text(text, site) == NAME
 
 
@@ -540,7 +535,7 @@ rules:
     metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)
 description: prompt_tokens_recomputed counts tokens   # trailing comment
 """
-    doc = parse(text)
+    doc = parse(text, "vllm", "prompt_tokens_recomputed")
     kinds = {s.locator: s.kind for s in doc.sites}
     assert kinds == {
         "triggers[0].metadata.query": SiteKind.PROMQL,
@@ -549,47 +544,6 @@ description: prompt_tokens_recomputed counts tokens   # trailing comment
     }
     desc = [s for s in doc.sites if s.locator == "description"][0]
     assert desc.value == "prompt_tokens_recomputed counts tokens"
-
-
-def test_names_in_sequences_get_element_removal():
-    text = """\
-keep:
-  - vllm:prompt_tokens_total
-  - vllm:prompt_tokens_recomputed_total  # cache efficiency
-  - 'vllm:generation_tokens_total'
-flow: [vllm:prompt_tokens_total, "vllm:prompt_tokens_recomputed_total"]
-first: [vllm:prompt_tokens_recomputed_total, x]
-alone:
-  - vllm:prompt_tokens_recomputed_total
-vllm:prompt_tokens_recomputed_total: key
-"""
-    doc = parse(text)
-    by_loc = {s.locator: s for s in doc.sites}
-    assert all(s.kind is SiteKind.NAME for s in doc.sites)
-
-    def removed(loc):
-        edits = by_loc[loc].context["element_removal"]
-        return yaml.safe_load(apply_edits(text, list(edits)))
-
-    assert by_loc["keep[1]"].context["container"] == "sequence"
-    assert removed("keep[1]")["keep"] == ["vllm:prompt_tokens_total", "vllm:generation_tokens_total"]
-    assert "cache efficiency" not in apply_edits(text, list(by_loc["keep[1]"].context["element_removal"]))
-    assert removed("flow[1]")["flow"] == ["vllm:prompt_tokens_total"]
-    assert removed("first[0]")["first"] == ["x"]
-    assert by_loc["alone[0]"].context["element_removal"] is None
-    key = by_loc['["vllm:prompt_tokens_recomputed_total"] (key)']
-    assert key.context["container"] == "dict-key" and key.context["element_removal"] is None
-    assert text[key.to_file(0) : key.to_file(len(key.value))] == NAME
-
-
-def test_embedded_sequence_removal_composes_through_the_outer_scalar():
-    text = (
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  allow.yaml: |\n"
-        "    keep:\n      - a\n      - vllm:prompt_tokens_recomputed_total\n      - b\n"
-    )
-    site = only(parse(text))
-    new = apply_edits(text, list(site.context["element_removal"]))
-    assert yaml.safe_load(yaml.safe_load(new)["data"]["allow.yaml"]) == {"keep": ["a", "b"]}
 
 
 # --------------------------------------------------------------------------- templates
@@ -616,10 +570,12 @@ spec:
 
 def test_helm_templates_are_blanked_and_protected():
     doc = parse(HELM)
-    assert doc.extra["templated"]
+    regions = [HELM[a:b] for a, b in doc.template_regions]
+    assert regions[:2] == ["{{- if .Values.rules.enabled }}", '{{ include "vllm.fullname" . }}']
     expr = only(doc, SiteKind.PROMQL)
     assert expr.locator == 'PrometheusRule/{{ include "vllm.fullname" . }} spec.groups[0].rules[0] alert=Recompute expr'
-    assert expr.context["rule"]["group"] == "{{ .Release.Name }}-cache"
+    assert expr.context.rule.group == "{{ .Release.Name }}-cache"
+    assert expr.context.templated
     assert expr.value == 'sum(rate(vllm:prompt_tokens_recomputed_total{ns="{{ .Release.Namespace }}"}[5m])) > {{ .Values.t }}'
     assert [expr.value[a:b] for a, b in expr.protected] == ["{{ .Release.Namespace }}", "{{ .Values.t }}"]
     assert span_text(HELM, expr) == NAME
@@ -642,9 +598,9 @@ def test_prometheus_templates_in_valid_yaml_are_content():
     # `summary: {{ $value }} ...` is not valid YAML (a flow mapping then text): blanking rescues it.
     doc = parse(text)
     assert [s.locator for s in doc.sites] == ["groups[0].rules[0] alert=A expr"]
-    quoted = text.replace("{{ $value }} is high", "'{{ $value }} is high prompt_tokens_recomputed'")
+    quoted = text.replace("{{ $value }} is high", "'{{ $value }} is high on vllm'")
     doc = parse(quoted)
-    assert not doc.extra["templated"]
+    assert not doc.template_regions
     summary = [s for s in doc.sites if s.kind is SiteKind.TEXT][0]
     assert summary.protected == ((0, 12),)
 
@@ -755,12 +711,14 @@ keda:
 """
     doc = parse(text)
     assert [(s.locator, s.kind) for s in doc.sites] == [
+        # A key is never PromQL, whatever it parses as.
+        ("additionalPrometheusRulesMap.vllm-rules (key)", SiteKind.TEXT),
         ("additionalPrometheusRulesMap.vllm-rules.groups[0].rules[0] alert=Nested expr", SiteKind.PROMQL),
         ("prometheusRule.rules[0] record=bare expr", SiteKind.PROMQL),
         ("keda.triggers[0].metadata.query", SiteKind.PROMQL),
     ]
-    assert doc.sites[1].context["rule"] == {"kind": "record", "name": "bare", "group": None, "index": None}
-    assert all(span_text(text, s) == NAME for s in doc.sites)
+    assert doc.sites[2].context.rule == RulePlace("record", "bare", None, None)
+    assert all(span_text(text, s) == NAME for s in doc.sites[1:])
 
 
 def test_secret_string_data_and_aliases():
@@ -795,7 +753,7 @@ def test_bom_crlf_and_non_ascii_before_sites():
     )
     site = only(parse(text))
     assert site.locator == "groups[0].rules[0] alert=Ünïcode expr"
-    assert site.context["rule"]["group"] == "é😀"
+    assert site.context.rule.group == "é😀"
     assert span_text(text, site) == NAME
     assert text[site.to_file(0)] == "😀"
     new = edited(text, site, NAME, CACHED)

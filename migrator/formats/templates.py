@@ -14,7 +14,35 @@ that a fix must not touch.
 
 from __future__ import annotations
 
+import bisect
 import re
+
+# The line breaks each recent text contains (a few entries: the file and its embedded texts).
+_present_breaks: dict[int, tuple[str, str]] = {}
+
+
+def line_start(text: str, pos: int, breaks: str = "\n\r\x85\u2028\u2029") -> int:
+    """Offset of the start of the line holding `pos`.
+
+    Costs the length of that line, not of the text before it: `str.rfind` scans backwards
+    until it finds the character, so a break character the text does not contain at all would
+    cost a scan of everything before `pos` (per call, on a 20 MB file). Which breaks occur is
+    worked out once per text; a line feed is looked for first and bounds the search for others.
+    """
+    entry = _present_breaks.get(id(text))
+    if entry is None or entry[0] is not text:
+        if len(_present_breaks) >= 4:
+            _present_breaks.clear()
+        entry = (text, "".join(b for b in "\n\r\x85\u2028\u2029" if b in text))
+        _present_breaks[id(text)] = entry
+    start = 0
+    for b in entry[1]:
+        if b in breaks:
+            k = text.rfind(b, start, pos)
+            if k >= start:
+                start = k + 1
+    return start
+
 
 # Openers and the closer each one needs. Go templates: `{{ … }}` (with `{{-`/`-}}` trimming
 # markers inside). Jinja: statements `{% … %}`, expressions `{{ … }}`, comments `{# … #}`.
@@ -106,9 +134,10 @@ def blank_templates(text: str, spans: list[tuple[int, int]], *, placeholder: str
         return text
     parts: list[str] = []
     cursor = 0
+    starts = [s for s, _ in spans]
     for s, e in spans:
         parts.append(text[cursor:s])
-        fill = " " if placeholder == " " or _alone_on_lines(text, s, e, spans) else placeholder
+        fill = " " if placeholder == " " or _alone_on_lines(text, s, e, spans, starts) else placeholder
         parts.append(_fill(text[s:e], fill))
         cursor = e
     parts.append(text[cursor:])
@@ -120,18 +149,23 @@ def _fill(region: str, fill: str) -> str:
     return re.sub(r"[^\r\n\x85\u2028\u2029]", fill, region)
 
 
-def _alone_on_lines(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> bool:
+def _alone_on_lines(text: str, s: int, e: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:
     """Whether the template's first and last lines hold only templates and blanks."""
-    line_start = max(text.rfind("\n", 0, s), text.rfind("\r", 0, s)) + 1
-    line_end = len(text)
-    for brk in ("\n", "\r"):
-        k = text.find(brk, e)
-        if k != -1:
-            line_end = min(line_end, k)
-    pos = line_start
-    for a, b in spans:
-        if b <= line_start or a >= line_end:
-            continue
+    first = line_start(text, s, "\r\n")
+    line_end = text.find("\n", e)
+    if line_end == -1:
+        line_end = len(text)
+    k = text.find("\r", e, line_end)
+    if k != -1:
+        line_end = k
+    pos = first
+    # Spans do not overlap and are sorted: only those starting before the line's end matter,
+    # and of those only the ones ending after its start (a few before `s`, at most).
+    i = bisect.bisect_left(starts, line_end)
+    j = i
+    while j > 0 and spans[j - 1][1] > first:
+        j -= 1
+    for a, b in spans[j:i]:
         if text[pos:a].strip(_BLANK):
             return False
         pos = max(pos, b)
