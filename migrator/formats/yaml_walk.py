@@ -7,8 +7,6 @@ its anchor.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
 from typing import Any, Callable
 
@@ -360,9 +358,8 @@ class Walker(RuleFileWalk):
         return True
 
     def _dashboard(self, layer: Layer, node: Scalar, path: str, *, flow: bool = False) -> bool:
-        hook, hook_parameters = _dashboard_hook()
-        if hook is None:
-            return False
+        from migrator.formats.json_format import dashboard_sites_from_string  # only for dashboards
+
         sm = map_scalar(layer.text, node, flow=flow)
         if sm is None:
             return False
@@ -373,29 +370,23 @@ class Walker(RuleFileWalk):
                 raise EncodeError(f"{r!r} cannot be written in this YAML {_sm.style_name} scalar")
             return out
 
-        found: list[Any] = []
+        found: list[tuple[str | None, str | None]] = []
         embedded_in = path.rstrip()
-        extra: dict[str, Any] = {}
-        if "needs" in hook_parameters:
-            extra["needs"] = self.needs
-        if "rules" in hook_parameters:
-            extra["rules"] = self.rules  # Grafana alert rules in JSON
         try:
             offsets = layer.to_file(sm.offsets)
-            sites = hook(sm.value, offsets, outer_encode, embedded_in + " ", dashboards=found, **extra)
+            sites = dashboard_sites_from_string(
+                sm.value, offsets, outer_encode, embedded_in + " ",
+                needs=self.needs, dashboards=found, rules=self.rules,  # Grafana alert rules in JSON
+            )
         except (ParseError, ValueError):
             return False
         if not sites:
             return False
         for site in sites:
-            if isinstance(site.context, SiteContext) and site.context.embedded_in is None:
+            if site.context.embedded_in is None:
                 site.context.embedded_in = embedded_in
         self.sites.extend(sites)
-        for dashboard in found:
-            if isinstance(dashboard, dict):  # the JSON handler before the typed-context API
-                self.dashboards.append((dashboard.get("uid"), dashboard.get("title")))
-            else:
-                self.dashboards.append(tuple(dashboard))  # type: ignore[arg-type]
+        self.dashboards.extend(found)
         return True
 
     def _key(self, layer: Layer, node: Any) -> str:
@@ -413,16 +404,3 @@ def _guess(value: str, *, key: bool = False) -> SiteKind:
     return kind
 
 
-@functools.lru_cache(maxsize=1)
-def _dashboard_hook() -> tuple[Callable[..., Any] | None, frozenset[str]]:
-    """The JSON handler's embedded-dashboard entry point, when it is available, and the names of
-    its parameters (it takes the rules' `needs` and collects `rules` since the site API of
-    issue 11; earlier it took neither)."""
-    for module in ("migrator.formats.json_format", "migrator.formats.grafana"):
-        try:
-            mod = __import__(module, fromlist=["dashboard_sites_from_string"])
-            hook = mod.dashboard_sites_from_string
-        except (ImportError, AttributeError):
-            continue
-        return hook, frozenset(inspect.signature(hook).parameters)
-    return None, frozenset()
