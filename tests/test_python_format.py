@@ -372,6 +372,21 @@ def test_instrument_definitions_through_aliases() -> None:
     assert doc.python.imports["C"] == "prometheus_client.Counter"
 
 
+def test_a_router_defining_a_metric_under_an_old_name_is_a_definition() -> None:
+    doc = parse(
+        """
+        from prometheus_client import Gauge
+
+        SWAPPED = Gauge("vllm:num_requests_swapped", "Requests swapped to CPU", ["model_name"])
+        """,
+        SiteNeeds(needles=("vllm",)),
+    )
+    (site,) = doc.sites
+    assert site.context.definition == "prometheus_client" and site.kind is SiteKind.NAME
+    assert site.context.callee == "Gauge" and site.context.assigned_to == "SWAPPED"
+    assert site.editable  # whether to rename is the rules' decision
+
+
 def test_promql_places_by_keyword_and_dict_key() -> None:
     doc = parse(
         """

@@ -241,7 +241,6 @@ def walk(
         leaves = ()  # a rule wants comments or whitespace: walk everything
     walker = _Walker(info, handlers, leaves, rule_callbacks, wants_string)
     walker.visit(info.module)
-    info.imports = walker.imports
     for refs in walker.result.collected.values():
         refs.sort(key=lambda ref: (ref.span.start, -ref.span.end))
     return walker.result
@@ -267,7 +266,8 @@ class _Walker:
         self.wants_string = wants_string
         self.result = WalkResult()
         self.stack: list[Any] = []
-        self.imports: dict[str, str] = {}
+        # Filled as import statements go by, so callbacks see the imports above them.
+        self.imports = info.imports
         self.verdicts: dict[type, bool] = {}
 
     def visit(self, node: Any) -> None:
