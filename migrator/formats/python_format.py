@@ -8,7 +8,7 @@ A file goes through three steps, each only when the previous one found a reason:
    expressions, template uses and imports, and calls the callbacks rules registered for node
    types (`SiteNeeds.python`); what they keep is `document.collected[code]`.
 3. `python_sites`: the kept strings become sites with typed contexts (`python_strings` does the
-   decoding with exact offsets). Byte positions are computed only now, and only if needed.
+   decoding with exact offsets). Positions are computed only now, and only if needed.
 
 Rules get the module and its helpers as `document.python` (a `PythonInfo`).
 """
