@@ -1,14 +1,15 @@
 """Fix safety for Python arithmetic over `PromptTokenStats` fields (VMM101).
 
-The Python counterpart of `migrator.promql.oracle`: an expression with a `recomputed_tokens`
+The Python counterpart of `migrator.promql.oracle`: an expression with the era-(a) stats field
 term removed is safe when, evaluated on era-(c) fields, it equals the original on era-(a) fields
 for vLLM's six canonical cases and simulated mixes. Expressions are evaluated by
-`migrator.formats.python_format.evaluate` over the libcst tree, never with `eval`.
+`migrator.python_arithmetic.evaluate` over the libcst tree, never with `eval`.
 """
 
 from __future__ import annotations
 
 from functools import cache
+
 
 @cache
 def _workloads():
@@ -29,7 +30,7 @@ def _workloads():
 def verdict(info, expression, removed):
     """(safe, detail): does the expression without `removed` on era-(c) fields equal the
     original on era-(a) fields for every reference workload?"""
-    from migrator.formats.python_format import NotEvaluable, evaluate
+    from migrator.python_arithmetic import NotEvaluable, evaluate
 
     differences = []
     try:

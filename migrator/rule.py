@@ -190,11 +190,15 @@ def site_needs(rules: Iterable[Rule], fmt: str, settings: "Settings") -> "SiteNe
 
     needles: set[str] = set()
     python: list[tuple[str, str, Any]] = []
+    python_words: list[tuple[str, tuple[str, ...]]] = []
     for rule in rules:
-        needles.update(rule.needles(settings))
-        if fmt == "python":
+        words = tuple(rule.needles(settings))
+        needles.update(words)
+        if fmt == "python" and rule.python_nodes:
             for node_type, method in rule.python_nodes.items():
                 python.append((node_type, rule.code, getattr(rule, method)))
+            if words:
+                python_words.append((rule.code, words))
     # A needle that contains another is redundant: every text it finds, the shorter one finds.
     minimal = sorted(n for n in needles if not any(m != n and m in n for m in needles))
-    return SiteNeeds(needles=tuple(minimal), python=tuple(python))
+    return SiteNeeds(needles=tuple(minimal), python=tuple(python), python_words=tuple(python_words))

@@ -1,11 +1,21 @@
+from functools import cache
+
 from migrator.model import Applicability, Fix, Severity
-from migrator.reference.catalogue import REMOVED_METRIC
+from migrator.reference.catalogue import Status, catalogue
 from migrator.rule import Rule
 
-_REMOVED_IN = REMOVED_METRIC.removed_in
 _STATS_CLASSES = frozenset({"PromptTokenStats", "LegacyPromptTokenStats"})
 _INSTRUMENT_CALLS = frozenset({"inc", "add", "set", "observe", "record", "labels"})
 _LOG_CALLS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log", "print"})
+_NAME_LOOKUPS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
+
+
+@cache
+def _facts():
+    """(stats field, removed metric name, first release without it, `vX.Y+`, PR) from the catalogue."""
+    flagship = catalogue().flagship
+    major, minor = flagship.removed_in.split(".")[:2]
+    return flagship.stats_field, flagship.removed.name, flagship.removed_in, f"v{major}.{minor}+", flagship.removed_pr
 
 
 class RecomputedTokensField(Rule):
@@ -19,7 +29,8 @@ class RecomputedTokensField(Rule):
     ## Why is this bad?
     vLLM v0.20.0 removed the field together with `vllm:prompt_tokens_recomputed` (PR #38709).
     On v0.20+ every read raises `AttributeError` and the keyword raises `TypeError`: custom
-    stat loggers and tests written against v0.16-v0.19 break on upgrade.
+    stat loggers and tests written against v0.16-v0.19 break on upgrade. Nothing is reported
+    when the configured `target-version` still has the field.
 
     ## Example
     ```python
@@ -40,7 +51,7 @@ class RecomputedTokensField(Rule):
     Removing a `recomputed_tokens=` argument from vLLM's `PromptTokenStats(...)` is safe (it
     is unsafe for other callees, which may still take the parameter). Other uses (assertions,
     counters fed from the field, logging, branches) have no v0.20+ equivalent: the finding
-    explains what to do instead.
+    explains what to do instead. In a generated file every fix is display-only.
     """
 
     code = "VMM101"
@@ -49,21 +60,66 @@ class RecomputedTokensField(Rule):
     formats = frozenset({"python"})
     formats_label = "Python"
     fix_availability = "sometimes"
-    needles = (b"recomputed_tokens",)
+    python_nodes = {
+        "Attribute": "collect_attribute",
+        "Arg": "collect_keyword",
+        "Call": "collect_lookup",
+        "AnnAssign": "collect_class_field",
+    }
+
+    def needles(self, settings):
+        return (_facts()[0],)
+
+    # -- callbacks of the Python handler's walk: (node, python info, ancestors) -> kind ----
+
+    def collect_attribute(self, node, info, ancestors):
+        return "attribute" if node.attr.value == _facts()[0] else None
+
+    def collect_keyword(self, node, info, ancestors):
+        return "keyword" if node.keyword is not None and node.keyword.value == _facts()[0] else None
+
+    def collect_lookup(self, node, info, ancestors):
+        """`getattr(stats, "recomputed_tokens")` and its siblings."""
+        import libcst as cst
+
+        func = node.func
+        if not (isinstance(func, cst.Name) and func.value in _NAME_LOOKUPS and len(node.args) >= 2):
+            return None
+        name = node.args[1].value
+        if isinstance(name, cst.SimpleString) and _facts()[0] in name.value and name.evaluated_value == _facts()[0]:
+            return "getattr"
+        return None
+
+    def collect_class_field(self, node, info, ancestors):
+        import libcst as cst
+
+        target = node.target
+        if isinstance(target, cst.Name) and target.value == _facts()[0]:
+            if any(isinstance(a, cst.ClassDef) for a in ancestors):
+                return "field"
+        return None
+
+    # -- findings ----------------------------------------------------------------------
 
     def check(self, ctx):
-        python = ctx.doc.extra.get("python")
-        if not python:
+        refs = ctx.collected(self)
+        if not refs:
             return
-        info = python["info"]
-        for ref in python["recomputed_refs"]:
+        if catalogue().metric_status(catalogue().flagship.removed, ctx.settings.target) is not Status.GONE:
+            return  # the target release still has the field
+        info = ctx.doc.python
+        for ref in refs:
+            span = ref.span
             if ref.kind == "keyword":
                 message, fix = _keyword(info, ref)
             elif ref.kind == "attribute":
                 message, fix = _attribute(info, ref)
             else:
                 message, fix = _other(ref)
-            yield ctx.finding(self, ref.span, message, fix=fix, locator=ref.locator)
+                span = info.span(ref.node.args[1].value if ref.kind == "getattr" else ref.node.target)
+            if ctx.doc.generated is not None and fix.edits:
+                fix = Fix(Applicability.DISPLAY_ONLY, f"{fix.message}; not applied: {ctx.doc.generated}", ())
+            yield ctx.finding(self, span, message, fix=fix, locator=ref.locator)
 
 
 def _display(message: str, advice: str) -> tuple[str, Fix]:
@@ -71,24 +127,14 @@ def _display(message: str, advice: str) -> tuple[str, Fix]:
 
 
 def _keyword(info, ref):
-    from migrator.formats.python_format import element_removal_edits
-
+    field, _, removed_in, _, _ = _facts()
     call = ref.ancestors[-1]
     names = info.qualified_names(call.func)
     callee = info.source(call.func)
-    message = f"`recomputed_tokens=` is not a parameter of `PromptTokenStats` since vLLM v{_REMOVED_IN}"
-    args = list(call.args)
-    spans = [info.span(a) for a in args]
-    open_paren = info.text.find("(", info.outer_span(call.func).end)
-    close_paren = info.span(call).end - 1
-    edits = element_removal_edits(
-        info.text,
-        [(s.start, s.end) for s in spans],
-        args.index(ref.node),
-        inside=(open_paren + 1, close_paren),
-    )
+    message = f"`{field}=` is not a parameter of `PromptTokenStats` since vLLM v{removed_in}"
+    edits = info.argument_removal(call, list(call.args).index(ref.node))
     if edits is None:
-        return _display(message, "remove the `recomputed_tokens=` argument by hand")
+        return _display(message, f"remove the `{field}=` argument by hand")
     local_classes = {n.name.value for n in info.module.body if type(n).__name__ == "ClassDef"}
     if names & local_classes:
         # The file defines its own class of that name: it may well still take the field.
@@ -96,42 +142,38 @@ def _keyword(info, ref):
             Applicability.UNSAFE, f"Remove the argument (`{callee}` is defined in this file; check it first)", edits
         )
     if any(n.rsplit(".", 1)[-1] in _STATS_CLASSES or n.startswith("vllm.") for n in names):
-        return message + " (TypeError)", Fix(Applicability.SAFE, "Remove the `recomputed_tokens=` argument", edits)
+        return message + " (TypeError)", Fix(Applicability.SAFE, f"Remove the `{field}=` argument", edits)
     return (
-        f"`recomputed_tokens=` passed to `{callee}`: the era-(a) field is gone since vLLM v{_REMOVED_IN}",
-        Fix(
-            Applicability.UNSAFE,
-            f"Remove the argument (check that `{callee}` no longer takes `recomputed_tokens`)",
-            edits,
-        ),
+        f"`{field}=` passed to `{callee}`: the era-(a) field is gone since vLLM v{removed_in}",
+        Fix(Applicability.UNSAFE, f"Remove the argument (check that `{callee}` no longer takes `{field}`)", edits),
     )
 
 
 def _attribute(info, ref):
-    from migrator.formats.python_format import enclosing_arithmetic, term_removal_edits
-
     import libcst as cst
 
+    from migrator.python_arithmetic import enclosing_arithmetic, term_removal_edits
+    from migrator.python_oracle import verdict
+
+    field, _, removed_in, since, _ = _facts()
     node, ancestors = ref.node, ref.ancestors
     what = info.source(node)
-    gone = f"`{what}`: `recomputed_tokens` was removed from `PromptTokenStats` in vLLM v{_REMOVED_IN}"
+    gone = f"`{what}`: `{field}` was removed from `PromptTokenStats` in vLLM v{removed_in}"
     parent = ancestors[-1] if ancestors else None
     if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and parent.target is node:
         return _display(gone, "this writes the removed field (a copy of the era-(a) accounting?); delete it")
-    if any(isinstance(a, cst.Arg) and a.keyword and a.keyword.value == "recomputed_tokens" for a in ancestors):
-        return _display(gone, "goes away with the `recomputed_tokens=` argument it is passed to")
+    if any(isinstance(a, cst.Arg) and a.keyword and a.keyword.value == field for a in ancestors):
+        return _display(gone, f"goes away with the `{field}=` argument it is passed to")
     expression = enclosing_arithmetic(node, ancestors)
-    if _count_fields(expression) > 1:
-        return _display(gone, "every `recomputed_tokens` term of this expression has to go; rewrite it by hand")
+    if _count_fields(expression, field) > 1:
+        return _display(gone, f"every `{field}` term of this expression has to go; rewrite it by hand")
     edits = term_removal_edits(info, node, ancestors)
     if edits is None:
         return _display(gone, _advice(ancestors, info))
     removed = " ".join("".join(info.text[e.span.start : e.span.end] for e in edits).split())
-    from migrator.python_oracle import verdict
-
     safe, detail = verdict(info, expression, node)
     if safe:
-        message = gone + "; the expression without it gives the same values on v0.20+"
+        message = gone + f"; the expression without it gives the same values on {since}"
         advice = f"Remove `{removed}` (same values on every reference workload)"
         return message, Fix(Applicability.SAFE, advice, edits)
     if detail.startswith("not verified"):
@@ -141,13 +183,13 @@ def _attribute(info, ref):
     return message, Fix(Applicability.UNSAFE, f"Remove `{removed}` ({detail})", edits)
 
 
-def _count_fields(expression):
+def _count_fields(expression, field):
     import libcst as cst
     import libcst.matchers as m
 
     if isinstance(expression, cst.Attribute):
         return 1
-    return len(m.findall(expression, m.Attribute(attr=m.Name("recomputed_tokens"))))
+    return len(m.findall(expression, m.Attribute(attr=m.Name(field))))
 
 
 def _advice(ancestors, info):
@@ -155,6 +197,7 @@ def _advice(ancestors, info):
     but an assertion wins over the comparison inside it)."""
     import libcst as cst
 
+    _, metric, _, since, pr = _facts()
     enclosing = []
     for parent in reversed(ancestors):
         if isinstance(parent, (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.IndentedBlock)):
@@ -164,14 +207,14 @@ def _advice(ancestors, info):
     methods = [(c, c.func.attr.value) for c in calls if isinstance(c.func, cst.Attribute)]
     if any(isinstance(p, cst.Assert) for p in enclosing) or any(m.startswith("assert") for _, m in methods):
         return (
-            "the assertion fails with AttributeError on v0.20+; delete it (on a full prefix hit, "
+            f"the assertion fails with AttributeError on {since}; delete it (on a full prefix hit, "
             "local_cache_hit/external_kv_transfer now count N-1)"
         )
     for call, method in methods:
         if method in _INSTRUMENT_CALLS:
             return (
-                f"`{info.source(call.func)}` re-exports vllm:prompt_tokens_recomputed, which has no "
-                "v0.20+ equivalent; remove the instrument and this call"
+                f"`{info.source(call.func)}` re-exports {metric}, which has no {since} equivalent "
+                f"(removed by PR #{pr}); remove the instrument and this call"
             )
         if method in _LOG_CALLS:
             return "remove the field from this log message"
@@ -180,17 +223,18 @@ def _advice(ancestors, info):
     if any(isinstance(p, cst.FormattedStringExpression) for p in enclosing):
         return "remove the field from this f-string"
     if any(isinstance(p, (cst.If, cst.IfExp, cst.While, cst.Comparison)) for p in enclosing):
-        return "v0.20+ has no full-prefix-hit signal to branch on; remove the condition"
-    return "nothing replaces it on v0.20+; delete this use (`cached_tokens` counts cached tokens in both eras)"
+        return f"{since} has no full-prefix-hit signal to branch on; remove the condition"
+    return f"nothing replaces it on {since}; delete this use (`cached_tokens` counts cached tokens in both eras)"
 
 
 def _other(ref):
+    field, _, removed_in, since, _ = _facts()
     if ref.kind == "field":
         return _display(
-            f"a `recomputed_tokens` field mirrors era-(a) `PromptTokenStats`, which lost it in v{_REMOVED_IN}",
+            f"a `{field}` field mirrors era-(a) `PromptTokenStats`, which lost it in v{removed_in}",
             "delete the field and the code that fills it",
         )
     return _display(
-        f"`recomputed_tokens` read by name: the field was removed from `PromptTokenStats` in vLLM v{_REMOVED_IN}",
-        "delete this lookup; nothing replaces it on v0.20+",
+        f"`{field}` read by name: the field was removed from `PromptTokenStats` in vLLM v{removed_in}",
+        f"delete this lookup; nothing replaces it on {since}",
     )

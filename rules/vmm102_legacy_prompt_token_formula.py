@@ -1,15 +1,28 @@
+from functools import cache
+
 from migrator.model import Applicability, Fix, Severity
-from migrator.reference.catalogue import REMOVED_METRIC
+from migrator.reference.catalogue import Status, catalogue
 from migrator.rule import Rule
 
 _ERA_A_PARAMS = ("num_cached_tokens", "num_external_computed_tokens", "prompt_len")
+_UPDATE_CALL = "update_from_output"
+# The era-(a) name of the per-request "recomputed" flag in copies of the accounting.
+_RECOMPUTED_WORD = "recomputed"
+
+
+@cache
+def _facts():
+    """(first release without the era-(a) accounting, `vX.Y+`) from the catalogue."""
+    removed_in = catalogue().flagship.removed_in
+    major, minor = removed_in.split(".")[:2]
+    return removed_in, f"v{major}.{minor}+"
 
 
 def _era_c_form(prompt="…", local="…", external="…", receiver="stats"):
     return (
         f"prefill = PrefillStats(); prefill.set(num_prompt_tokens={prompt}, "
         f"num_local_cached_tokens={local}, num_external_cached_tokens={external}); "
-        f"{receiver}.update_from_output(prefill)"
+        f"{receiver}.{_UPDATE_CALL}(prefill)"
     )
 
 
@@ -27,7 +40,8 @@ class LegacyPromptTokenFormula(Rule):
     `PrefillStats` with local and external cache hits, a full hit counts N-1 cached tokens,
     and nothing is "recomputed". Simulators, exporters and tests that copy the old formula
     report numbers a v0.20+ server never produces, and the old `update_from_output`
-    signature raises `TypeError`.
+    signature raises `TypeError`. Nothing is reported when the configured `target-version`
+    still uses the era-(a) accounting.
 
     ## Example
     ```python
@@ -55,51 +69,96 @@ class LegacyPromptTokenFormula(Rule):
     formats = frozenset({"python"})
     formats_label = "Python"
     fix_availability = "display-only"
-    # An era-(a) `update_from_output` call always passes num_cached_tokens.
-    needles = (b"num_cached_tokens", b"recomputed")
+    # An era-(a) copy names the cached-token count or the recomputed flag, or calls the
+    # era-(a) `update_from_output`.
+    needle_words = (_ERA_A_PARAMS[0], _RECOMPUTED_WORD, _UPDATE_CALL)
+    python_nodes = {
+        "Comparison": "collect_comparison",
+        "BinaryOperation": "collect_chain",
+        "Call": "collect_update_call",
+    }
+
+    # -- callbacks of the Python handler's walk: (node, python info, ancestors) -> kind ----
+
+    def collect_comparison(self, node, info, ancestors):
+        """`a + 1 == b` shapes; `check` looks at the names."""
+        import libcst as cst
+
+        if not any(isinstance(t.operator, cst.Equal) for t in node.comparisons):
+            return None
+        operands = [node.left] + [t.comparator for t in node.comparisons]
+        return "comparison" if any(_plus_minus_one(o) for o in operands) else None
+
+    def collect_chain(self, node, info, ancestors):
+        """The root of a +/- chain that adds a recomputed term."""
+        import libcst as cst
+
+        add_sub = (cst.Add, cst.Subtract)
+        if not isinstance(node.operator, add_sub):
+            return None
+        parent = ancestors[-1] if ancestors else None
+        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, add_sub):
+            return None  # not the root of its chain
+        return "local-hit-formula" if _local_hit_formula(node) else None
+
+    def collect_update_call(self, node, info, ancestors):
+        import libcst as cst
+
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == _UPDATE_CALL:
+            return "update-call"
+        if isinstance(func, cst.Name) and func.value == _UPDATE_CALL:
+            return "update-call"
+        return None
+
+    # -- findings ----------------------------------------------------------------------
 
     def check(self, ctx):
-        python = ctx.doc.extra.get("python")
-        if not python:
+        refs = ctx.collected(self)
+        if not refs:
             return
-        info = python["info"]
-        removed_in = REMOVED_METRIC.removed_in
-        for ref in python["comparisons"]:
-            span = _heuristic(info, ref)
-            if span is not None:
+        flagship = catalogue().flagship
+        if catalogue().metric_status(flagship.removed, ctx.settings.target) is not Status.GONE:
+            return  # the target release still uses the era-(a) accounting
+        info = ctx.doc.python
+        removed_in, since = _facts()
+        for ref in refs:
+            if ref.kind == "comparison":
+                span = _heuristic(info, ref)
+                if span is not None:
+                    message = (
+                        f"re-implements the era-(a) `{_RECOMPUTED_WORD}` heuristic (cached + 1 == prompt), "
+                        f"dropped in vLLM v{removed_in}: nothing is counted as recomputed any more"
+                    )
+                    yield ctx.finding(self, span, message, fix=_suggest(), locator=ref.locator)
+            elif ref.kind == "local-hit-formula":
                 message = (
-                    "re-implements the era-(a) `recomputed` heuristic (cached + 1 == prompt), dropped in "
-                    f"vLLM v{removed_in}: nothing is counted as recomputed any more"
-                )
-                yield ctx.finding(self, span, message, fix=_suggest(), locator=ref.locator)
-        for ref in python["additive_chains"]:
-            if _local_hit_formula(ref.node):
-                message = (
-                    "era-(a) local-cache-hit formula `cached + recomputed - external`: v0.20+ reports "
+                    f"era-(a) local-cache-hit formula `cached + {_RECOMPUTED_WORD} - external`: {since} reports "
                     "local hits directly and a full hit counts N-1 tokens"
                 )
                 yield ctx.finding(self, ref.span, message, fix=_suggest(), locator=ref.locator)
-        for ref in python["update_calls"]:
-            args = _era_a_args(info, ref.node)
-            if args is None:
-                continue
-            message = (
-                "era-(a) `update_from_output(num_cached_tokens, num_external_computed_tokens, prompt_len)` "
-                f"call: since vLLM v{removed_in} it takes a `PrefillStats` (TypeError)"
-            )
-            yield ctx.finding(self, ref.span, message, fix=_suggest(info, ref.node, args), locator=ref.locator)
+            elif ref.kind == "update-call":
+                args = _era_a_args(info, ref.node)
+                if args is None:
+                    continue
+                message = (
+                    f"era-(a) `{_UPDATE_CALL}({', '.join(_ERA_A_PARAMS)})` "
+                    f"call: since vLLM v{removed_in} it takes a `PrefillStats` (TypeError)"
+                )
+                yield ctx.finding(self, ref.span, message, fix=_suggest(info, ref.node, args), locator=ref.locator)
 
 
 def _suggest(info=None, call=None, args=None):
     """The display-only fix: the era-(c) form, filled in with the call's own arguments."""
+    since = _facts()[1]
     if args is None:
-        return Fix(Applicability.DISPLAY_ONLY, "v0.20+ form: " + _era_c_form(), ())
+        return Fix(Applicability.DISPLAY_ONLY, f"{since} form: " + _era_c_form(), ())
     import libcst as cst
 
     cached, external, prompt = args
     receiver = info.source(call.func.value) if isinstance(call.func, cst.Attribute) else "stats"
     local = cached if external == "0" else f"{cached} - {external}"
-    return Fix(Applicability.DISPLAY_ONLY, "v0.20+ form: " + _era_c_form(prompt, local, external, receiver), ())
+    return Fix(Applicability.DISPLAY_ONLY, f"{since} form: " + _era_c_form(prompt, local, external, receiver), ())
 
 
 def _words(info, node):
@@ -144,10 +203,21 @@ def _report_span(info, node, ancestors):
     return info.span(node)
 
 
-def _local_hit_formula(chain):
-    from migrator.formats.python_format import additive_terms
-
+def _plus_minus_one(node):
     import libcst as cst
+
+    if not isinstance(node, cst.BinaryOperation):
+        return False
+    one = lambda n: isinstance(n, cst.Integer) and n.value == "1"  # noqa: E731
+    if isinstance(node.operator, cst.Add):
+        return one(node.left) or one(node.right)
+    return isinstance(node.operator, cst.Subtract) and one(node.right)
+
+
+def _local_hit_formula(chain):
+    import libcst as cst
+
+    from migrator.python_arithmetic import additive_terms
 
     def last_name(term):
         if isinstance(term, cst.Attribute):
@@ -160,7 +230,9 @@ def _local_hit_formula(chain):
     has = lambda word, sign, *, without="": any(  # noqa: E731
         word in n and s == sign and not (without and without in n) for n, s in terms
     )
-    return has("cached", 1, without="recomputed") and has("recomputed", 1) and has("external", -1)
+    return (
+        has("cached", 1, without=_RECOMPUTED_WORD) and has(_RECOMPUTED_WORD, 1) and has("external", -1)
+    )
 
 
 def _era_a_args(info, call):

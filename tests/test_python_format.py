@@ -13,18 +13,18 @@ import textwrap
 
 import pytest
 
-from migrator.config import Settings
-from migrator.engine import apply_edits, lint_text
-from migrator.formats.base import ParseError, SiteKind
+from migrator.engine import apply_edits
+from migrator.formats.base import ParseError, SiteKind, SiteNeeds
 from migrator.formats.python_format import PythonHandler
-from migrator.model import Applicability
 from migrator.promql.parser import parse as parse_promql
 
 NAME = "prompt_tokens_recomputed"
+# Needles as rules give them; most tests use the metric's stem, so that escapes can hide it.
+NEEDS = SiteNeeds(needles=(NAME,))
 
 
-def parse(src: str):  # type: ignore[no-untyped-def]
-    return PythonHandler().parse("t.py", textwrap.dedent(src))
+def parse(src: str, needs: SiteNeeds = NEEDS):  # type: ignore[no-untyped-def]
+    return PythonHandler().parse("t.py", textwrap.dedent(src), needs)
 
 
 def only_site(doc):  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_non_ascii_before_the_hit_uses_code_point_offsets() -> None:
 
 def test_bom_and_crlf() -> None:
     src = '\ufeffX = 1\r\nQ = """\r\nvllm:prompt_tokens_recomputed\r\n"""\r\n'
-    doc = PythonHandler().parse("t.py", src)
+    doc = PythonHandler().parse("t.py", src, NEEDS)
     site = only_site(doc)
     assert site.value == "\nvllm:prompt_tokens_recomputed\n"
     assert raw_of(doc, site, *name_range(site)) == NAME
@@ -113,7 +113,7 @@ def test_fstring_fields_are_protected_placeholders() -> None:
 def test_format_template_doubled_braces_decode_to_promql() -> None:
     doc = parse('Q = "rate(vllm:prompt_tokens_recomputed_total{{{sel}}}[5m])".format(sel=s)\n')
     site = only_site(doc)
-    assert site.context["template"] == "format"
+    assert site.context.template == "format"
     assert site.kind is SiteKind.PROMQL
     (protected,) = site.protected
     assert raw_of(doc, site, *protected) == "{sel}"
@@ -243,7 +243,8 @@ def test_template_encoders_double_braces() -> None:
 def _removed(src: str, var: str):  # type: ignore[no-untyped-def]
     doc = parse(src)
     (site,) = [s for s in doc.sites if s.value.startswith("vllm:prompt_tokens_recomputed")]
-    edits = site.context["element_removal"]
+    assert site.context.container is not None
+    edits = site.context.container.removal
     assert edits, site.context
     fixed = apply_edits(doc.text, list(edits))
     tree = ast.parse(fixed)  # still compiles
@@ -287,10 +288,65 @@ def test_container_context() -> None:
         f("vllm:prompt_tokens_recomputed")
         """
     )
-    got = [(s.context["container"], s.context["element_removal"] is not None) for s in doc.sites]
-    assert got == [("list", False), ("set", True), ("tuple", True), ("dict-key", False), ("call-arg", False)]
+    got = [
+        (s.context.container.kind, s.context.container.removal is not None) if s.context.container else None
+        for s in doc.sites
+    ]
+    # The only element of a collection has no removal: a collection is never emptied.
+    assert got == [("list", False), ("set", True), ("tuple", True), ("dict-key", False), None]
+    assert doc.sites[4].context.callee == "f"
     assert all(s.kind is SiteKind.NAME for s in doc.sites)
     assert doc.sites[1].locator == "module: S[0]"
+
+
+def test_container_values_show_every_element_decoded() -> None:
+    doc = parse(
+        """
+        KEEP = [
+            "vllm:prompt_tokens_recomputed",  # old
+            'vllm:prompt_\\x74okens_cached',
+            ("vllm:" "prompt_tokens_total"),
+            f"vllm:{name}",
+            f"plain",
+            42,
+            *more,
+        ]
+        """
+    )
+    (site,) = doc.sites
+    container = site.context.container
+    assert container.kind == "list" and container.index == 0 and container.owner == "KEEP"
+    assert container.values == (
+        "vllm:prompt_tokens_recomputed",
+        "vllm:prompt_tokens_cached",
+        "vllm:prompt_tokens_total",
+        None,  # an f-string with a field is not a plain string
+        "plain",
+        None,
+        None,
+    )
+    span = container.span
+    assert doc.text[span.start : span.end].startswith("[") and doc.text[span.start : span.end].endswith("]")
+    fixed = apply_edits(doc.text, list(container.removal))
+    assert "# old" not in fixed and "prompt_tokens_recomputed" not in fixed
+    ast.parse(fixed)
+
+
+def test_dict_key_container_and_owner_of_nested_collections() -> None:
+    doc = parse(
+        """
+        RENAMES = {"vllm:prompt_tokens_recomputed": "x", **BASE, 3: "y"}
+        panel(metrics=["a", "vllm:prompt_tokens_recomputed"])
+        CONFIG = {"series": ("vllm:prompt_tokens_recomputed", "b")}
+        """
+    )
+    key, arg, nested = doc.sites
+    assert key.context.container.kind == "dict-key"
+    assert key.context.container.values == ("vllm:prompt_tokens_recomputed", None, None)
+    assert apply_edits(doc.text, list(key.context.container.removal)).startswith('\nRENAMES = {**BASE, 3: "y"}')
+    assert arg.context.container.owner == "panel(metrics=)"
+    assert nested.context.container.owner == "series"
+    assert nested.context.container.values == ("vllm:prompt_tokens_recomputed", "b")
 
 
 def test_instrument_definitions_through_aliases() -> None:
@@ -311,9 +367,24 @@ def test_instrument_definitions_through_aliases() -> None:
         N = lookup("vllm:prompt_tokens_recomputed")
         """
     )
-    got = [s.context["definition"] for s in doc.sites]
+    got = [s.context.definition for s in doc.sites]
     assert got == ["prometheus_client", "prometheus_client", "prometheus_client", "opentelemetry", "opentelemetry", None]
-    assert doc.extra["python"]["imports"]["C"] == "prometheus_client.Counter"
+    assert doc.python.imports["C"] == "prometheus_client.Counter"
+
+
+def test_a_router_defining_a_metric_under_an_old_name_is_a_definition() -> None:
+    doc = parse(
+        """
+        from prometheus_client import Gauge
+
+        SWAPPED = Gauge("vllm:num_requests_swapped", "Requests swapped to CPU", ["model_name"])
+        """,
+        SiteNeeds(needles=("vllm",)),
+    )
+    (site,) = doc.sites
+    assert site.context.definition == "prometheus_client" and site.kind is SiteKind.NAME
+    assert site.context.callee == "Gauge" and site.context.assigned_to == "SWAPPED"
+    assert site.editable  # whether to rename is the rules' decision
 
 
 def test_promql_places_by_keyword_and_dict_key() -> None:
@@ -349,7 +420,7 @@ def test_patch_script_strings_are_read_only(src: str) -> None:
 
 def test_syntax_error_position() -> None:
     with pytest.raises(ParseError) as info:
-        PythonHandler().parse("t.py", 'x = 1\ny = foo(\n"vllm:prompt_tokens_recomputed"\n')
+        PythonHandler().parse("t.py", 'x = 1\ny = foo(\n"vllm:prompt_tokens_recomputed"\n', NEEDS)
     assert "never closed" in info.value.message
     assert info.value.offset == len("x = 1\ny = foo")
 
@@ -383,71 +454,176 @@ def test_libcst_is_not_imported_for_other_formats() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# ---------------------------------------------------------------- the Python rules
+def test_python_file_without_candidates_never_loads_libcst() -> None:
+    code = (
+        "import sys\n"
+        "from migrator.formats.base import SiteNeeds\n"
+        "from migrator.formats.python_format import PythonHandler\n"
+        "needs = SiteNeeds(needles=('vllm',), python=(('Call', 'VMM999', print),), python_words=(('VMM999', ('legacy_call',)),))\n"
+        "doc = PythonHandler().parse('t.py', 'import vllm  # vllm\\nx = f(1, key=\"value\")\\n', needs)\n"
+        "assert doc.sites == [] and doc.python is None and doc.collected == {}\n"
+        "assert 'libcst' not in sys.modules, 'libcst imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def _lint(src: str, code: str):  # type: ignore[no-untyped-def]
-    result = lint_text("t.py", textwrap.dedent(src), Settings(), "python")
-    return [f for f in result.findings if f.code == code]
+# ----------------------------------------------------------------- needles and gating
 
 
-def test_vmm101_oracle_classifies_term_removal() -> None:
-    (identity,) = _lint("c = s.local_cache_hit + s.external_kv_transfer - s.recomputed_tokens\n", "VMM101")
-    assert identity.fix.applicability is Applicability.SAFE
-    (plus,) = _lint("c = s.cached_tokens + s.recomputed_tokens\n", "VMM101")
-    assert plus.fix.applicability is Applicability.UNSAFE
-    assert "-1 per fully cached request (canonical cases 5, 6)" in plus.message
-    (ratio,) = _lint("c = (s.cached_tokens + s.recomputed_tokens) / s.total\n", "VMM101")
-    assert ratio.fix.applicability is Applicability.UNSAFE
-    assert "1 -> 0.999" in ratio.message
-    fixed = apply_edits("c = (s.cached_tokens + s.recomputed_tokens) / s.total\n", list(ratio.fix.edits))
-    assert fixed == "c = (s.cached_tokens) / s.total\n"
-    (unknown,) = _lint("c = cached + s.recomputed_tokens\n", "VMM101")
-    assert unknown.fix.applicability is Applicability.UNSAFE and "not verified" in unknown.message
+def test_needles_come_from_site_needs() -> None:
+    src = 'A = "vllm:num_requests_swapped"\nB = "see vllm docs"\nC = "plain"\n'
+    assert [s.value for s in parse(src, SiteNeeds(needles=("vllm:",))).sites] == ["vllm:num_requests_swapped"]
+    assert [s.value for s in parse(src, SiteNeeds(needles=("vllm",))).sites] == [
+        "vllm:num_requests_swapped",
+        "see vllm docs",
+    ]
+    assert parse(src, SiteNeeds(needles=("swapped", "plain"))).sites[1].value == "plain"
+    assert parse(src, SiteNeeds()).sites == []
 
 
-def test_vmm101_display_only_shapes() -> None:
-    findings = _lint(
+@pytest.mark.parametrize(
+    "literal",
+    [
+        '"vllm:num\\x5frequests_swapped"',  # an escape hides the needle from the source
+        '("vllm:num_req" "uests_swapped")',  # split over an implicit concatenation
+        "f'vllm:num\\N{LOW LINE}requests_swapped{x}'",
+    ],
+)
+def test_needle_in_the_decoded_value_only(literal: str) -> None:
+    (site,) = parse(f"A = {literal}\n", SiteNeeds(needles=("num_requests_swapped",))).sites
+    assert "vllm:num_requests_swapped" in site.value
+
+
+def test_promql_places_need_no_needle() -> None:
+    doc = parse(
         """
-        assert stats.recomputed_tokens == 1
-        counter.inc(stats.recomputed_tokens)
-        logger.info("recomputed %d", stats.recomputed_tokens)
-        stats.recomputed_tokens = 0
+        Target(expr="up == 0", legendFormat="x")
+        ALERT = {"expr": "rate(errors[5m])".format(), "for": "5m"}
         """,
-        "VMM101",
+        SiteNeeds(),
     )
-    assert [f.fix.applicability for f in findings] == [Applicability.DISPLAY_ONLY] * 4
-    advice = [f.fix.message for f in findings]
-    assert "assertion" in advice[0] and "counter.inc" in advice[1] and "log" in advice[2] and "writes" in advice[3]
+    assert [(s.value, s.kind, s.context.field) for s in doc.sites] == [
+        ("up == 0", SiteKind.PROMQL, "expr"),
+        ("rate(errors[5m])", SiteKind.PROMQL, "expr"),
+    ]
 
 
-def test_vmm101_keyword_on_other_callee_is_unsafe() -> None:
-    (finding,) = _lint("make(recomputed_tokens=0)\n", "VMM101")
-    assert finding.fix.applicability is Applicability.UNSAFE
-    # A file's own PromptTokenStats (a vendored copy) may still take the field.
-    (local,) = _lint("class PromptTokenStats: ...\nPromptTokenStats(recomputed_tokens=0)\n", "VMM101")
-    assert local.fix.applicability is Applicability.UNSAFE
-    (aliased,) = _lint(
-        "import vllm.v1.metrics.stats as s\ns.PromptTokenStats(total=1, recomputed_tokens=0)\n", "VMM101"
+def _recording_callbacks(calls: list):  # type: ignore[no-untyped-def]
+    def on_attribute(node, info, ancestors):  # type: ignore[no-untyped-def]
+        calls.append((node.attr.value, type(ancestors[-1]).__name__))
+        return "legacy" if node.attr.value == "legacy_field" else None
+
+    return on_attribute
+
+
+def test_rule_callbacks_keep_node_refs() -> None:
+    calls: list = []
+    needs = SiteNeeds(
+        python=(("Attribute", "VMM999", _recording_callbacks(calls)),),
+        python_words=(("VMM999", ("legacy_field",)),),
     )
-    assert aliased.fix.applicability is Applicability.SAFE
+    src = "class Logger:\n    def record(self, s):\n        return s.legacy_field + s.other\n"
+    doc = PythonHandler().parse("t.py", src, needs)
+    assert calls == [("legacy_field", "BinaryOperation"), ("other", "BinaryOperation")]
+    (ref,) = doc.collected["VMM999"]
+    assert ref.kind == "legacy"
+    assert src[ref.span.start : ref.span.end] == "s.legacy_field"
+    assert ref.locator == "function Logger.record"
+    assert doc.python.source(ref.ancestors[-1]) == "s.legacy_field + s.other"
 
 
-def test_vmm101_suppression_comment() -> None:
-    assert not _lint("x = s.recomputed_tokens  # vllm-metrics-migrator: ignore[VMM101]\n", "VMM101")
-    assert not _lint("x = s.recomputed_tokens  # noqa: VMM101\n", "VMM101")
+def test_rule_callbacks_skipped_without_the_rules_words() -> None:
+    calls: list = []
+    needs = SiteNeeds(
+        python=(("Attribute", "VMM999", _recording_callbacks(calls)),),
+        python_words=(("VMM999", ("legacy_field",)),),
+    )
+    doc = PythonHandler().parse("t.py", "x = s.other\n", needs)
+    assert calls == [] and doc.collected == {}
+    # A rule that declared no words always runs.
+    doc = PythonHandler().parse("t.py", "x = s.other\n", SiteNeeds(python=needs.python))
+    assert calls == [("other", "Assign")]
 
 
-def test_vmm102_shapes() -> None:
-    findings = _lint(
+def test_unknown_node_type_is_a_clear_error() -> None:
+    needs = SiteNeeds(python=(("Atribute", "VMM999", print),))
+    with pytest.raises(ValueError, match="VMM999 registers 'Atribute'"):
+        PythonHandler().parse("t.py", "x = 1\n", needs)
+
+
+# ------------------------------------------------------------------- read-only files
+
+
+def test_generated_file_is_read_only() -> None:
+    src = '# Code generated by metricsgen from metrics.yaml. DO NOT EDIT.\nNAMES = ["vllm:prompt_tokens_recomputed", "a"]\n'
+    doc = parse(src)
+    assert doc.generated is not None and "metricsgen from metrics.yaml" in doc.generated
+    (site,) = doc.sites
+    assert not site.editable and site.readonly_reason == doc.generated
+    assert parse('"""Not generated. DO NOT EDIT lightly."""\nX = 1\n').generated is None
+
+
+def test_patch_script_quoting_vllm_loggers_is_read_only() -> None:
+    doc = parse(
+        '''
+        LOGGERS_PY = """
+                self.counter_prompt_tokens_recomputed = make_per_engine(
+                    counter_prompt_tokens_recomputed, engine_indexes, model_name)
+                self.counter_prompt_tokens_recomputed[engine_idx].inc(pts.recomputed_tokens)
         """
-        r = 1 if num_cached_tokens + 1 == prompt_len else 0
-        local = num_cached_tokens + r_recomputed - num_external_computed_tokens
-        stats.update_from_output(num_cached_tokens=a, num_external_computed_tokens=b, prompt_len=c)
-        stats.update_from_output(prefill)
-        ok = a + 1 == b
-        """,
-        "VMM102",
+        ''',
+        SiteNeeds(needles=("vllm", "recomputed")),
     )
-    assert len(findings) == 3
-    assert "num_local_cached_tokens=a - b" in findings[2].fix.message
+    (site,) = doc.sites
+    assert not site.editable and "patch script" in site.readonly_reason
+
+
+# ------------------------------------------------------------------------- positions
+
+
+def test_positions_agree_with_libcst_byte_spans() -> None:
+    import libcst as cst
+    from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper
+
+    from migrator.formats.python_tree import PythonInfo
+
+    src = textwrap.dedent(
+        '''\
+        # café
+        import prometheus_client as pc  # ünïcode
+
+
+        @decorator(  # why
+            "🚀", key={"a": [1, 2]},
+        )
+        class Logger(Base):
+            """Docstring ✓."""
+
+            def record(self, s, *args, **kw) -> None:
+                total = (s.a  # first
+                         + s.b) - s.c
+                print(f"{total!r:>10} é {s.d['x']}", "tail" "more")
+                return [x for x in s if x] or {k: v for k, v in kw.items()}
+        '''
+    )
+    module = cst.parse_module(src)
+    bytes_ = MetadataWrapper(module, unsafe_skip_copy=True).resolve(ByteSpanPositionProvider)
+    info = PythonInfo("\ufeff" + src, module, shift=1)
+    raw = src.encode("utf-8")
+    for node, span in bytes_.items():
+        mine = info.span(node)
+        assert info.text[mine.start : mine.end] == raw[span.start : span.start + span.length].decode("utf-8")
+
+
+def test_a_rule_may_ask_for_comments() -> None:
+    seen: list = []
+
+    def on_comment(node, info, ancestors):  # type: ignore[no-untyped-def]
+        seen.append(node.value)
+        return "comment" if "legacy" in node.value else None
+
+    src = "# header\nx = 1  # legacy accounting\n"
+    doc = PythonHandler().parse("t.py", src, SiteNeeds(python=(("Comment", "VMM999", on_comment),)))
+    assert sorted(seen) == ["# header", "# legacy accounting"]  # calls come in field order
+    (ref,) = doc.collected["VMM999"]
+    assert src[ref.span.start : ref.span.end] == "# legacy accounting"

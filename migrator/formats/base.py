@@ -126,6 +126,10 @@ class SiteNeeds:
     needles: tuple[str, ...] = ()
     # (libcst node class name, rule code, callback(node, python_info, ancestors) -> kind or None)
     python: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
+    # (rule code, that rule's needles) for the rules in `python`: a file without any of a
+    # rule's needles cannot give that rule anything, so its callbacks (and, when nothing else
+    # needs it, the libcst parse itself) are skipped. A rule absent here always runs.
+    python_words: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def mentions(self, text: str) -> bool:
         return any(n in text for n in self.needles)

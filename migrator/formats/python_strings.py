@@ -22,7 +22,7 @@ pieces, each piece keeps its own encoder (quote, prefix), and a zero-width prote
 every piece boundary makes `can_edit` refuse an edit that would span the gap. Deleting all
 of one piece's text deletes the piece, quotes included.
 
-The handler (`python_format`) finds the literals with libcst and passes file offsets here;
+The handler (`python_sites`) finds the literals with libcst and passes file offsets here;
 this module never sees the syntax tree and never imports libcst.
 """
 
@@ -33,7 +33,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from migrator.formats.base import Site
+from migrator.formats.base import Site, SiteContext
 from migrator.model import Edit, Span
 
 __all__ = [
@@ -439,7 +439,7 @@ def build_string_site(
     locator: str,
     editable: bool = True,
     readonly_reason: str = "",
-    context: dict[str, Any] | None = None,
+    context: SiteContext | None = None,
 ) -> PythonStringSite:
     """Decode the pieces of one string expression into a site (see the module docstring)."""
     units: list[Unit] = []
@@ -500,7 +500,7 @@ def build_string_site(
         readonly_reason=readonly_reason,
         encode=encoders[0] if encoders else (lambda s: s),
         protected=tuple(protected),
-        context=dict(context or {}),
+        context=context if context is not None else SiteContext(),
         ends=ends,
         unit_pieces=unit_pieces,
         piece_encoders=encoders,

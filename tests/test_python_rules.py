@@ -1,0 +1,169 @@
+"""VMM101 and VMM102 on their own: the Python handler's walk calls their callbacks, their
+`check` turns the kept nodes into findings. Their golden samples run here with only these two
+rules enabled, so the samples pin the rules' behaviour whatever other rules report."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from migrator import engine
+from migrator.config import Settings
+from migrator.engine import apply_edits
+from migrator.formats.python_format import PythonHandler
+from migrator.model import Applicability, FileResult
+from migrator.output import Style, locate, render_full
+from migrator.rule import RuleContext, site_needs
+from migrator.rules.vmm101_recomputed_tokens_field import RecomputedTokensField
+from migrator.rules.vmm102_legacy_prompt_token_formula import LegacyPromptTokenFormula
+
+RULES = (RecomputedTokensField(), LegacyPromptTokenFormula())
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def lint(src: str, code: str, settings: Settings = Settings()):  # type: ignore[no-untyped-def]
+    rules = [r for r in RULES if r.code == code]
+    doc = PythonHandler().parse("t.py", textwrap.dedent(src), site_needs(rules, "python", settings))
+    ctx = RuleContext(doc, settings)
+    return sorted((f for rule in rules for f in rule.check(ctx)), key=lambda f: f.span.start)
+
+
+# ------------------------------------------------------------------------------ VMM101
+
+
+def test_vmm101_oracle_classifies_term_removal() -> None:
+    (identity,) = lint("c = s.local_cache_hit + s.external_kv_transfer - s.recomputed_tokens\n", "VMM101")
+    assert identity.fix.applicability is Applicability.SAFE
+    (plus,) = lint("c = s.cached_tokens + s.recomputed_tokens\n", "VMM101")
+    assert plus.fix.applicability is Applicability.UNSAFE
+    assert "-1 per fully cached request (canonical cases 5, 6)" in plus.message
+    (ratio,) = lint("c = (s.cached_tokens + s.recomputed_tokens) / s.total\n", "VMM101")
+    assert ratio.fix.applicability is Applicability.UNSAFE
+    assert "1 -> 0.999" in ratio.message
+    fixed = apply_edits("c = (s.cached_tokens + s.recomputed_tokens) / s.total\n", list(ratio.fix.edits))
+    assert fixed == "c = (s.cached_tokens) / s.total\n"
+    (unknown,) = lint("c = cached + s.recomputed_tokens\n", "VMM101")
+    assert unknown.fix.applicability is Applicability.UNSAFE and "not verified" in unknown.message
+
+
+def test_vmm101_display_only_shapes() -> None:
+    findings = lint(
+        """
+        assert stats.recomputed_tokens == 1
+        counter.inc(stats.recomputed_tokens)
+        logger.info("recomputed %d", stats.recomputed_tokens)
+        stats.recomputed_tokens = 0
+        """,
+        "VMM101",
+    )
+    assert [f.fix.applicability for f in findings] == [Applicability.DISPLAY_ONLY] * 4
+    advice = [f.fix.message for f in findings]
+    assert "assertion" in advice[0] and "counter.inc" in advice[1] and "log" in advice[2] and "writes" in advice[3]
+    # The instrument advice names the removed metric (from the catalogue).
+    assert "vllm:prompt_tokens_recomputed" in advice[1]
+
+
+def test_vmm101_keyword_on_other_callee_is_unsafe() -> None:
+    (finding,) = lint("make(recomputed_tokens=0)\n", "VMM101")
+    assert finding.fix.applicability is Applicability.UNSAFE
+    # A file's own PromptTokenStats (a vendored copy) may still take the field.
+    (local,) = lint("class PromptTokenStats: ...\nPromptTokenStats(recomputed_tokens=0)\n", "VMM101")
+    assert local.fix.applicability is Applicability.UNSAFE
+    (aliased,) = lint("import vllm.v1.metrics.stats as s\ns.PromptTokenStats(total=1, recomputed_tokens=0)\n", "VMM101")
+    assert aliased.fix.applicability is Applicability.SAFE
+    assert apply_edits(
+        "import vllm.v1.metrics.stats as s\ns.PromptTokenStats(total=1, recomputed_tokens=0)\n", list(aliased.fix.edits)
+    ).endswith("s.PromptTokenStats(total=1)\n")
+
+
+def test_vmm101_lookups_by_name_and_class_fields() -> None:
+    src = """
+        value = getattr(stats, "recomputed_tokens", 0)
+        ok = hasattr(stats, "cached_tokens")
+
+        @dataclass
+        class Mirror:
+            recomputed_tokens: int = 0
+        """
+    lookup, field = lint(src, "VMM101")
+    text = textwrap.dedent(src)
+    assert text[lookup.span.start : lookup.span.end] == '"recomputed_tokens"'
+    assert "read by name" in lookup.message
+    assert text[field.span.start : field.span.end] == "recomputed_tokens"
+    assert field.locator == "class Mirror" and "mirrors era-(a)" in field.message
+
+
+def test_vmm101_quiet_when_the_target_release_still_has_the_field() -> None:
+    src = "c = s.local_cache_hit + s.external_kv_transfer - s.recomputed_tokens\n"
+    assert lint(src, "VMM101", Settings(target_version="0.20"))
+    assert lint(src, "VMM101", Settings(target_version="0.19")) == []
+
+
+def test_vmm101_fixes_are_display_only_in_generated_files() -> None:
+    (finding,) = lint(
+        "# Code generated by statsgen. DO NOT EDIT.\nc = s.local_cache_hit + s.external_kv_transfer - s.recomputed_tokens\n",
+        "VMM101",
+    )
+    assert finding.fix.applicability is Applicability.DISPLAY_ONLY and "statsgen" in finding.fix.message
+
+
+# ------------------------------------------------------------------------------ VMM102
+
+
+def test_vmm102_shapes() -> None:
+    findings = lint(
+        """
+        r = 1 if num_cached_tokens + 1 == prompt_len else 0
+        local = num_cached_tokens + r_recomputed - num_external_computed_tokens
+        stats.update_from_output(num_cached_tokens=a, num_external_computed_tokens=b, prompt_len=c)
+        stats.update_from_output(prefill)
+        ok = a + 1 == b
+        """,
+        "VMM102",
+    )
+    assert len(findings) == 3
+    assert "num_local_cached_tokens=a - b" in findings[2].fix.message
+    assert all(f.fix.applicability is Applicability.DISPLAY_ONLY for f in findings)
+
+
+def test_vmm102_skips_files_without_its_words() -> None:
+    # The positional era-(a) call is recognised in a file that names the call...
+    assert lint("stats.update_from_output(a, b, c)\n", "VMM102")
+    # ...and a comparison alone, without any of the rule's words, is nobody's business.
+    assert lint("hit = cached + 1 == prompt_len\n", "VMM102") == []
+
+
+# ------------------------------------------------------------------------ the samples
+
+CASES = sorted(p for code in ("VMM101", "VMM102") for p in (SAMPLES / code).iterdir() if p.is_dir())
+
+
+@pytest.fixture
+def only_these_rules(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(engine, "all_rules", lambda: RULES)
+    engine._enabled_rules.cache_clear()
+    yield
+    engine._enabled_rules.cache_clear()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name}" for c in CASES])
+def test_sample(case: Path, only_these_rules: None) -> None:
+    text = (case / "input.py").read_text(encoding="utf-8")
+    settings = Settings()
+    result = engine.lint_text("input.py", text, settings, "python")
+    rendered = render_full(
+        locate([FileResult(path="input.py", original=text, findings=result.findings)]),
+        unsafe=False,
+        style=Style(False),
+        concise=True,
+    )
+    golden = (case / "findings.txt").read_text(encoding="utf-8").splitlines()[1:]
+    assert rendered.splitlines() == [line for line in golden if " VMM101 " in line or " VMM102 " in line]
+    for unsafe, name in ((False, "expected.py"), (True, "expected.unsafe.py")):
+        want_path = case / name
+        if unsafe and not want_path.exists():
+            want_path = case / "expected.py"
+        want = want_path.read_text(encoding="utf-8") if want_path.exists() else text
+        assert engine.fix_text("input.py", text, settings, "python", unsafe=unsafe).text == want
