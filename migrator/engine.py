@@ -119,11 +119,17 @@ class Suppressions:
         return False
 
 
-@lru_cache(maxsize=64)
 def _enabled_rules(settings: Settings, fmt: str, ignored: tuple[str, ...]) -> tuple[tuple[Rule, ...], SiteNeeds]:
+    return _rules_and_needs(all_rules(), settings, fmt, ignored)
+
+
+@lru_cache(maxsize=64)
+def _rules_and_needs(
+    registry: tuple[Rule, ...], settings: Settings, fmt: str, ignored: tuple[str, ...]
+) -> tuple[tuple[Rule, ...], SiteNeeds]:
     rules = tuple(
         rule
-        for rule in all_rules()
+        for rule in registry
         if rule.applies_to(fmt)
         and settings.rule_enabled(rule.code)
         and not any(rule.code.startswith(c) for c in ignored)

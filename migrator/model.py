@@ -62,6 +62,20 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpressionRewrite:
+    """What a PromQL fix does to its whole expression, for `verify` to prove on a real engine."""
+
+    kind: str  # "term elimination" | "regex alternation" | "rename"
+    original: str  # the expression (decoded), as in the file
+    rewritten: str
+    verdict: Applicability  # the lint's verdict on the rewrite itself (before editability)
+    reason: str
+    grafana_query: bool = False
+    # Renames: (old name, new name) as written; verify gives the new names the old ones' data.
+    renames: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     applicability: Applicability
     message: str
@@ -69,6 +83,7 @@ class Fix:
     # Fixes whose scopes overlap are applied in separate passes even when their edits are
     # disjoint: two term eliminations in one expression are each valid alone, not together.
     scope: Span | None = None
+    rewrite: ExpressionRewrite | None = None
 
     def applies_at(self, unsafe: bool) -> bool:
         if not self.edits:

@@ -4,6 +4,7 @@ element-removal policy for every format."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -95,6 +96,18 @@ class Coverage:
 
 def version(release: str) -> str:
     return f"v{release}"
+
+
+def minor(release: str | None) -> str:
+    """`v0.20` for 0.20.0: "no data on v0.20+" reads as every later release."""
+    if not release:
+        return "v?"
+    return "v" + ".".join(release.split(".")[:2])
+
+
+def written_as(written: str, metric: Metric) -> str:
+    """`` `ray_vllm_x_total` (vllm:x) `` when the spelling differs from the metric's name."""
+    return f"`{written}`" if written == metric.name else f"`{written}` ({metric.name})"
 
 
 def gone_words(metric: Metric, change: Change | None) -> str:
@@ -214,4 +227,19 @@ def iter_data_hits(ctx: "RuleContext", kinds: set[ChangeKind], statuses: set[Sta
 
 
 def is_prose(site: Site | None) -> bool:
-    return site is None or site.context.prose is not None or (site.kind is SiteKind.TEXT and "\n" in site.value.strip())
+    """Text for people (a title, an annotation, a comment), not data a program reads."""
+    return site is None or site.context.prose is not None
+
+
+# Collections named for the names they keep on purpose: renaming an entry would defeat them.
+_ON_PURPOSE = re.compile(r"(?i)forbid|deny|denied|block|banned|drop|exclud|ignor|deprecat|legacy|removed|obsolete|\bold\b|_old\b|^old_")
+
+
+def kept_on_purpose(site: Site) -> str | None:
+    """The owner name when the collection (or variable, key) says it holds old names on purpose
+    (`forbidden_metrics`, `LEGACY_NAMES`, `drop:`), else None."""
+    ctx = site.context
+    for name in (ctx.container.owner if ctx.container else None, ctx.assigned_to, ctx.dict_key, ctx.field):
+        if name and _ON_PURPOSE.search(name.rsplit("/", 1)[-1].rsplit(".", 1)[-1]):
+            return name
+    return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterator
 
 from migrator.formats.base import Site, SiteKind
-from migrator.model import Applicability, Fix, Span
+from migrator.model import Applicability, ExpressionRewrite, Fix, Span
 
 if TYPE_CHECKING:
     from migrator.promql.references import Analysis, Reference, TextEdit
@@ -62,9 +62,15 @@ def rewrite_fix(
     *,
     grafana: bool | None = None,
     scoped: bool = True,
+    kind: str | None = None,
+    reason: str = "",
+    renames: tuple[tuple[str, str], ...] = (),
+    whole: "tuple[TextEdit, ...] | list[TextEdit] | None" = None,
 ) -> Fix:
     """A fix replacing parts of the expression, validated by both PromQL parsers, or a
-    display-only one saying why it cannot be applied here."""
+    display-only one saying why it cannot be applied here. With `kind`, the fix records what it
+    does to the whole expression (`whole`: every edit of that kind in it, when the fix is one of
+    several) so `verify` can prove it on a real engine."""
     from migrator.promql.references import apply_text_edits, check_rewrite
 
     new = apply_text_edits(site.value, edits)
@@ -72,16 +78,20 @@ def rewrite_fix(
     problem = check_rewrite(new, is_grafana)
     if problem is not None:
         return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {problem}")
+    rewrite = None
+    if kind is not None:
+        rewritten = apply_text_edits(site.value, whole) if whole is not None else new
+        rewrite = ExpressionRewrite(kind, site.value, rewritten, applicability, reason, is_grafana, renames)
     if not all(site.can_edit(e.start, e.end) for e in edits):
         why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
-        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {why}")
+        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {why}", rewrite=rewrite)
     try:
         file_edits = tuple(site.edit(e.start, e.end, e.content) for e in edits)
     except ValueError as err:  # e.g. an edit across two pieces of an implicit concatenation
-        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {err}")
+        return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {err}", rewrite=rewrite)
     # Rewrites that restructure the expression (term elimination) are each valid alone, not
     # together: scoped to the site, one per pass. A rename swaps a name and combines freely.
-    return Fix(applicability, message, file_edits, scope=site_scope(site) if scoped else None)
+    return Fix(applicability, message, file_edits, scope=site_scope(site) if scoped else None, rewrite=rewrite)
 
 
 def replacement_text(site: Site, edits: "tuple[TextEdit, ...] | list[TextEdit]") -> str:
@@ -95,15 +105,14 @@ def replacement_text(site: Site, edits: "tuple[TextEdit, ...] | list[TextEdit]")
 
 def gone_message(ref: "Reference") -> str:
     """`x` is `vllm:y`, removed in vLLM v0.20.0 (PR #38709): this query gets no data on v0.20+."""
-    from migrator.name_findings import gone_words
+    from migrator.name_findings import gone_words, minor
 
     status = ref.status
     assert status is not None
     metric = status.series.metric
     what = "query" if ref.context == "standalone" else ref.context
-    subject = f"`{ref.written}` is `{metric.name}`" if ref.written != metric.name else f"`{metric.name}` was"
-    removed_in = metric.first_release_without
-    return f"{subject} {gone_words(metric, status.change)}: this {what} gets no data on v{removed_in}+"
+    subject = f"`{ref.written}` is `{metric.name}`," if ref.written != metric.name else f"`{metric.name}` was"
+    return f"{subject} {gone_words(metric, status.change)}: this {what} gets no data on {minor(metric.first_release_without)}+"
 
 
 def suggestion(ref: "Reference") -> str:
@@ -132,6 +141,7 @@ def removed_metric_fix(ctx, site: Site, analysis: "Analysis", ref: "Reference") 
         return rewrite_fix(
             site, rewrite.edits, verdict.applicability,
             f"Remove the `{ref.written}` term: `{rewrite.text}` ({verdict.reason})",
+            kind="term elimination", reason=verdict.reason,
         )
     grafana = site.context.grafana
     change = ref.change

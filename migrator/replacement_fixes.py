@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
-from migrator.name_findings import DataHit, replacement_available, side_by_side
+from migrator.name_findings import DataHit, kept_on_purpose, replacement_available, side_by_side
+from migrator.reference.catalogue import Status
 from migrator.promql_findings import rewrite_fix
-from migrator.reference.catalogue import Change, Series, catalogue
+from migrator.reference.catalogue import Change, ChangeKind, Series, catalogue
 
 if TYPE_CHECKING:
     from migrator.promql.references import Analysis, Reference
@@ -28,7 +29,7 @@ def _new_series(series: Series, change: Change) -> Series | None:
 
 def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref: "Reference", change: Change) -> Fix:
     """Rename a selector's metric (or a regex alternative) to its replacement."""
-    from migrator.promql.references import alternation_edit, rename_edit
+    from migrator.promql.references import rename_edit
 
     replacement = change.replacement
     assert replacement is not None
@@ -44,19 +45,15 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
             f"The query already selects `{replacement.name}` beside the old name (it works on both sides of "
             f"the rename); remove the old name's part once every server runs v{change.metric.first_release_without}+",
         )
+    whole, renames = _all_renames(analysis, ctx.settings.target)
+    reason = f"same values under the new name ({_when(change)})"
     if ref.kind == "regex":
-        mapping: dict[str, str | None] = {}
-        for hit, status in ref.regex_hits:
-            if status is not None and status.change is change:
-                new = _new_series(status.series, change)
-                if new is not None:
-                    mapping[hit.text] = hit.respelled(new)
-        edit = alternation_edit(ref, mapping)
+        edit = _regex_rename(ref, change)
         if edit is None:
             return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select `{replacement.name}` instead, by hand")
         return rewrite_fix(
             site, [edit], Applicability.SAFE, f"Rename in the regex: `{edit.content}` (same values; {_when(change)})",
-            scoped=False,
+            scoped=False, kind="rename", reason=reason, renames=renames, whole=whole,
         )
     assert ref.status is not None
     new = _new_series(ref.status.series, change)
@@ -64,8 +61,59 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
     if edit is None:
         return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)})")
     return rewrite_fix(
-        site, [edit], Applicability.SAFE, f"Rename to `{edit.content}` (same values; {_when(change)})", scoped=False
+        site, [edit], Applicability.SAFE, f"Rename to `{edit.content}` (same values; {_when(change)})",
+        scoped=False, kind="rename", reason=reason, renames=renames, whole=whole,
     )
+
+
+def _regex_rename(ref: "Reference", change: Change):  # type: ignore[no-untyped-def]
+    from migrator.promql.references import alternation_edit
+
+    mapping: dict[str, str | None] = {}
+    for hit, status in ref.regex_hits:
+        if status is not None and status.change is change:
+            new = _new_series(status.series, change)
+            if new is not None:
+                mapping[hit.text] = hit.respelled(new)
+    return alternation_edit(ref, mapping)
+
+
+def _all_renames(analysis: "Analysis", target):  # type: ignore[no-untyped-def]
+    """Every rename the expression needs at once (its `_sum` and its `_count`, say), and the
+    (old, new) names: what `verify` compares, since one rename alone leaves the other name."""
+    from migrator.promql.references import rename_edit
+
+    edits = []
+    renames: list[tuple[str, str]] = []
+
+    def renamable(status):  # type: ignore[no-untyped-def]
+        change = status.change if status is not None else None
+        if change is None or change.kind is not ChangeKind.RENAMED:
+            return None
+        if status.status not in (Status.GONE, Status.DEPRECATED, Status.HIDDEN):
+            return None
+        return change if replacement_available(change, target) else None
+
+    for other in analysis.references:
+        edit = None
+        if other.kind == "regex":
+            changes = {id(c): c for c in (renamable(s) for _h, s in other.regex_hits) if c is not None}
+            for change in changes.values():
+                edit = _regex_rename(other, change)
+            for hit, hit_status in other.regex_hits:
+                change = renamable(hit_status)
+                new = _new_series(hit_status.series, change) if change is not None else None
+                if new is not None:
+                    renames.append((hit.text, hit.respelled(new)))
+        elif other.kind in ("name", "matcher", "family"):
+            change = renamable(other.status)
+            new = _new_series(other.status.series, change) if change is not None else None
+            edit = rename_edit(other, new) if new is not None else None
+            if edit is not None:
+                renames.append((other.written, edit.content))
+        if edit is not None and all(e.start != edit.start for e in edits):
+            edits.append(edit)
+    return edits, tuple(dict.fromkeys(renames))
 
 
 def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
@@ -84,6 +132,13 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
             Applicability.DISPLAY_ONLY,
             f"This program defines the metric itself under vLLM's old name; renaming it to `{spelled}` changes "
             "what it exports — check who reads it first",
+        )
+    owner = kept_on_purpose(site)
+    if owner is not None:
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"`{owner}` looks like it holds old names on purpose; renaming this entry to `{spelled}` would "
+            "change what it is for — decide by hand (or suppress the finding)",
         )
     if side_by_side(ctx, site, replacement):
         return Fix(

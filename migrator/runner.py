@@ -208,12 +208,15 @@ def _process_file(
     except OSError as err:
         report.errors.append(f"{printable(display_path(path, cwd))}: cannot read: {err.strerror}")
         return None
-    if data is None or not worth_parsing(data, wanted):
+    if data is None:
         return None
     display = display_path(path, cwd)
     encoding = unicode_bom(data)
     if encoding is not None:
+        # read_if_contains found a needle in the decoded text: say why it is not checked.
         return FileResult(path=display, note=f"skipped: {encoding.upper()} text; convert it to UTF-8 to check it")
+    if not worth_parsing(data, wanted):
+        return None
     if looks_binary(data):
         return FileResult(path=display, note="skipped: binary file")
     text = decode(data)

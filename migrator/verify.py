@@ -93,13 +93,15 @@ class RewriteCase:
     col: int
     code: str
     locator: str
-    kind: str  # "term elimination" | "regex alternation"
+    kind: str  # "term elimination" | "regex alternation" | "rename"
     original: str  # the site's expression, as in the file (decoded)
     rewritten: str
-    lint: Applicability  # the oracle's verdict on the rewrite
+    lint: Applicability  # the lint's verdict on the rewrite
     lint_reason: str
     fix_applicability: Applicability  # what the finding shows (display-only when not editable)
     grafana_query: bool = False
+    # Renames: (old name, new name) as written; the rewrite reads the old name's data under it.
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def where(self) -> str:
@@ -108,55 +110,32 @@ class RewriteCase:
 
 def collect_rewrites(paths: Sequence[str], settings, *, force_exclude: bool = False):  # type: ignore[no-untyped-def]
     """Lint `paths` (no fixing) and return (cases, report): every finding whose fix is a PromQL
-    rewrite, with the original and rewritten expression recovered from the analysis."""
-    from migrator import engine
-    from migrator.formats import detect_format
-    from migrator.formats.base import SiteKind
-    from migrator.promql.removed import analyse
+    rewrite, with the whole expression before and after (the fix records it)."""
     from migrator.runner import RunOptions, run
 
     report = run(list(paths), settings, RunOptions(fix=False, write=False, force_exclude=force_exclude))
-    dead = frozenset(settings.dead_series).union(*(r.dead_series for r in report.results))
-    lint_settings = settings.with_overrides(dead_series=dead)
-    prefixes = tuple(settings.metric_prefixes)
     cases: list[RewriteCase] = []
-    seen: set[tuple[str, int, int, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for result in report.results:
-        if result.original is None or not any(f.fix is not None for f in result.findings):
+        if result.original is None:
             continue
-        text = result.original
-        lint = engine.lint_text(result.path, text, lint_settings, detect_format(result.path, text[:512]))
-        if lint.document is None:
-            continue
-        lines = LineIndex(text)
-        for site in lint.document.sites:
-            if site.kind not in (SiteKind.PROMQL, SiteKind.GRAFANA_QUERY):
+        lines = LineIndex(result.original)
+        for finding in result.findings:
+            rewrite = finding.fix.rewrite if finding.fix is not None else None
+            if rewrite is None:
                 continue
-            grafana = site.kind is SiteKind.GRAFANA_QUERY
-            analysis = analyse(site.value, prefixes, dead, grafana)
-            for ref in analysis.references:
-                for kind, rewrite in (("term elimination", ref.elimination), ("regex alternation", ref.regex_rewrite)):
-                    if rewrite is None:
-                        continue
-                    span = site.file_span(ref.start, ref.end)
-                    finding = next(
-                        (f for f in result.findings
-                         if f.span == span and f.fix is not None and f"`{rewrite.text}`" in f.fix.message),
-                        None,
-                    )
-                    if finding is None:
-                        continue  # suppressed, rule disabled, or not the fix offered
-                    key = (result.path, span.start, span.end, rewrite.text)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    line, col = lines.position(span.start)
-                    cases.append(RewriteCase(
-                        path=result.path, line=line, col=col, code=finding.code, locator=finding.locator,
-                        kind=kind, original=site.value, rewritten=rewrite.text,
-                        lint=rewrite.verdict.applicability, lint_reason=rewrite.verdict.reason,
-                        fix_applicability=finding.fix.applicability, grafana_query=grafana,
-                    ))
+            key = (result.path, rewrite.original, rewrite.rewritten)
+            if key in seen:
+                continue  # the renames of one expression are one case: all of them at once
+            seen.add(key)
+            line, col = lines.position(finding.span.start)
+            cases.append(RewriteCase(
+                path=result.path, line=line, col=col, code=finding.code, locator=finding.locator,
+                kind=rewrite.kind, original=rewrite.original, rewritten=rewrite.rewritten,
+                lint=rewrite.verdict, lint_reason=rewrite.reason,
+                fix_applicability=finding.fix.applicability, grafana_query=rewrite.grafana_query,
+                renames=rewrite.renames,
+            ))
     return cases, report
 
 
@@ -286,9 +265,17 @@ class Outcome:
         return self.case.kind == "regex alternation" and self.case.lint is Applicability.UNSAFE
 
     @property
+    def catalogue_safe(self) -> bool:
+        """A rename is safe by the catalogue's fact (same values, new name); the engine can show
+        it only where the query selects nothing but the renamed series and the simulated ones."""
+        return self.case.kind == "rename" and self.case.lint is Applicability.SAFE
+
+    @property
     def agrees(self) -> bool:
         if self.verdict == EQUIVALENT:
             return self.case.lint is Applicability.SAFE or self.policy_unsafe
+        if self.verdict == UNVERIFIABLE and self.catalogue_safe:
+            return True
         if self.verdict in (DIFFERS, UNVERIFIABLE):
             return self.case.lint is Applicability.UNSAFE
         return False
@@ -297,6 +284,8 @@ class Outcome:
         detail = self.detail
         if self.verdict == EQUIVALENT and self.policy_unsafe:
             detail += "; the fix stays unsafe by policy: the regex selects other series"
+        if self.verdict == UNVERIFIABLE and self.catalogue_safe:
+            detail += "; the rename stays safe: the catalogue says the new name carries the same values"
         detail = f" ({detail})" if detail else ""
         return f"{self.case.where} {self.case.code} {self.verdict}{detail}"
 
@@ -378,6 +367,7 @@ def verify_cases(cases: Sequence[RewriteCase], *, promtool: str | None = None, k
     """Evaluate every case with promtool (original on era a, rewrite on era c) and compare."""
     from migrator import promtool_eval
     from migrator.promql.oracle import dataset_key, evaluation_times, per_time, simulated_evaluator, simulated_series
+    from migrator.reference.renamed_series import renamed_series
 
     started = time.monotonic()
     promtool = promtool or find_promtool()
@@ -396,11 +386,15 @@ def verify_cases(cases: Sequence[RewriteCase], *, promtool: str | None = None, k
         times = evaluation_times(before, after)
         expected = []
         for era, tree in (("a", before), ("c", after)):
+            if case.renames:
+                expected.append(None)  # renamed metrics are outside the oracle's model: Prometheus decides
+                continue
             try:
                 expected.append(tuple(per_time(simulated_evaluator(era, *key).eval(tree, times), len(times))))
             except Exception:  # the oracle cannot evaluate it: Prometheus still can
                 expected.append(None)
-        prepared.append(_Prepared(case, original, rewritten, key, times, index=i, expected=tuple(expected)))
+        prepared.append(_Prepared(case, original, rewritten, key + (case.renames,), times, index=i,
+                                  expected=tuple(expected)))
         outcomes[i] = Outcome(case, ERROR, "not evaluated", original, rewritten)
 
     workdir = _workdir(keep)
@@ -410,7 +404,8 @@ def verify_cases(cases: Sequence[RewriteCase], *, promtool: str | None = None, k
             for p in prepared:
                 for era, expr, expected in (("a", p.original, p.expected[0]), ("c", p.rewritten, p.expected[1])):
                     name = f"era-{era}:{p.dataset}"
-                    batch.datasets[name] = simulated_series(era, *p.dataset)
+                    *simulated, renames = p.dataset
+                    batch.datasets[name] = simulated_series(era, *simulated) + renamed_series(renames, era, simulated[1])
                     batch.queries.append(promtool_eval.Query(name, expr, p.times, expected))
             try:
                 answers = promtool_eval.run(promtool, batch, workdir)

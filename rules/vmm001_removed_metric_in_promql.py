@@ -63,7 +63,7 @@ class RemovedMetricInPromql(Rule):
                     self, site, ref.start, ref.end, gone_message(ref), fix=removed_metric_fix(ctx, site, analysis, ref)
                 )
             elif ref.kind == "regex" and only_stale(ref, {ChangeKind.REMOVED, ChangeKind.FORMULA}):
-                names = ", ".join(f"`{h.status.series.metric.name}`" for h in regex_stale(ref))
+                names = ", ".join(dict.fromkeys(f"`{h.status.series.metric.name}`" for h in regex_stale(ref)))
                 yield ctx.site_finding(
                     self, site, ref.start, ref.end,
                     f"the name regex `{ref.written}` selects only metrics vLLM removed ({names}): this "

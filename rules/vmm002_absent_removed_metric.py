@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import gone_words
+from migrator.name_findings import gone_words, minor
 from migrator.promql_findings import references, removed
 from migrator.reference.catalogue import ChangeKind, catalogue
 from migrator.rule import Rule
@@ -53,7 +53,7 @@ class AbsentRemovedMetric(Rule):
             )
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
-                f"absent() over `{ref.written}` is always true on vLLM v{metric.first_release_without}+ "
-                f"({metric.name} was {gone_words(metric, ref.change)}): this fires forever after the upgrade",
+                f"absent() over `{ref.written}` is always true on vLLM {minor(metric.first_release_without)}+: "
+                f"`{metric.name}` was {gone_words(metric, ref.change)}, so this fires forever after the upgrade",
                 fix=Fix(Applicability.DISPLAY_ONLY, advice[:1].upper() + advice[1:]),
             )

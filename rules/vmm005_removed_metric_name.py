@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import gone_words, is_prose, iter_data_hits, removal_fix, whole_stale_name
+from migrator.name_findings import gone_words, is_prose, iter_data_hits, minor, removal_fix, whole_stale_name
 from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.rule import Rule
 
@@ -74,7 +74,7 @@ class RemovedMetricName(Rule):
             else:
                 if site is not None and site.kind is SiteKind.NAME:
                     message = (f"`{dh.hit.text}` names `{metric.name}`, {gone_words(metric, dh.status.change)}: "
-                               f"a lookup of it finds nothing on v{removed_in}+")
+                               f"a lookup of it finds nothing on {minor(removed_in)}+")
                 else:
                     message = f"`{dh.hit.text}` mentions `{metric.name}`, {gone_words(metric, dh.status.change)}"
                 fix = None
@@ -82,7 +82,7 @@ class RemovedMetricName(Rule):
                     fix = removal_fix(
                         site,
                         lambda v: whole_stale_name(v, prefixes, target, {ChangeKind.REMOVED}),
-                        f"{metric.name} has no series on v{removed_in}+",
+                        f"{metric.name} has no series on {minor(removed_in)}+",
                     )
                 if fix is None:
                     fix = Fix(Applicability.DISPLAY_ONLY, _advice(dh.status.change))

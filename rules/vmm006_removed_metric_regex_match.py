@@ -56,7 +56,8 @@ class RemovedMetricRegexMatch(Rule):
             fix = (
                 rewrite_fix(site, [edit], Applicability.UNSAFE,
                             f"{title}: `{edit.content}` (the regex no longer selects the removed series; "
-                            "panels or rules built on the combined result change accordingly)")
+                            "panels or rules built on the combined result change accordingly)",
+                            kind="regex alternation", reason="the regex no longer selects the removed series")
                 if edit is not None
                 else Fix(Applicability.DISPLAY_ONLY, f"Make the regex exclude {names} by hand")
             )

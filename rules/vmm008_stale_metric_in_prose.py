@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Severity
-from migrator.name_findings import data_hits, is_prose, mentions_metric, status_words
+from migrator.name_findings import data_hits, is_prose, mentions_metric, minor, status_words, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import Status, catalogue
 from migrator.reference.spellings import find_names
@@ -58,7 +58,7 @@ class StaleMetricInProse(Rule):
                 if mentions_metric(context, change.replacement, prefixes):
                     continue  # documents the rename
             metric = dh.status.series.metric
-            message = f"`{dh.hit.text}` ({metric.name}) is {status_words(dh.status, target)}; reword this text when you migrate"
+            message = f"{written_as(dh.hit.text, metric)} is {status_words(dh.status, target)}; reword this text when you migrate"
             if dh.site is None:
                 yield ctx.finding(self, dh.span(), message)
             else:
@@ -96,7 +96,7 @@ class StaleMetricInProse(Rule):
             yield ctx.site_finding(
                 self, site, at, end,
                 f"the panel's {site.context.prose} mentions {lowered[at:end]} tokens, which "
-                f"v{flagship.removed_in}+ no longer reports; reword it when you change the panel",
+                f"{minor(flagship.removed_in)}+ no longer reports; reword it when you change the panel",
             )
 
 

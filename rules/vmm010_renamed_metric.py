@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import is_prose, iter_data_hits, status_words
+from migrator.name_findings import is_prose, iter_data_hits, minor
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_rename_fix
@@ -91,7 +91,8 @@ def _renamed_gone(status):
 def _message(written, change, status, target, subject=True):
     replacement = change.replacement
     head = f"`{written}` " if subject else ""
+    gone = status.series.metric.first_release_without
     return (
-        f"{head}was renamed `{replacement.name}` in vLLM v{replacement.first_version} and "
-        f"{status_words(status, target)}: it has no data on your target v{target.release}"
+        f"{head}was renamed `{replacement.name}` in vLLM v{replacement.first_version} and removed in "
+        f"v{gone}: it has no data on {minor(gone)}+"
     )

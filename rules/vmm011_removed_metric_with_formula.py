@@ -1,6 +1,6 @@
 from migrator.model import Applicability, Fix, Severity
 from migrator.name_findings import gone_words, is_prose, iter_data_hits
-from migrator.promql_findings import references, removed, rule_kind
+from migrator.promql_findings import gone_message, references, removed, rule_kind
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import promql_formula_fix
 from migrator.rule import Rule
@@ -49,11 +49,8 @@ class RemovedMetricWithFormula(Rule):
                 continue  # VMM002 and VMM003 report these
             if not removed(ref.status, ChangeKind.FORMULA):
                 continue
-            metric = ref.status.series.metric
             yield ctx.site_finding(
-                self, site, ref.start, ref.end,
-                f"`{ref.written}` is `{metric.name}`, {gone_words(metric, ref.change)}: this "
-                f"{'query' if ref.context == 'standalone' else ref.context} gets no data on your target release",
+                self, site, ref.start, ref.end, gone_message(ref),
                 fix=promql_formula_fix(site, analysis, ref, ref.change),
             )
         for dh in iter_data_hits(ctx, {ChangeKind.FORMULA}, {Status.GONE}):
@@ -62,7 +59,8 @@ class RemovedMetricWithFormula(Rule):
             change = dh.status.change
             metric = change.metric
             fix = Fix(Applicability.DISPLAY_ONLY, change.advice[:1].upper() + change.advice[1:])
-            message = f"`{dh.hit.text}` names `{metric.name}`, {gone_words(metric, change)}"
+            verb = "defines an instrument named after" if dh.site is not None and dh.site.context.definition else "names"
+            message = f"`{dh.hit.text}` {verb} `{metric.name}`, {gone_words(metric, change)}"
             if dh.site is None:
                 yield ctx.finding(self, dh.span(), message, fix=fix)
             else:

@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import is_prose, iter_data_hits, status_words
+from migrator.name_findings import is_prose, iter_data_hits, status_words, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_formula_fix, promql_rename_fix
@@ -80,7 +80,7 @@ def _message(written, status, target):
         instead = f"; use `{change.replacement.name}` (from v{change.replacement.first_version})"
     elif change is not None and change.advice:
         instead = f"; {change.advice}"
-    return f"`{written}` ({metric.name}) is {status_words(status, target)}{instead}"
+    return f"{written_as(written, metric)} is {status_words(status, target)}{instead}"
 
 
 def _advice(change):

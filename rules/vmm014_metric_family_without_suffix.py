@@ -48,7 +48,8 @@ class MetricFamilyWithoutSuffix(Rule):
                 continue
             metric = status.series.metric
             suffix = _SERIES_SUFFIX.get(metric.type)
-            fix = Fix(Applicability.DISPLAY_ONLY, f"Select one of {', '.join(f'`{s}`' for s in metric.exposed)}")
+            queried = [s for s in metric.exposed if not s.endswith("_created")]  # a timestamp, not data
+            fix = Fix(Applicability.DISPLAY_ONLY, f"Select one of {', '.join(f'`{s}`' for s in queried)}")
             if suffix is not None:
                 wanted = [s for s in cat.lookup((metric.base + suffix).split(":", 1)[1]) if s.metric is metric]
                 edit = rename_edit(ref, wanted[0]) if wanted else None
@@ -61,6 +62,6 @@ class MetricFamilyWithoutSuffix(Rule):
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
                 f"`{ref.written}` is the {metric.type.lower()} family name; Prometheus stores its samples as "
-                f"{', '.join(f'`{s}`' for s in metric.exposed)}: this selector matches nothing",
+                f"{', '.join(f'`{s}`' for s in queried)}: this selector matches nothing",
                 fix=fix,
             )

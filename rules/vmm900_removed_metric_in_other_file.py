@@ -1,7 +1,7 @@
 import re
 
 from migrator.model import Applicability, Fix, Severity, Span
-from migrator.name_findings import Coverage, replacement_available, status_words
+from migrator.name_findings import Coverage, replacement_available, status_words, written_as
 from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.reference.spellings import find_names
 from migrator.rule import Rule
@@ -74,7 +74,7 @@ class RemovedMetricInOtherFile(Rule):
                 instead = f"; {change.advice}"
             fix = None if prose else _rename_fix(ctx, hit, status, change, target)
             yield ctx.finding(
-                self, Span(hit.start, hit.end), f"`{hit.text}` ({metric.name}) is {status_words(status, target)}{instead}",
+                self, Span(hit.start, hit.end), f"{written_as(hit.text, metric)} is {status_words(status, target)}{instead}",
                 fix=fix,
             )
 

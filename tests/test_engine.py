@@ -23,7 +23,7 @@ class RenameToCached(Rule):
     code = "VMM990"
     name = "test-rename"
     severity = Severity.ERROR
-    needles = (b"prompt_tokens_recomputed",)
+    needle_words = ("prompt_tokens_recomputed",)
 
     def check(self, ctx):
         text = ctx.doc.text
@@ -40,7 +40,7 @@ class BreakJson(Rule):
 
     code = "VMM991"
     name = "test-break"
-    needles = (b"prompt_tokens_recomputed",)
+    needle_words = ("prompt_tokens_recomputed",)
 
     def check(self, ctx):
         index = ctx.doc.text.find("{")
@@ -70,7 +70,7 @@ def test_apply_edits_splices_and_keeps_everything_else():
 
 def test_fix_preserves_crlf_and_bom(fake_rules):
     text = '\ufeff# runbook\r\nquery: rate(vllm:prompt_tokens_recomputed_total[5m])\r\n'
-    result = engine.fix_text("x.md", text, Settings(), "text")
+    result = engine.fix_text("x.yaml", text, Settings(), "yaml")
     assert result.text == '\ufeff# runbook\r\nquery: rate(vllm:prompt_tokens_cached_total[5m])\r\n'
     assert [f.code for f in result.fixed] == ["VMM990"]
     assert result.findings == []
@@ -86,7 +86,7 @@ def test_fix_refuses_edits_whose_output_does_not_parse(fake_rules):
 
 def test_overlapping_fixes_are_deferred_to_a_later_pass(fake_rules):
     text = "vllm:prompt_tokens_recomputed_total vllm:prompt_tokens_recomputed_total"
-    result = engine.fix_text("x.txt", text, Settings(), "text")
+    result = engine.fix_text("x.txt", text, Settings(), "text", unsafe=True)  # nothing is safe in text
     assert result.text == "vllm:prompt_tokens_cached_total vllm:prompt_tokens_cached_total"
 
 
@@ -221,13 +221,13 @@ def test_prefilter_reads_large_files_completely(tmp_path: Path):
 
 def test_run_fix_writes_only_changed_files_and_second_run_is_a_no_op(fake_rules, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "a.md").write_text("rate(vllm:prompt_tokens_recomputed_total[5m])\n")
-    (tmp_path / "b.md").write_text("nothing\n")
-    before = (tmp_path / "b.md").stat().st_mtime_ns
+    (tmp_path / "a.yaml").write_text("rate(vllm:prompt_tokens_recomputed_total[5m])\n")
+    (tmp_path / "b.yaml").write_text("nothing\n")
+    before = (tmp_path / "b.yaml").stat().st_mtime_ns
     report = run(["."], Settings(), RunOptions(fix=True))
-    assert [r.path for r in report.changed] == ["a.md"]
-    assert (tmp_path / "a.md").read_text() == "rate(vllm:prompt_tokens_cached_total[5m])\n"
-    assert (tmp_path / "b.md").stat().st_mtime_ns == before
+    assert [r.path for r in report.changed] == ["a.yaml"]
+    assert (tmp_path / "a.yaml").read_text() == "rate(vllm:prompt_tokens_cached_total[5m])\n"
+    assert (tmp_path / "b.yaml").stat().st_mtime_ns == before
     again = run(["."], Settings(), RunOptions(fix=True))
     assert again.changed == []
 

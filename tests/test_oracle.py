@@ -8,8 +8,8 @@ from migrator.formats.base import Site, SiteKind
 from migrator.model import Applicability
 from migrator.promql import parse
 from migrator.promql.oracle import judge, unfiltered
-from migrator.promql.removed import analyse
-from migrator.promql_findings import reference_fix
+from migrator.promql_findings import removed_metric_fix
+from promql_helpers import analyse, eliminations, rule_context
 
 SAFE, UNSAFE = Applicability.SAFE, Applicability.UNSAFE
 
@@ -23,10 +23,6 @@ E = 'vllm:prompt_tokens_by_source_total{source="external_kv_transfer"}'
 R = "vllm:prompt_tokens_recomputed_total"
 C = "vllm:prompt_tokens_cached_total"
 T = "vllm:prompt_tokens_total"
-
-
-def eliminations(expr: str) -> list:  # type: ignore[type-arg]
-    return [r.elimination for r in analyse(expr).references if r.elimination is not None]
 
 
 def only_elimination(expr: str):  # type: ignore[no-untyped-def]
@@ -142,7 +138,7 @@ def test_a_rewrite_still_reading_the_removed_metric_is_not_offered() -> None:
     assert eliminations(expr) == []
     analysis = analyse(expr)
     site = Site(value=expr, kind=SiteKind.PROMQL, locator="expr", base=0)
-    fixes = [reference_fix(site, analysis, ref) for ref in analysis.references]
+    fixes = [removed_metric_fix(rule_context(), site, analysis, ref) for ref in analysis.references]
     assert {f.applicability for f in fixes} == {Applicability.DISPLAY_ONLY}
     # Two removed terms: dropping one leaves the other.
     assert eliminations(f"sum({rate(C)}) + sum({rate(R)}) + sum({rate(R, '1h')})") == []

@@ -29,7 +29,7 @@ from migrator.model import Applicability
 from migrator.promql.evaluate import evaluate
 from migrator.promql.oracle import dataset_key, evaluation_times, judge, per_time, simulated_series, unfiltered
 from migrator.promql.parser import parse
-from migrator.promql.removed import analyse
+from promql_helpers import analyse, eliminations
 from migrator import promtool_eval
 
 DRAWS = int(os.environ.get("VMM_PROPERTY_DRAWS", "250"))
@@ -173,10 +173,10 @@ class Offered:
 def _offered(expr: str) -> list[Offered]:
     analysis = analyse(expr)
     assert analysis.error is None, f"the generator drew invalid PromQL: {expr}"
-    return [Offered(expr, r.elimination.text, r.elimination.verdict.reason) for r in analysis.references
-            if r.elimination is not None and r.elimination.verdict.applicability is Applicability.SAFE] + [
-        Offered(expr, r.elimination.text, "changes: " + r.elimination.verdict.reason) for r in analysis.references
-        if r.elimination is not None and r.elimination.verdict.reason.startswith("values change")]
+    rewrites = eliminations(expr)
+    return [Offered(expr, r.text, r.verdict.reason) for r in rewrites if r.verdict.applicability is Applicability.SAFE] + [
+        Offered(expr, r.text, "changes: " + r.verdict.reason) for r in rewrites
+        if r.verdict.reason.startswith("values change")]
 
 
 def _collect(draws: int) -> tuple[list[Offered], int]:
@@ -280,8 +280,8 @@ E = 'sum(rate(vllm:prompt_tokens_by_source_total{source="external_kv_transfer"}[
 ])
 def test_a_term_shaped_differently_never_cancels(removed: str) -> None:
     expr = f"{L} + {E} - {removed}"
-    (ref,) = [r for r in analyse(expr).references if r.elimination is not None]
-    verdict = ref.elimination.verdict
+    (rewrite,) = eliminations(expr)
+    verdict = rewrite.verdict
     assert verdict.applicability is Applicability.UNSAFE
     assert "not shaped like the other terms" in verdict.reason
     # Evaluated anyway, the values change: the structural rule is not hiding a safe rewrite.
@@ -294,5 +294,5 @@ def test_the_same_shape_everywhere_cancels() -> None:
         terms = [f'sum({function}(vllm:prompt_tokens_by_source_total{{source="{s}"}}[{window}]{extra}))'
                  for s in ("local_cache_hit", "external_kv_transfer")]
         removed = f"sum({function}(vllm:prompt_tokens_recomputed_total[{window}]{extra}))"
-        (ref,) = [r for r in analyse(f"{terms[0]} + {terms[1]} - {removed}").references if r.elimination]
-        assert ref.elimination.verdict.applicability is Applicability.SAFE, ref.elimination.verdict.reason
+        (rewrite,) = eliminations(f"{terms[0]} + {terms[1]} - {removed}")
+        assert rewrite.verdict.applicability is Applicability.SAFE, rewrite.verdict.reason

@@ -30,7 +30,8 @@ from migrator.promql import (
     walk,
 )
 from migrator.promql.literals import duration_expr_seconds
-from migrator.promql.removed import apply_text_edits, TextEdit, analyse
+from migrator.promql.references import TextEdit, apply_text_edits
+from promql_helpers import analyse, eliminations
 
 REMOVED = "vllm:prompt_tokens_recomputed_total"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -227,12 +228,12 @@ def test_rejects_what_prometheus_3_rejects(text, fragment):
 @pytest.mark.parametrize(
     "text,kind",
     [
-        ('{"vllm:prompt_tokens_recomputed_total"}', "selector"),
-        ('sum by ("model_name") (rate({"vllm:prompt_tokens_recomputed_total", model_name=~"$m"}[5m]))', "selector"),
-        ('rate({"__name__"="vllm:prompt_tokens_recomputed_total"}[5m * 2])', "selector"),
-        ('rate({"vllm:prompt_tokens_recomputed_total"}[5m] anchored) * 1_000', "selector"),
-        ('{"vllm:prompt_tokens_recomputed_total", "my.dotted.label"="v"} offset (1h + 30m)', "selector"),
-        ('{"__name__"=~"vllm:prompt_tokens_recomputed(_total)?"}', "regex-only"),
+        ('{"vllm:prompt_tokens_recomputed_total"}', "name"),
+        ('sum by ("model_name") (rate({"vllm:prompt_tokens_recomputed_total", model_name=~"$m"}[5m]))', "name"),
+        ('rate({"__name__"="vllm:prompt_tokens_recomputed_total"}[5m * 2])', "matcher"),
+        ('rate({"vllm:prompt_tokens_recomputed_total"}[5m] anchored) * 1_000', "name"),
+        ('{"vllm:prompt_tokens_recomputed_total", "my.dotted.label"="v"} offset (1h + 30m)', "name"),
+        ('{"__name__"=~"vllm:prompt_tokens_recomputed(_total)?"}', "regex"),
     ],
 )
 def test_removed_metric_is_found_in_prometheus_3_forms(text, kind):
@@ -242,7 +243,7 @@ def test_removed_metric_is_found_in_prometheus_3_forms(text, kind):
     assert ref.kind == kind
     spelled = text[ref.start : ref.end]
     if '"__name__"' in text:
-        assert spelled.strip("\"'") == ref.name  # the matcher's value literal, as for __name__=
+        assert spelled.strip("\"'") == ref.written  # the matcher's value literal, as for __name__=
     else:
         assert spelled == REMOVED  # the characters between the quotes
 
@@ -251,9 +252,8 @@ def test_rewrite_of_prometheus_3_syntax_is_not_a_false_error():
     # promql-parser 0.12 rejects `[5m * 2]`; the elimination must still be offered, with its
     # verdict, instead of being dropped as "invalid PromQL".
     text = 'sum(rate({"vllm:prompt_tokens_total"}[5m * 2])) + sum(rate({"vllm:prompt_tokens_recomputed_total"}[5m * 2]))'
-    (ref,) = analyse(text).references
-    assert ref.elimination is not None
-    assert ref.elimination.text == 'sum(rate({"vllm:prompt_tokens_total"}[5m * 2]))'
+    (rewrite,) = eliminations(text)
+    assert rewrite.text == 'sum(rate({"vllm:prompt_tokens_total"}[5m * 2]))'
 
 
 def test_grafana_label_values_with_quoted_name():

@@ -143,9 +143,7 @@ CASES = sorted(p for code in ("VMM101", "VMM102") for p in (SAMPLES / code).iter
 @pytest.fixture
 def only_these_rules(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(engine, "all_rules", lambda: RULES)
-    engine._enabled_rules.cache_clear()
     yield
-    engine._enabled_rules.cache_clear()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name}" for c in CASES])

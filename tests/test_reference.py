@@ -17,28 +17,38 @@ from prometheus_client.parser import text_string_to_metric_families
 from migrator.reference import (
     ALL_SOURCES,
     CANONICAL_CASES,
-    KNOWN_SPELLINGS,
-    PREFILTER_NEEDLE,
-    PREFILTER_NEEDLES,
     REMOVED_METRIC,
     SURVIVING_PROMPT_METRICS,
     LegacyPromptTokenStats,
     PrefillStats,
     PromptTokenStats,
     Request,
-    change_for,
-    classify_metric_name,
     counter_samples,
     exposition_text,
-    find_removed_names,
     random_workload,
     reference_json,
     reference_text,
-    regex_matches_removed,
     simulate_era_a,
     simulate_era_c,
     standard_workloads,
 )
+from migrator.reference.catalogue import ChangeKind, Status, catalogue
+from migrator.reference.spellings import bytes_mention, classify, find_bare, find_names, regex_matches
+
+FLAGSHIP = "vllm:prompt_tokens_recomputed"
+STEM = "prompt_tokens_recomputed"
+
+
+def classify_removed(name, extras=()):  # type: ignore[no-untyped-def]
+    """The hit when `name` is wholly a prefixed spelling of the removed counter."""
+    hit = classify(name, extras)
+    if hit is None or not any(c.metric.name == FLAGSHIP for c in hit.candidates):
+        return None
+    return hit
+
+
+def removed_hits(text, extras=()):  # type: ignore[no-untyped-def]
+    return [h for h in find_names(text, extras) if any(c.metric.name == FLAGSHIP for c in h.candidates)]
 
 FAST = settings(max_examples=60, deadline=None, database=None)
 
@@ -258,79 +268,69 @@ LOOKALIKES = [
 
 @pytest.mark.parametrize("name,suffix", PREFIXED)
 def test_classify_prefixed(name: str, suffix: str) -> None:
-    m = classify_metric_name(name)
-    assert m is not None
-    assert (m.name, m.prefixed, m.suffix, m.canonical) == (
-        name, True, suffix, "vllm:prompt_tokens_recomputed")
+    m = classify_removed(name)
+    assert m is not None and m.text == name
+    assert m.stem == STEM + suffix
 
 
 @pytest.mark.parametrize("name,suffix", BARE)
-def test_classify_bare(name: str, suffix: str) -> None:
-    m = classify_metric_name(name)
-    assert m is not None and not m.prefixed and m.suffix == suffix and m.prefix == ""
+def test_bare_names(name: str, suffix: str) -> None:
+    assert classify_removed(name) is None
+    assert [t for _, _, t in find_bare(name, STEM)] == [name]
 
 
 @pytest.mark.parametrize("name", LOOKALIKES)
 def test_classify_lookalikes(name: str) -> None:
-    assert classify_metric_name(name) is None
-    assert list(find_removed_names(name)) == []
-
-
-def test_known_spellings_all_classified() -> None:
-    for name in KNOWN_SPELLINGS:
-        assert classify_metric_name(name) is not None, name
-        assert PREFILTER_NEEDLE in name.encode()
+    assert classify_removed(name) is None
+    assert removed_hits(name) == []
 
 
 def test_extra_prefixes() -> None:
     name = "myteam_vllm:prompt_tokens_recomputed_total"
-    m = classify_metric_name(name, ("myteam_",))
-    assert m is not None and m.prefixed and m.prefix == "myteam_vllm:"
-    m = classify_metric_name("myteam_ray_vllm_prompt_tokens_recomputed", ("myteam_", "other:"))
-    assert m is not None and m.suffix == ""
+    m = classify_removed(name, ("myteam_",))
+    assert m is not None and m.prefix == "myteam_vllm:"
+    m = classify_removed("myteam_ray_vllm_prompt_tokens_recomputed", ("myteam_", "other:"))
+    assert m is not None and m.stem == STEM
     # An extra prefix alone is not a vLLM prefix.
-    assert classify_metric_name("myteam_prompt_tokens_recomputed", ("myteam_",)) is None
-    (tm,) = find_removed_names(f"rate({name}[5m])", ("myteam_",))
+    assert classify_removed("myteam_prompt_tokens_recomputed", ("myteam_",)) is None
+    (tm,) = removed_hits(f"rate({name}[5m])", ("myteam_",))
     assert tm.text == name
     with pytest.raises(ValueError):
-        classify_metric_name("vllm:prompt_tokens_recomputed", ("bad prefix",))
+        classify("vllm:prompt_tokens_recomputed", ("bad prefix",))
 
 
 def test_find_in_promql_regex_matcher() -> None:
     text = 'foo{__name__=~"vllm:prompt_tokens_recomputed(_total)?"}'
-    (m,) = find_removed_names(text)
-    assert m.text == "vllm:prompt_tokens_recomputed" and m.prefixed and m.suffix == ""
+    (m,) = removed_hits(text)
+    assert m.text == "vllm:prompt_tokens_recomputed"
     assert text[m.start:m.end] == m.text
 
 
 @pytest.mark.parametrize(
-    "text,expected",
+    "text,prefixed,bare",
     [
-        ("x.prompt_tokens_recomputed", [("prompt_tokens_recomputed", False, "")]),
-        ("modelplane_tokens_recomputed_total", []),
-        ("my_prompt_tokens_recomputed_ratio", []),
-        ("vllm_prompt_tokens_recomputed_total",
-         [("vllm_prompt_tokens_recomputed_total", True, "_total")]),
-        ("ray_vllm:prompt_tokens_recomputed_total",
-         [("ray_vllm:prompt_tokens_recomputed_total", True, "_total")]),
+        ("x.prompt_tokens_recomputed", [], ["prompt_tokens_recomputed"]),
+        ("modelplane_tokens_recomputed_total", [], []),
+        ("my_prompt_tokens_recomputed_ratio", [], []),
+        ("vllm_prompt_tokens_recomputed_total", ["vllm_prompt_tokens_recomputed_total"], []),
+        ("ray_vllm:prompt_tokens_recomputed_total", ["ray_vllm:prompt_tokens_recomputed_total"], []),
         ("sum(rate(vllm:prompt_tokens_recomputed_total{model_name=\"m\"}[5m])) / "
-         "sum(rate(vllm:prompt_tokens_total[5m]))",
-         [("vllm:prompt_tokens_recomputed_total", True, "_total")]),
+         "sum(rate(vllm:prompt_tokens_total[5m]))", ["vllm:prompt_tokens_recomputed_total"], []),
         ('{"expr": "rate(vllm:prompt_tokens_recomputed_total[1m]) \\u003e 0"}',
-         [("vllm:prompt_tokens_recomputed_total", True, "_total")]),
-        ('"a\\nvllm:prompt_tokens_recomputed\\n"', [("vllm:prompt_tokens_recomputed", True, "")]),
-        ("See `vllm:prompt_tokens_recomputed`.", [("vllm:prompt_tokens_recomputed", True, "")]),
+         ["vllm:prompt_tokens_recomputed_total"], []),
+        ('"a\\nvllm:prompt_tokens_recomputed\\n"', ["vllm:prompt_tokens_recomputed"], []),
+        ("See `vllm:prompt_tokens_recomputed`.", ["vllm:prompt_tokens_recomputed"], []),
         ("otel: vllm.prompt_tokens_recomputed and dd: prompt_tokens_recomputed.count",
-         [("vllm.prompt_tokens_recomputed", True, ""),
-          ("prompt_tokens_recomputed.count", False, ".count")]),
-        ("vllm:recomputed_token_executions_total", []),
+         ["vllm.prompt_tokens_recomputed"], ["prompt_tokens_recomputed.count"]),
+        ("vllm:recomputed_token_executions_total", [], []),
     ],
 )
-def test_find_removed_names(text: str, expected) -> None:
-    found = list(find_removed_names(text))
-    assert [(m.text, m.prefixed, m.suffix) for m in found] == expected
+def test_find_removed_names(text: str, prefixed, bare) -> None:  # type: ignore[no-untyped-def]
+    found = removed_hits(text)
+    assert [m.text for m in found] == prefixed
     for m in found:
         assert text[m.start:m.end] == m.text
+    assert [t for _, _, t in find_bare(text, STEM)] == bare
 
 
 _FRAGMENTS = ["vllm", ":", "_", ".", "ray_", "prompt_tokens_recomputed", "_total", "_created",
@@ -340,19 +340,20 @@ _FRAGMENTS = ["vllm", ":", "_", ".", "ray_", "prompt_tokens_recomputed", "_total
 @FAST
 @given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join),
        st.sampled_from([(), ("myteam_",)]))
-def test_fast_scan_equals_plain_finditer(text: str, extras: tuple[str, ...]) -> None:
-    # The str.find-anchored scanner must agree with a plain regex scan.
-    from migrator.reference.catalogue import _scan_re
+def test_every_hit_is_a_whole_name(text: str, extras: tuple[str, ...]) -> None:
+    # What the scanner finds in a text is a name on its own too, and nothing overlaps.
+    end = 0
+    for m in find_names(text, extras):
+        assert m.start >= end
+        end = m.end
+        assert text[m.start:m.end] == m.text
+        again = classify(m.text, extras)
+        assert again is not None and again.stem == m.stem
 
-    plain = [(m.start(), m.end()) for m in _scan_re(extras).finditer(text)]
-    assert [(m.start, m.end) for m in find_removed_names(text, extras)] == plain
-    for m in find_removed_names(text, extras):
-        assert classify_metric_name(m.text, extras) is not None
 
-
-def test_prefilter_needles() -> None:
-    assert PREFILTER_NEEDLES[0] == PREFILTER_NEEDLE == b"prompt_tokens_recomputed"
-    assert b"recomputed_tokens" in PREFILTER_NEEDLES
+def test_prefilter_sees_every_spelling() -> None:
+    for name, _ in PREFIXED:
+        assert bytes_mention(name.encode()), name
 
 
 @pytest.mark.parametrize(
@@ -368,7 +369,7 @@ def test_prefilter_needles() -> None:
     ],
 )
 def test_regex_matches_removed(pattern: str, expected: bool) -> None:
-    assert regex_matches_removed(pattern) is expected
+    assert any(any(c.metric.name == FLAGSHIP for c in h.candidates) for h in regex_matches(pattern)) is expected
 
 
 # ------------------------------------------------------------ catalogue
@@ -389,19 +390,23 @@ def test_catalogue_metadata() -> None:
     assert dict(by_name["vllm:prompt_tokens_by_source"].label_values)["source"] == ALL_SOURCES
 
 
-def test_change_for() -> None:
-    c = change_for("vllm:gpu_cache_usage_perc")
-    assert c is not None and c.change == "renamed"
-    assert c.replacement == "vllm:kv_cache_usage_perc" and c.removed_in == "0.12.0"
-    c = change_for("vllm:time_per_output_token_seconds_bucket")
-    assert c is not None and c.replacement == "vllm:inter_token_latency_seconds"
-    assert c.removed_in == "0.15.0"
-    assert change_for("vllm:prompt_tokens_recomputed_total").removed_in == "0.20.0"
-    assert change_for("vllm_gpu_prefix_cache_hits_total").replacement == "vllm:prefix_cache_hits"
-    assert change_for("vllm:iteration_tokens_total_bucket").change == "meaning_changed"
-    assert change_for("vllm:tokens_total").removed_in == "0.8.0"
-    assert change_for("vllm:kv_cache_usage_perc") is None
-    assert change_for("vllm:prompt_tokens_total") is None
+def _status(name: str):  # type: ignore[no-untyped-def]
+    return catalogue().status_of(classify(name).candidates, catalogue().target())
+
+
+def test_status_and_change_of_names() -> None:
+    s = _status("vllm:gpu_cache_usage_perc")
+    assert s.status is Status.GONE and s.change.kind is ChangeKind.RENAMED
+    assert s.change.replacement.name == "vllm:kv_cache_usage_perc" and s.series.metric.first_release_without == "0.12.0"
+    s = _status("vllm:time_per_output_token_seconds_bucket")
+    assert s.change.replacement.name == "vllm:inter_token_latency_seconds"
+    assert s.series.metric.first_release_without == "0.15.0"
+    assert _status("vllm:prompt_tokens_recomputed_total").series.metric.first_release_without == "0.20.0"
+    assert _status("vllm_gpu_prefix_cache_hits_total").change.replacement.name == "vllm:prefix_cache_hits"
+    assert _status("vllm:iteration_tokens_total_bucket").meaning
+    assert _status("vllm:tokens_total").series.metric.first_release_without == "0.8.0"
+    assert _status("vllm:kv_cache_usage_perc").status is Status.CURRENT
+    assert _status("vllm:prompt_tokens_total").status is Status.CURRENT
 
 
 # ------------------------------------------------------------ samples / exposition

@@ -15,9 +15,7 @@ from click.testing import CliRunner
 
 from migrator.cli_extra import verify_command
 from migrator.config import Settings
-from migrator.formats.base import Document, Site, SiteKind
 from migrator.model import Applicability
-from migrator.promql.removed import analyse
 from migrator.verify import (
     DIFFERS,
     EQUIVALENT,
@@ -54,72 +52,22 @@ def tools():  # type: ignore[no-untyped-def]
     return need_tools()
 
 
-# ------------------------------------------------------- rule files before the YAML handler
-
-_RULE = re.compile(r"^\s*-\s*(alert|record):\s*(\S+)\s*$")
-_EXPR = re.compile(r"^(\s*expr:\s*)(\S.*?)\s*$")
-_PROBE = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n"
-
-
-class SingleLineRulesHandler:
-    """Stand-in used only while the real YAML handler emits no PromQL sites: each one-line
-    `expr:` of a rule file becomes a PROMQL site (verbatim, so offsets are exact)."""
-
-    name = "yaml"
-
-    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
-        self.real = real
-
-    def validate(self, text: str) -> None:
-        self.real.validate(text)
-
-    def parse(self, path: str, text: str) -> Document:
-        self.validate(text)
-        doc = Document(path=path, text=text, format=self.name)
-        offset = 0
-        rule: dict[str, str | None] = {"kind": None, "name": None}
-        for number, line in enumerate(text.splitlines(keepends=True), 1):
-            found = _RULE.match(line)
-            if found:
-                rule = {"kind": found.group(1), "name": found.group(2)}
-            found = _EXPR.match(line.rstrip("\r\n"))
-            if found and not found.group(2).startswith((">", "|", "'", '"')):
-                doc.sites.append(Site(value=found.group(2), kind=SiteKind.PROMQL, locator=f"line {number} expr",
-                                      base=offset + found.start(2), context={"rule": dict(rule)}))
-            offset += len(line)
-        return doc
-
-
-def yaml_handler_emits_promql() -> bool:
-    from migrator.formats import handler_for
-
-    document = handler_for("yaml").parse("probe.yaml", _PROBE)
-    return any(site.kind is SiteKind.PROMQL for site in document.sites)
-
-
-def install_rules_handler(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rule files yield PromQL sites: through the real handler once it does, else the stand-in."""
-    import migrator.formats as formats
-
-    if not yaml_handler_emits_promql():
-        monkeypatch.setitem(formats._handlers, "yaml", SingleLineRulesHandler(formats.handler_for("yaml")))
-
-
-@pytest.fixture
-def rules_sites(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_rules_handler(monkeypatch)
-
 
 def rule_file(expr: str, alert: str = "VllmCache") -> str:
     return f"groups:\n  - name: vllm\n    rules:\n      - alert: {alert}\n        expr: {expr}\n        for: 10m\n"
 
 
 def case_for(expr: str, path: str = "x.yaml") -> RewriteCase:
-    (ref,) = [r for r in analyse(expr).references if r.elimination or r.regex_rewrite]
-    rewrite = ref.elimination or ref.regex_rewrite
-    kind = "term elimination" if ref.elimination else "regex alternation"
-    return RewriteCase(path, 1, 1, "VMM001", "expr", kind, expr, rewrite.text, rewrite.verdict.applicability,
-                       rewrite.verdict.reason, rewrite.verdict.applicability)
+    """The rewrite the lint offers for `expr` in an alert rule, as `verify` collects it."""
+    from migrator import engine
+    from migrator.config import Settings
+
+    text = f"groups:\n  - name: vllm\n    rules:\n      - alert: X\n        expr: |-\n          {expr}\n"
+    lint = engine.lint_text(path, text, Settings(), "yaml")
+    (finding,) = [f for f in lint.findings if f.fix is not None and f.fix.rewrite is not None]
+    r = finding.fix.rewrite
+    return RewriteCase(path, 1, 1, finding.code, "expr", r.kind, r.original, r.rewritten, r.verdict, r.reason,
+                       finding.fix.applicability, r.grafana_query, r.renames)
 
 
 # ---------------------------------------------------------------------- pure parts
@@ -177,7 +125,7 @@ def test_regex_rewrite_unsafe_by_policy_may_be_equivalent(tools) -> None:  # typ
     assert outcome.agrees and "unsafe by policy" in outcome.line()
 
 
-def test_verify_command_on_rule_files(tools, rules_sites, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_verify_command_on_rule_files(tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "safe.yaml").write_text(rule_file(f"{SAFE_EXPR} < 1"))
     (tmp_path / "rules" / "unsafe.yaml").write_text(rule_file(f"({UNSAFE_EXPR}) > 100"))
@@ -198,7 +146,7 @@ def test_verify_command_on_rule_files(tools, rules_sites, tmp_path: Path, monkey
     assert [o["verdict"] for o in json.loads(as_json.output)] == ["equivalent", "differs"]
 
 
-def test_keep_refuses_a_non_empty_directory(tools, rules_sites, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_keep_refuses_a_non_empty_directory(tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "r.yaml").write_text(rule_file(SAFE_EXPR))
     (tmp_path / "kept").mkdir()
     (tmp_path / "kept" / "mine.txt").write_text("do not touch")
@@ -227,7 +175,6 @@ def samples_outcomes():  # type: ignore[no-untyped-def]
     """One verify run over every golden sample (both servers start once)."""
     need_tools()
     with pytest.MonkeyPatch.context() as monkeypatch:
-        install_rules_handler(monkeypatch)
         monkeypatch.chdir(SAMPLES.parent)
         report = verify_paths(["samples"], Settings())
     return report

@@ -91,27 +91,32 @@ def elimination(analysis: Analysis, ref: Reference, grafana: bool, prefixes: tup
                 target=None) -> Rewrite | None:  # type: ignore[no-untyped-def]
     """Drop the term holding `ref` from the `+`/`-` expression it is an operand of, with the
     oracle's verdict; None when the term is not such an operand, the result is not PromQL, or
-    the result still reads a removed metric where no further elimination can drop it."""
-    if ref.absent:
-        return None
+    the result still reads the removed metric."""
+    from migrator.promql.references import stale
+
+    if ref.absent or not stale(ref.status):
+        return None  # only a metric that is gone at the target has a term to drop
     term, parent = term_of(ref.selector, analysis.parents)
     if not isinstance(parent, ast.BinaryExpr):
         return None
+    edits = _eliminate(analysis.text, term, parent, analysis.parents)
+    if not edits or not _valid(apply_text_edits(analysis.text, edits), grafana):
+        return None  # also: too large for promql-parser to validate, so no rewrite at all
     # Structural reasons first: a term that cannot cancel is unsafe whatever the data shows.
-    problem = cancellation_problem(analysis.text, term, parent, analysis.parents) if parent.op in ("+", "-") else None
+    try:
+        problem = cancellation_problem(analysis.text, term, parent, analysis.parents)
+    except RecursionError:
+        problem = "could not be verified: the expression is nested too deeply to analyse"
 
     def still_stale(new: str) -> bool:
+        # Judged one term at a time, a rewrite that keeps another use of the same metric
+        # (`R / (C + R)` → `R / C`, or a second `R` term) would be compared against data
+        # that metric no longer has: no fix at all.
         from migrator.promql.references import analyse, stale
 
         after = analyse(new, prefixes, frozenset(), False, target)
-        if after.error is not None:
-            return True
-        for other in after.references:
-            if not stale(other.status) or other.change is None or other.change is not ref.change:
-                continue
-            _term, up = term_of(other.selector, after.parents)
-            if not (isinstance(up, ast.BinaryExpr) and up.op in ("+", "-")):
-                return True  # left where no elimination reaches (a ratio, a comparison)
-        return False
+        return after.error is not None or any(
+            stale(other.status) and other.change is ref.change for other in after.references
+        )
 
-    return _rewrite(analysis.text, _eliminate(analysis.text, term, parent, analysis.parents), grafana, problem, still_stale)
+    return _rewrite(analysis.text, edits, grafana, problem, still_stale)

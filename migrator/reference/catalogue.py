@@ -270,20 +270,24 @@ class Catalogue:
         return (self.canonical_prefix, *self.other_prefixes)
 
     def close_names(self, stem: str, limit: int = 3) -> list[Series]:
-        """Catalogue names a misspelled or truncated stem probably meant ("did you mean")."""
+        """Catalogue names a misspelled or truncated stem probably meant ("did you mean"): one
+        per metric, the name a query would use (no `_created`)."""
         import difflib
 
-        stems = list(self.by_stem)
-        found = difflib.get_close_matches(stem, stems, n=limit, cutoff=0.85)
+        stems = self._suggestable_stems
+        found = difflib.get_close_matches(stem, stems, n=limit * 2, cutoff=0.85)
         # A truncation (`avg_generation_throughput`) is a prefix of the real stem.
-        for candidate in stems:
-            if candidate.startswith(stem) and len(stem) >= 0.6 * len(candidate) and candidate not in found:
-                found.append(candidate)
+        found += [c for c in stems if c.startswith(stem) and len(stem) >= 0.6 * len(c) and c not in found]
         result: list[Series] = []
-        for s in found[:limit]:
-            series = [x for x in self.by_stem[s] if not x.family] or list(self.by_stem[s])
-            result.append(series[0])
-        return result
+        for s in found:
+            series = next((x for x in self.by_stem[s] if not x.family), self.by_stem[s][0])
+            if all(r.metric is not series.metric for r in result):
+                result.append(series)
+        return result[:limit]
+
+    @cached_property
+    def _suggestable_stems(self) -> list[str]:
+        return [s for s, series in self.by_stem.items() if not s.endswith("_created")]
 
     # -- views ---------------------------------------------------------------------------
 
