@@ -25,9 +25,14 @@ SAMPLES = REPO / "samples"
 REMOVED_NEEDLE = "prompt_tokens_recomputed"
 
 # Rewrites that turn a sample into a file with nothing for the tool to find, not even the
-# anchors its prefilter scans for: a repository that watches vLLM, but none of the removed or
-# changed metrics. Longer spellings first.
+# anchors its prefilter scans for: most files of a large repository never mention vLLM, so
+# the no-hit tree speaks of another serving engine (`tgi:`). Longer spellings first.
 _NEUTRALISE = (
+    ("vllm", "tgi"),
+    ("vLLM", "TGI"),
+    ("VLLM", "TGI"),
+    ("Vllm", "Tgi"),
+    ("update_from_output", "update_from_step"),
     ("prompt_tokens_by_source", "generation_tokens"),
     ("num_cached_tokens", "num_prefill_tokens"),
     ("prompt_tokens", "input_tokens"),
@@ -39,7 +44,7 @@ _NEUTRALISE = (
     ("Recompute", "Preempt"),
 )
 # What no file of the no-hit tree may contain, besides the anchors the run asks of the tool.
-FORBIDDEN_IN_NO_HIT = ("recomputed", "prompt_tokens", "cached_tokens")
+FORBIDDEN_IN_NO_HIT = ("vllm", "recomput", "Recomput", "prompt_tokens", "cached_tokens")
 
 
 @dataclass(frozen=True)

@@ -293,10 +293,64 @@ def fix_text(path: str, text: str, settings: Settings, fmt: str, *, unsafe: bool
             break
         text, applied = candidate
         fixed.extend(applied)
+        # One parse per file when it can be proven enough: fixes that only swap text in place
+        # (renames, a removed list entry) leave every other finding where the edits move it.
+        shifted = _shifted(result.findings, applied, unsafe)
+        if shifted is not None:
+            return FixResult(text=text, findings=shifted, fixed=fixed, passes=passes, dead_series=result.dead_series)
         result = lint_text(path, text, settings, fmt)
     return FixResult(
         text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series
     )
+
+
+def _shifted(findings: list[Finding], applied: list[Finding], unsafe: bool) -> list[Finding] | None:
+    """The findings a lint of the fixed text would give, by moving the unfixed ones past the
+    applied edits — or None when that cannot be known without linting again: a fix that
+    restructures its scope (term elimination), a fix left for another pass, or a finding that
+    touches an edit."""
+    if any(f.fix is not None and f.fix.scope is not None for f in applied):
+        return None
+    done = {id(f) for f in applied}
+    remaining = [f for f in findings if id(f) not in done]
+    if any(f.fix is not None and f.fix.applies_at(unsafe) for f in remaining):
+        return None  # deferred: it overlapped an applied fix, and needs the fixed text
+    edits = sorted((e for f in applied for e in _edits(f.fix)), key=lambda e: e.span.start)
+    ends = [e.span.end for e in edits]
+    shifts = [0]
+    for e in edits:
+        shifts.append(shifts[-1] + len(e.content) - (e.span.end - e.span.start))
+
+    def move(p: int) -> int:
+        i = bisect.bisect_right(ends, p)  # edits that end at or before p
+        if i < len(edits) and edits[i].span.start < p:
+            raise _Ambiguous  # p lies inside an edit
+        if i and edits[i - 1].span.start == edits[i - 1].span.end == p:
+            raise _Ambiguous  # an insertion exactly here: before or after the finding?
+        return p + shifts[i]
+
+    def span(s: Span) -> Span:
+        return Span(move(s.start), move(s.end))
+
+    moved: list[Finding] = []
+    try:
+        for f in remaining:
+            fix = f.fix
+            if fix is not None:
+                fix = replace(
+                    fix,
+                    edits=tuple(Edit(span(e.span), e.content) for e in fix.edits),
+                    scope=span(fix.scope) if fix.scope is not None else None,
+                    rewrite=None,  # the whole-expression record may predate another applied rename
+                )
+            moved.append(replace(f, span=span(f.span), fix=fix))
+    except _Ambiguous:
+        return None
+    return moved
+
+
+class _Ambiguous(Exception):
+    pass
 
 
 def _apply_validated(handler, text: str, chosen: list[Finding]):  # type: ignore[no-untyped-def]

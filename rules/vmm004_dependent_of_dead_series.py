@@ -1,7 +1,7 @@
 import re
 
 from migrator.model import Applicability, Fix, Severity, Span
-from migrator.promql_findings import references
+from migrator.promql_findings import references, rule_kind
 from migrator.rule import Rule
 
 
@@ -61,6 +61,8 @@ class DependentOfDeadSeries(Rule):
                 fix=fix,
             )
             explained.append(finding.span)
+            if rule_kind(site) == "record" and site.context.rule.name:
+                ctx.declare_dead_series(site.context.rule.name)  # a record of a record dies too
             yield finding
         # Outside PromQL the tool understands (a runbook, a Python constant, a panel link), the
         # name is still a reference to a series that stops.

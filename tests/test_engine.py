@@ -260,3 +260,30 @@ def test_taken_spans_agree_with_pairwise_overlap():
             a = rng.randint(0, 45)
             probe = Span(a, a + rng.choice([0, 1, 3, 8]))
             assert taken.overlaps(probe) == any(probe.overlaps(t) for t in spans), (spans, probe)
+
+
+def _comparable(findings):  # type: ignore[no-untyped-def]
+    return [
+        (f.code, f.span, f.message, f.severity, f.locator,
+         (f.fix.applicability, f.fix.message, f.fix.edits, f.fix.scope) if f.fix else None)
+        for f in findings
+    ]
+
+
+SAMPLE_INPUTS = sorted(Path(__file__).resolve().parent.parent.glob("samples/VMM*/*/input.*"))
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_findings_after_a_fix_are_what_a_lint_of_the_fixed_text_gives(unsafe):
+    """A fix run may skip the lint of its own output when the fixes only swapped text in place;
+    what it reports must then be exactly what that lint would have said."""
+    from migrator.formats import detect_format
+
+    for path in SAMPLE_INPUTS:
+        if (path.parent / "settings.toml").exists() or (path.parent / "context").exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+        fmt = detect_format(path.name, text[:512])
+        outcome = engine.fix_text(path.name, text, Settings(), fmt, unsafe=unsafe)
+        again = engine.lint_text(path.name, outcome.text, Settings(), fmt)
+        assert _comparable(outcome.findings) == _comparable(again.findings), path
