@@ -137,6 +137,11 @@ def _rules_and_needs(
     return rules, site_needs(rules, fmt, settings)
 
 
+def enabled_rules(settings: Settings, fmt: str) -> tuple[Rule, ...]:
+    """The rules `settings` enable for files of `fmt`."""
+    return _enabled_rules(settings, fmt, ())[0]
+
+
 def needs_for(settings: Settings, fmt: str) -> SiteNeeds:
     """What the rules enabled by `settings` need from the handler of `fmt`."""
     return _enabled_rules(settings, fmt, ())[1]

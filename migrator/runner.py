@@ -51,12 +51,13 @@ class RunReport:
 def prefilter_needles(settings: Settings, fmt: str | None = None) -> tuple[bytes, ...]:
     """Bytes at least one of which any file with a possible finding contains: what the enabled
     rules need (for `fmt`, or for every format when the format is only known after reading)."""
-    from migrator.engine import needs_for
+    from migrator.engine import enabled_rules
 
     formats = (fmt,) if fmt is not None else ("json", "yaml", "python", "text")
     words: set[str] = set()
     for f in formats:
-        words.update(needs_for(settings, f).needles)
+        for rule in enabled_rules(settings, f):
+            words.update(rule.needles(settings))
     words.update(settings.dead_series)
     minimal = {w for w in words if not any(o != w and o in w for o in words)}
     return tuple(sorted(w.encode() for w in minimal))
@@ -201,7 +202,9 @@ class _Work:
 
         global _WORK
         _WORK = self  # forked workers inherit it: nothing to pickle but paths and results
-        size = max(8, min(_CHUNK_FILES, len(files) // (workers * 4) or 1))
+        # A few chunks per worker: enough to even out slow files, few enough that the per-task
+        # cost (pickling paths and results) stays out of the way.
+        size = max(_CHUNK_FILES, -(-len(files) // (workers * 4)))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
         done = 0
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint)
