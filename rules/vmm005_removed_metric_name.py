@@ -54,7 +54,7 @@ class RemovedMetricName(Rule):
     name = "removed-metric-name"
     severity = Severity.WARNING
     fix_availability = "sometimes"
-    formats_label = "all structured formats"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):

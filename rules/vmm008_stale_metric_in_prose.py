@@ -38,7 +38,7 @@ class StaleMetricInProse(Rule):
     code = "VMM008"
     name = "stale-metric-in-prose"
     severity = Severity.INFO
-    formats_label = "all structured formats"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML in other files"
 
     needle_words = ("vllm",)  # every finding is about a vLLM metric the file names
 

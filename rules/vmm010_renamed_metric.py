@@ -48,7 +48,7 @@ class RenamedMetric(Rule):
     name = "renamed-metric"
     severity = Severity.ERROR
     fix_availability = "safe"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):

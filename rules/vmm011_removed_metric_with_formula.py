@@ -40,7 +40,7 @@ class RemovedMetricWithFormula(Rule):
     name = "removed-metric-with-formula"
     severity = Severity.ERROR
     fix_availability = "sometimes"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):

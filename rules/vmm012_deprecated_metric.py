@@ -41,7 +41,7 @@ class DeprecatedMetric(Rule):
     name = "deprecated-metric"
     severity = Severity.WARNING
     fix_availability = "sometimes"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):

@@ -32,7 +32,7 @@ class MetricNewerThanTarget(Rule):
     code = "VMM015"
     name = "metric-newer-than-target"
     severity = Severity.WARNING
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):
