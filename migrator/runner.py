@@ -113,10 +113,14 @@ def process_text(display: str, text: str, settings: Settings, options: RunOption
         if outcome.text != text:
             result.fixed = outcome.text
         result.dead_series = outcome.dead_series
+        lint = outcome.lint  # None when the findings were moved past the edits: no view then
     else:
         lint = engine.lint_text(display, text, settings, fmt)
         result.findings = lint.findings
         result.dead_series = lint.dead_series
+    if lint is not None and lint.document is not None:
+        result.view = engine.cross_file_view(lint.document)
+        result.suppressions = lint.suppressions
     return result
 
 
@@ -147,10 +151,13 @@ def run(
     work = _Work(cwd, settings, options, _Needles(settings), named)
     by_path: dict[str, tuple[str, FileResult]] = {}
     for path, result in work.map(files, report, on_file):
-        if result.findings or result.changed or result.note or result.dead_series:
+        if result.findings or result.changed or result.note or result.dead_series or result.view is not None:
             by_path[result.path] = (path, result)
 
     report.lint_settings = _cross_file_passes(files, work, by_path, report)
+    for result in [r for _, r in by_path.values()]:
+        result.view = result.suppressions = None  # done with them: free the memory
+    by_path = {k: v for k, v in by_path.items() if v[1].findings or v[1].changed or v[1].note}
 
     if options.fix and options.write:
         for path, result in by_path.values():
@@ -349,7 +356,11 @@ def _cross_file_passes(
             text = result.fixed if result.fixed is not None else result.original
             if not _contains_any(text.encode(), names):
                 continue
-            relinted = engine.lint_text(display, text, only_dead, detect_format(display, text[:512]))
+            if result.view is not None:  # what the first pass parsed: no second parse
+                rules = engine.enabled_rules(only_dead, result.view.format, display)
+                relinted = engine.lint_document(result.view, only_dead, rules, result.suppressions)
+            else:
+                relinted = engine.lint_text(display, text, only_dead, detect_format(display, text[:512]))
             result.findings = _merged(result.findings, relinted.findings)
             dead.update(relinted.dead_series)
         # Files no rule needed so far: read again, for the dead names only.
