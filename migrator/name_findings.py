@@ -219,6 +219,13 @@ def removal_fix(
     )
 
 
+def report(ctx: "RuleContext", rule, dh: DataHit, message: str, fix: Fix | None = None):  # type: ignore[no-untyped-def]
+    """The finding for a name written as data: at its site, or in the raw text no site covers."""
+    if dh.site is None:
+        return ctx.finding(rule, dh.span(), message, fix=fix)
+    return ctx.site_finding(rule, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
+
+
 def iter_data_hits(ctx: "RuleContext", kinds: set[ChangeKind], statuses: set[Status]) -> Iterator[DataHit]:
     for dh in data_hits(ctx):
         change = dh.status.change

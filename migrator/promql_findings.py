@@ -249,3 +249,25 @@ def only_stale(ref: "Reference", kinds: set) -> bool:  # type: ignore[type-arg]
     """The regex selects stale names of `kinds` and nothing that exists at the target."""
     stale = regex_stale(ref)
     return bool(stale) and not regex_live(ref) and all(n.status.change.kind in kinds for n in stale)
+
+
+def unknown_names(ctx):  # type: ignore[no-untyped-def]
+    """`vllm:` names in PromQL that no release exposed and no program around vLLM is known to
+    publish, with the catalogue names they resemble (VMM013 reports those with a near miss,
+    VMM016 the others): (site, reference, prefix as written, near misses)."""
+    from migrator.reference.catalogue import catalogue
+    from migrator.reference.spellings import split_prefix
+
+    def compute():  # type: ignore[no-untyped-def]
+        cat = catalogue()
+        prefixes = tuple(ctx.settings.metric_prefixes)
+        found = []
+        for site, _analysis, ref in references(ctx):
+            if ref.kind != "unknown":
+                continue
+            prefix, stem = split_prefix(ref.written, prefixes)
+            if cat.canonical_prefix + stem not in cat.ecosystem:
+                found.append((site, ref, prefix, cat.close_names(stem)))
+        return found
+
+    return ctx.memo("unknown-names", compute)

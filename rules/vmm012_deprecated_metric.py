@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import is_prose, iter_data_hits, status_words, written_as
+from migrator.name_findings import is_prose, iter_data_hits, report, status_words, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_formula_fix, promql_rename_fix
@@ -66,10 +66,7 @@ class DeprecatedMetric(Rule):
             change = dh.status.change
             fix = data_rename_fix(ctx, dh, change) if change.kind is ChangeKind.RENAMED else _advice(change)
             message = _message(dh.hit.text, dh.status, target)
-            if dh.site is None:
-                yield ctx.finding(self, dh.span(), message, fix=fix)
-            else:
-                yield ctx.site_finding(self, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
+            yield report(ctx, self, dh, message, fix=fix)
 
 
 def _message(written, status, target):
