@@ -153,6 +153,15 @@ def status_words(status: NameStatus, target: Target) -> str:
     return "current"
 
 
+def what_instead(change: Change | None) -> str:
+    """`; use `new` (same values, from v0.9.2)` for a rename, the catalogue's advice otherwise."""
+    if change is None:
+        return ""
+    if change.replacement is not None:  # only renames carry one: the values are the same
+        return f"; use `{change.replacement.name}` (same values, from v{change.replacement.first_version})"
+    return f"; {change.advice}" if change.advice else ""
+
+
 def replacement_available(change: Change, target: Target) -> bool:
     """Whether the replacement of a rename exists at the target (a fix is offered only then)."""
     if change.replacement is None:

@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import is_prose, iter_data_hits, report, status_words, written_as
+from migrator.name_findings import is_prose, iter_data_hits, report, status_words, what_instead, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_formula_fix, promql_rename_fix
@@ -71,13 +71,7 @@ class DeprecatedMetric(Rule):
 
 def _message(written, status, target):
     metric = status.series.metric
-    change = status.change
-    instead = ""
-    if change is not None and change.replacement is not None:
-        instead = f"; use `{change.replacement.name}` (from v{change.replacement.first_version})"
-    elif change is not None and change.advice:
-        instead = f"; {change.advice}"
-    return f"{written_as(written, metric)} is {status_words(status, target)}{instead}"
+    return f"{written_as(written, metric)} is {status_words(status, target)}{what_instead(status.change)}"
 
 
 def _advice(change):
