@@ -80,6 +80,16 @@ def _neutralise(text: str) -> str:
     return text
 
 
+_WINDOW = re.compile(r"\[(\d+)([smhd])\]")
+
+
+def _vary_windows(text: str, rng: random.Random) -> str:
+    """Every range window (`[5m]`) gets a length of its own. Copies of a few dozen sample
+    queries would otherwise repeat verbatim thousands of times and every per-expression cache
+    of the tool would hit: a real repository's queries are mostly distinct."""
+    return _WINDOW.sub(lambda m: f"[{rng.randint(2, 240)}m]", text)
+
+
 class _Dashboards:
     """Dashboard shells (everything but the panels) and a pool of panels from the JSON samples."""
 
@@ -107,7 +117,7 @@ class _Dashboards:
         doc["panels"] = [self._panel(rng, n, panels) for n in range(panels)]
         if index % 10 == 3:  # as exported by Grafana's HTTP API
             doc = {"dashboard": doc, "meta": {"slug": f"vllm-{index}", "folderTitle": "Inference", "version": doc["version"]}}
-        text = json.dumps(doc, indent=2 if index % 4 else 4) + "\n"
+        text = _vary_windows(json.dumps(doc, indent=2 if index % 4 else 4) + "\n", rng)
         if index % 5 == 1:  # Grafana's Go encoder escapes HTML characters inside strings
             text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         if index % 10 == 7:
@@ -147,7 +157,7 @@ class _PythonModules:
         chosen = rng.sample(self.bodies, min(parts, len(self.bodies)))
         docs = " ".join(doc for doc, _ in chosen)
         body = "\n\n\n".join(f"# --- part {k} of service {index}\n{b}" for k, (_, b) in enumerate(chosen))
-        text = f'"""Service {index}: {docs}"""\n\nfrom __future__ import annotations\n\n{body}\n'
+        text = _vary_windows(f'"""Service {index}: {docs}"""\n\nfrom __future__ import annotations\n\n{body}\n', rng)
         compile(text, f"module{index}.py", "exec")  # a corpus of broken modules would measure VMM000
         return text
 
@@ -173,6 +183,9 @@ class _RuleFiles:
                 self.groups.extend("  - name: " + g.rstrip("\n") + "\n" for g in text[len("groups:\n  - name: ") :].split("\n  - name: "))
 
     def build(self, rng: random.Random, index: int, groups: int) -> str:
+        return _vary_windows(self._text(rng, index, groups), rng)
+
+    def _text(self, rng: random.Random, index: int, groups: int) -> str:
         if self.whole and index % 8 == 5:
             return f"# vLLM rules for cluster {index}\n" + self.whole[index % len(self.whole)].replace("vllm", f"vllm-c{index}", 1)
         chosen = [rng.choice(self.groups) for _ in range(groups)]
