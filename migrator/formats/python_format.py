@@ -1,14 +1,18 @@
 """Python source. Parsed, never imported or executed.
 
-A file goes through three steps, each only when the previous one found a reason:
-1. `python_scan`: the interpreter's `ast` says whether any string may be a site (a needle in
-   its source or value, a PromQL place), and each Python rule's words say whether its node
-   callbacks could find anything. Neither: the document has no sites and libcst never runs.
-2. `python_tree.walk`: libcst's one walk over the concrete syntax tree collects the string
-   expressions, template uses and imports, and calls the callbacks rules registered for node
-   types (`SiteNeeds.python`); what they keep is `document.collected[code]`.
-3. `python_sites`: the kept strings become sites with typed contexts (`python_strings` does the
-   decoding with exact offsets). Positions are computed only now, and only if needed.
+The interpreter's own `ast` reads the file (positions are UTF-8 byte columns, converted to
+code points by `python_positions`); libcst is never imported to check a file:
+1. `python_tree.walk`: one walk over the tree collects the string expressions that may be
+   sites (a needle in their value or source, a PromQL place), template uses and imports, and
+   calls the callbacks rules registered for `ast` node types (`SiteNeeds.python`); what they
+   keep is `document.collected[code]`. A rule whose words (`SiteNeeds.python_words`) the file
+   lacks is not called; with no needle, no callback and no PromQL key the walk is skipped.
+2. `python_sites`: the kept strings become sites with typed contexts; `python_literals` reads
+   each literal's pieces and f-string fields from the source text and `python_strings` decodes
+   them with exact offsets.
+A file this interpreter rejects only for newer syntax (PEP 701 f-strings on Python 3.11) is
+read by libcst instead (`python_cst_tree`, `python_cst_sites`: the same sites; the rules' node
+callbacks do not run on it). `validate`, run on every fixed text, asks CPython and libcst.
 
 Rules get the module and its helpers as `document.python` (a `PythonInfo`).
 """
@@ -19,8 +23,9 @@ import re
 import sys
 
 from migrator.formats.base import Document, ParseError, SiteNeeds, no_gc
-from migrator.formats.python_scan import compile_quietly, has_string_candidates
-from migrator.formats.python_tree import NodeRef, PythonInfo  # noqa: F401 - the rules' API
+from migrator.formats.python_scan import compile_quietly
+from migrator.formats.python_sites import PROMQL_KEYS
+from migrator.formats.python_tree import NodeRef, PythonInfo, rule_callbacks, walk
 from migrator.model import LineIndex
 
 __all__ = ["PythonHandler", "PythonInfo", "NodeRef", "generated_reason"]
@@ -44,6 +49,15 @@ def generated_reason(body: str) -> str | None:
 _NEWER_FSTRING_SYNTAX = ("f-string", "unterminated string literal", "unterminated triple-quoted string literal")
 
 
+def _newer_syntax(err: Exception) -> bool:
+    """Whether CPython's refusal is only syntax newer than this interpreter."""
+    return (
+        isinstance(err, SyntaxError)
+        and sys.version_info < (3, 12)
+        and str(err.msg).startswith(_NEWER_FSTRING_SYNTAX)
+    )
+
+
 def _cpython_rejects(body: str) -> Exception | None:
     """Why CPython refuses `body` (None when it accepts it, or when the refusal is only syntax
     newer than this interpreter: the caller then relies on libcst alone)."""
@@ -52,9 +66,7 @@ def _cpython_rejects(body: str) -> Exception | None:
     except ValueError as err:  # NUL characters on older interpreters (a SyntaxError on newer ones)
         return err
     except SyntaxError as err:
-        if sys.version_info < (3, 12) and str(err.msg).startswith(_NEWER_FSTRING_SYNTAX):
-            return None
-        return err
+        return None if _newer_syntax(err) else err
     except (RecursionError, MemoryError) as err:
         return err
     return None
@@ -67,26 +79,19 @@ class PythonHandler:
         shift = 1 if text.startswith("\ufeff") else 0
         body = text[shift:]
         generated = generated_reason(body)
+        try:
+            tree = compile_quietly(body)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+            if _newer_syntax(err):
+                return self._parse_newer_syntax(path, text, needs, generated)
+            raise self._error_from_compile(text, err) from None
         callbacks = self._active_callbacks(body, needs)
-        if not callbacks and not has_string_candidates(body, needs):
+        if not callbacks and not needs.needles and not any(k in body for k in PROMQL_KEYS):
             return Document(path=path, text=text, format=self.name, generated=generated)
 
-        import libcst as cst
-
         from migrator.formats.python_sites import SiteBuilder
-        from migrator.formats.python_tree import rule_callbacks, walk
 
-        try:
-            with no_gc():
-                module = cst.parse_module(body)
-        except Exception as err:  # noqa: BLE001 - libcst's native parser raises several types
-            raise self._parse_error(text, err) from None
-        # libcst accepts some text CPython refuses (a NUL byte after the binary sniff, `b"é"`):
-        # such a file is not Python, so it is a parse error, never checked or written.
-        cpython_error = _cpython_rejects(body)
-        if cpython_error is not None:
-            raise self._error_from_compile(text, cpython_error)
-        info = PythonInfo(text, module, shift)
+        info = PythonInfo(text, tree, shift)
         builder = SiteBuilder(info, needs, generated)
         try:
             with no_gc():
@@ -103,6 +108,32 @@ class PythonHandler:
             collected=result.collected,
             generated=generated,
         )
+
+    def _parse_newer_syntax(self, path: str, text: str, needs: SiteNeeds, generated: str | None) -> Document:
+        """A file this interpreter's parser rejects only for syntax newer than itself (PEP 701
+        f-strings on Python 3.11): libcst reads it. Sites come from libcst's tree; the rules'
+        node callbacks, written for `ast`, do not run on it."""
+        import libcst as cst
+
+        from migrator.formats.python_cst_sites import SiteBuilder as CstSiteBuilder
+        from migrator.formats.python_cst_tree import PythonInfo as CstInfo
+        from migrator.formats.python_cst_tree import walk as cst_walk
+
+        body = text[1:] if text.startswith("\ufeff") else text
+        try:
+            with no_gc():
+                module = cst.parse_module(body)
+        except Exception as err:  # noqa: BLE001 - libcst's native parser raises several types
+            raise self._parse_error(text, err) from None
+        info = CstInfo(text, module, 1 if text.startswith("\ufeff") else 0)
+        builder = CstSiteBuilder(info, needs, generated)
+        try:
+            with no_gc():
+                result = cst_walk(info, builder.wants, {})
+                sites = builder.build(result)
+        except RecursionError:
+            raise ParseError("invalid Python: nesting too deep to analyse", 0) from None
+        return Document(path=path, text=text, format=self.name, sites=sites, python=info, generated=generated)
 
     @staticmethod
     def _active_callbacks(body: str, needs: SiteNeeds) -> list[tuple[str, str, object]]:
