@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 from migrator.formats.base import Document, ParseError, SiteNeeds, no_gc
 from migrator.formats.python_scan import compile_quietly
@@ -80,7 +81,8 @@ class PythonHandler:
         body = text[shift:]
         generated = generated_reason(body)
         try:
-            tree = compile_quietly(body)
+            with no_gc():  # a tree of small objects: a collection pass would only slow it down
+                tree = compile_quietly(body)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
             if _newer_syntax(err):
                 return self._parse_newer_syntax(path, text, needs, generated)
@@ -112,28 +114,41 @@ class PythonHandler:
     def _parse_newer_syntax(self, path: str, text: str, needs: SiteNeeds, generated: str | None) -> Document:
         """A file this interpreter's parser rejects only for syntax newer than itself (PEP 701
         f-strings on Python 3.11): libcst reads it. Sites come from libcst's tree; the rules'
-        node callbacks, written for `ast`, do not run on it."""
+        node callbacks run on the `ast` of the file with its f-strings blanked out (same
+        length, same line breaks), so they see everything but what is inside an f-string."""
         import libcst as cst
 
         from migrator.formats.python_cst_sites import SiteBuilder as CstSiteBuilder
         from migrator.formats.python_cst_tree import PythonInfo as CstInfo
         from migrator.formats.python_cst_tree import walk as cst_walk
 
-        body = text[1:] if text.startswith("\ufeff") else text
+        shift = 1 if text.startswith("\ufeff") else 0
         try:
             with no_gc():
-                module = cst.parse_module(body)
+                module = cst.parse_module(text[shift:])
         except Exception as err:  # noqa: BLE001 - libcst's native parser raises several types
             raise self._parse_error(text, err) from None
-        info = CstInfo(text, module, 1 if text.startswith("\ufeff") else 0)
-        builder = CstSiteBuilder(info, needs, generated)
+        cst_info = CstInfo(text, module, shift)
+        builder = CstSiteBuilder(cst_info, needs, generated)
         try:
             with no_gc():
-                result = cst_walk(info, builder.wants, {})
-                sites = builder.build(result)
+                sites = builder.build(cst_walk(cst_info, builder.wants, {}))
         except RecursionError:
             raise ParseError("invalid Python: nesting too deep to analyse", 0) from None
-        return Document(path=path, text=text, format=self.name, sites=sites, python=info, generated=generated)
+        info, collected = None, {}
+        callbacks = self._active_callbacks(text[shift:], needs)
+        if callbacks:
+            blanked = _blank_fstrings(text, cst_info)
+            try:
+                tree = compile_quietly(blanked[shift:])
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None  # newer syntax elsewhere too: no rule sees this file
+            if tree is not None:
+                info = PythonInfo(text, tree, shift, layout=blanked)
+                collected = walk(info, lambda node, path: False, rule_callbacks(callbacks)).collected
+        return Document(
+            path=path, text=text, format=self.name, sites=sites, python=info, collected=collected, generated=generated
+        )
 
     @staticmethod
     def _active_callbacks(body: str, needs: SiteNeeds) -> list[tuple[str, str, object]]:
@@ -190,6 +205,38 @@ class PythonHandler:
             # compile() refuses NUL characters with a ValueError.
             return ParseError(f"invalid Python: {err}", max(text.find("\0"), 0))
         return ParseError("invalid Python: nesting too deep to parse", 0)
+
+
+def _blank_fstrings(text: str, info: Any) -> str:
+    """`text` with every f-string literal replaced by a plain string literal of the same
+    length and line breaks (libcst found them), for a parser that cannot read the f-strings."""
+    import libcst as cst
+
+    spans = []
+    for node in _walk_cst(info.module):
+        if isinstance(node, cst.FormattedString):
+            spans.append(info.span(node))
+    out, cursor = [], 0
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if span.start < cursor:
+            continue  # nested in the one just blanked
+        literal = text[span.start : span.end]
+        quote = '"""' if "\n" in literal or "\r" in literal else '"'
+        filler = "".join(c if c in "\r\n" else "_" for c in literal[len(quote) : len(literal) - len(quote)])
+        out.append(text[cursor : span.start] + quote + filler + quote)
+        cursor = span.end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _walk_cst(module: Any) -> Any:
+    import libcst as cst
+
+    stack = [module]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for child in node.children if isinstance(child, cst.CSTNode))
 
 
 def _offset_of(text: str, line: int, column: int) -> int:

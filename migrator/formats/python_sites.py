@@ -120,7 +120,6 @@ class SiteBuilder:
             return False
         if type(node) is ast.Constant and _single_literal(self.text, start, end):
             return False
-        node.vmm_parent = parent
         outer = self.info.outer_span(node)
         return mentions(self.text[outer.start : outer.end])
 
@@ -261,7 +260,6 @@ class SiteBuilder:
                 values = [plain_string(k) if k is not None else None for k in collection.keys]
             else:
                 values = [plain_string(e) if type(e) is not ast.Starred else None for e in collection.elts]
-            _link(collection)
             shared = self.collections[id(collection)] = (
                 tuple(values),
                 info.element_spans(collection),
@@ -352,14 +350,6 @@ def _index(items: list[Any], node: Any) -> int | None:
         if item is node:
             return i
     return None
-
-
-def _link(collection: Any) -> None:
-    """Parents for the collection's elements (set by the walk too; dict keys and values of a
-    collection found outside the walk order need them before their spans are read)."""
-    children = collection.elts if not isinstance(collection, ast.Dict) else [*filter(None, collection.keys), *collection.values]
-    for child in children:
-        child.vmm_parent = collection
 
 
 def _is_slice_tuple(info: PythonInfo, node: Any, parent: Any) -> bool:

@@ -47,12 +47,17 @@ class NodeRef:
 class PythonInfo:
     """Helpers over one parsed module, shared by the handler and the Python rules."""
 
-    def __init__(self, text: str, module: Any, shift: int = 0) -> None:
+    def __init__(self, text: str, module: Any, shift: int = 0, layout: str | None = None) -> None:
         self.text = text
         self.module = module
         self.shift = shift  # a BOM before the module's text
         self.imports: dict[str, str] = {}  # local name -> qualified name
-        self.positions = Positions(text, shift)
+        # `layout`: the text the tree was parsed from, when it differs from `text` only inside
+        # literals of the same length (its byte columns are what `ast` counted).
+        self.positions = Positions(layout if layout is not None else text, shift)
+        # id(node) -> its parent, filled by the walk (a dict, not an attribute on the nodes,
+        # so that the tree stays free of reference cycles and goes when the document goes).
+        self.parents: dict[int, Any] = {}
         self._children: dict[int, list[Any]] = {}
 
     positions_resolved = True  # positions come with the tree: nothing is computed lazily
@@ -87,7 +92,7 @@ class PythonInfo:
         return outer != self.span(node)
 
     def parent(self, node: Any) -> Any:
-        return getattr(node, "vmm_parent", None)
+        return self.parents.get(id(node))
 
     def _wrapping(self, node: Any, start: int, end: int) -> tuple[list[int], list[int]]:
         """Offsets of the `(` before the node and the `)` after it, innermost first, that may
@@ -314,22 +319,35 @@ def walk(
     parent (`PythonInfo.parent`)."""
     result = WalkResult()
     imports = info.imports
+    parents = info.parents
     collected = result.collected
     strings = result.strings
     templates = result.templates
     template_names = result.template_names
     AST = ast.AST
+    Constant, JoinedStr, FormattedValue = ast.Constant, ast.JoinedStr, ast.FormattedValue
     path: list[Any] = []
-    stack: list[tuple[Any, int]] = [(info.module, 0)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, depth = pop()
+    nodes: list[Any] = [info.module]
+    depths: list[int] = [0]
+    pop_node, push_node, pop_depth, push_depth = nodes.pop, nodes.append, depths.pop, depths.append
+    fields_of = _FIELDS
+    constant_rules = Constant in rule_callbacks
+    Name = ast.Name
+    name_rules = Name in rule_callbacks
+    while nodes:
+        node = pop_node()
+        depth = pop_depth()
         del path[depth:]
         kind = type(node)
-        if kind is ast.Constant:
-            if (type(node.value) is str or type(node.value) is bytes) and wants_string(node, path):
+        if kind is Name and not name_rules:
+            continue  # a leaf, and the commonest node
+        if kind is Constant:
+            value_kind = type(node.value)
+            if (value_kind is str or value_kind is bytes) and wants_string(node, path):
                 strings.append((node, tuple(path)))
-        elif kind is ast.JoinedStr:
+            if not constant_rules:
+                continue  # a leaf
+        if kind is JoinedStr:
             if wants_string(node, path):
                 strings.append((node, tuple(path)))
         elif kind is ast.Call:
@@ -368,24 +386,30 @@ def walk(
                     collected.setdefault(code, []).append(info.ref(node, ancestors, found))
         path.append(node)
         depth += 1
-        children: list[Any] = []
-        if kind is ast.JoinedStr:
+        if kind is JoinedStr:
             # Only the fields' expressions: the literal parts are the string's own text.
-            children = [v for v in node.values if type(v) is ast.FormattedValue]
-        elif kind is ast.FormattedValue:
+            children = [v for v in node.values if type(v) is FormattedValue]
+        elif kind is FormattedValue:
             children = [node.value]
             if node.format_spec is not None:  # its fields, not the spec as a string of its own
-                children += [v for v in node.format_spec.values if type(v) is ast.FormattedValue]
-        elif kind is not ast.Constant:
-            for name in _fields(kind):
+                children += [v for v in node.format_spec.values if type(v) is FormattedValue]
+        else:
+            names = fields_of.get(kind)
+            if names is None:
+                names = _fields(kind)
+            children = []
+            for name in names:
                 value = getattr(node, name)
                 if type(value) is list:
-                    children.extend(v for v in value if isinstance(v, AST))
+                    for item in value:
+                        if isinstance(item, AST):
+                            children.append(item)
                 elif isinstance(value, AST):
                     children.append(value)
         for child in reversed(children):
-            child.vmm_parent = node
-            push((child, depth))
+            parents[id(child)] = node
+            push_node(child)
+            push_depth(depth)
     for refs in collected.values():
         refs.sort(key=lambda ref: (ref.span.start, -ref.span.end))
     return result
