@@ -10,20 +10,16 @@ standard library (minutes).
 from __future__ import annotations
 
 import os
-import sys
 import sysconfig
 import warnings
 from pathlib import Path
 
 import pytest
+from python_differential import differences
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from python_differential import differences  # noqa: E402
-
-from migrator.config import Settings  # noqa: E402
-from migrator.engine import needs_for  # noqa: E402
-from migrator.formats.base import ParseError, SiteNeeds  # noqa: E402
+from migrator.config import Settings
+from migrator.engine import needs_for
+from migrator.formats.base import ParseError, SiteNeeds
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 BROAD = SiteNeeds(needles=("a", "e", "_", "%", "{", "vllm"))
@@ -46,6 +42,8 @@ SNIPPETS = [
     'x = ("vllm:a",)\ny = "vllm:a", "b"\nz = ("a", "vllm:b")\nw = [\n    "a",\n    "vllm:b",  # gone\n]\n',
     'T = "vllm:%(a)s %% {b}" % m\nU = ("vllm:" "{x}").format(x=1)\nV = f"vllm" "{x}".format(x=1)\n',
     'print(("vllm:a"))\nassert x, "vllm:msg"\nraise E("vllm:" f"{e}") from None\nx: "vllm:ann" = "vllm:v"\n',
+    # PEP 701 (Python 3.12): compared for real where this interpreter's ast reads it.
+    'q = f"{"vllm:a"} {f\'{"vllm:b"}\'}"\nr = f"{x:{"w"}} vllm"\ns = f"""{\n    x  # vllm comment\n} vllm"""\n',
 ]
 
 

@@ -19,12 +19,12 @@ Rules get the module and its helpers as `document.python` (a `PythonInfo`).
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from typing import Any
 
 from migrator.formats.base import Document, ParseError, SiteNeeds, no_gc
-from migrator.formats.python_scan import compile_quietly
 from migrator.formats.python_sites import PROMQL_KEYS
 from migrator.formats.python_tree import NodeRef, PythonInfo, rule_callbacks, walk
 from migrator.model import LineIndex
@@ -44,6 +44,16 @@ def generated_reason(body: str) -> str | None:
     if match is None:
         return None
     return f"generated file (`{match['marker']}`): change what it is generated from and regenerate it"
+
+
+def compile_quietly(source: str) -> Any:
+    """Parse to an AST (never execute), without printing the SyntaxWarnings of the scanned code
+    (`"\\d"` escapes, `0x1for`) to the user's terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(source, "<check>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
 
 
 # What Python 3.11's parser says about PEP 701 f-strings (3.12), which libcst parses.

@@ -107,7 +107,9 @@ class PythonInfo:
             return _parens_back(text, start), _parens_forward(text, end)
         siblings = self._positioned(parent)
         p_start, p_end = self.positions.span(parent)
-        index = next(i for i, s in enumerate(siblings) if s is node)
+        index = next((i for i, s in enumerate(siblings) if s is node), None)
+        if index is None:  # not a child the tree walk recorded: no parentheses known
+            return [], []
         low = self.positions.span(siblings[index - 1])[1] if index else p_start
         high = self.positions.span(siblings[index + 1])[0] if index + 1 < len(siblings) else p_end
         opens = [i for i, c in reversed(significant(text, min(low, start), start))]
