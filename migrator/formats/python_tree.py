@@ -73,6 +73,14 @@ class PythonInfo:
     def outer_span(self, node: Any) -> Span:
         """The node's span including the parentheses that wrap it (and the space inside them)."""
         start, end = self.positions.span(node)
+        # What precedes the node on its own line is code, never a comment: unless it is a
+        # `(` (or the line holds nothing before the node), no parenthesis wraps it.
+        text = self.text
+        before = start - 1
+        while before >= 0 and text[before] in " \t":
+            before -= 1
+        if before >= 0 and text[before] not in "(\r\n":
+            return Span(start, end)
         opens, closes = self._wrapping(node, start, end)
         depth = min(len(opens), len(closes))
         if depth:
@@ -297,15 +305,15 @@ class WalkResult:
     collected: dict[str, list[NodeRef]] = field(default_factory=dict)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a node type's fields that may hold nodes, last first
 # Fields that never hold a node worth visiting (operators and contexts are shared singletons).
 _SKIPPED_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversion"})
 
 
-def _fields(kind: type) -> tuple[str, ...]:
+def _reversed_fields(kind: type) -> tuple[str, ...]:
     names = _FIELDS.get(kind)
     if names is None:
-        names = _FIELDS[kind] = tuple(n for n in kind._fields if n not in _SKIPPED_FIELDS)
+        names = _FIELDS[kind] = tuple(n for n in reversed(kind._fields) if n not in _SKIPPED_FIELDS)
     return names
 
 
@@ -396,18 +404,23 @@ def walk(
             if node.format_spec is not None:  # its fields, not the spec as a string of its own
                 children += [v for v in node.format_spec.values if type(v) is FormattedValue]
         else:
+            # Children are pushed last field first, so that they come off the stack in order.
             names = fields_of.get(kind)
             if names is None:
-                names = _fields(kind)
-            children = []
+                names = _reversed_fields(kind)
             for name in names:
                 value = getattr(node, name)
                 if type(value) is list:
-                    for item in value:
+                    for item in reversed(value):
                         if isinstance(item, AST):
-                            children.append(item)
+                            parents[id(item)] = node
+                            push_node(item)
+                            push_depth(depth)
                 elif isinstance(value, AST):
-                    children.append(value)
+                    parents[id(value)] = node
+                    push_node(value)
+                    push_depth(depth)
+            continue
         for child in reversed(children):
             parents[id(child)] = node
             push_node(child)
