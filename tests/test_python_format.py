@@ -92,6 +92,17 @@ def test_bom_and_crlf() -> None:
     assert raw_of(doc, site, 0, 1) == "\r\n"
 
 
+def test_form_feed_at_the_start_keeps_offsets_exact() -> None:
+    # libcst drops a leading form feed (its code round trip is not exact); `ast` does not.
+    src = '\x0cx = 1\n\x0c\nL = ( "vllm:prompt_tokens_recomputed" ,\n "b")\n'
+    doc = PythonHandler().parse("t.py", src, NEEDS)
+    site = only_site(doc)
+    assert site.value == "vllm:prompt_tokens_recomputed"
+    assert raw_of(doc, site, *name_range(site)) == NAME
+    fixed = apply_edits(src, list(site.context.container.removal))
+    assert ast.literal_eval(fixed.split("=", 2)[2].strip()) == ("b",)
+
+
 # ----------------------------------------------------------- f-strings and templates
 
 
