@@ -29,7 +29,7 @@ def cst_sites(text: str, needs: SiteNeeds) -> list[Any]:
     shift = 1 if text.startswith("\ufeff") else 0
     info = PythonInfo(text, cst.parse_module(text[shift:]), shift)
     builder = SiteBuilder(info, needs, generated_reason(text[shift:]))
-    return builder.build(walk(info, builder.wants, {}))
+    return builder.build(walk(info, builder.wants))
 
 
 # Replacements whose encodings the two builders must agree on (quotes, braces, escapes).

@@ -90,19 +90,8 @@ def _span_state_class(codegen_state: type) -> type:
     return CharSpanState
 
 
-@dataclass(slots=True)
-class NodeRef:
-    """A node a rule asked for, with its ancestors (outermost first) and where it is."""
-
-    node: Any
-    ancestors: tuple[Any, ...]
-    span: Span
-    locator: str
-    kind: str = ""  # what the rule's callback returned
-
-
 class PythonInfo:
-    """Helpers over one parsed module, shared by the handler and the Python rules."""
+    """Helpers over one module parsed by libcst, for its site builder."""
 
     def __init__(self, text: str, module: Any, shift: int = 0) -> None:
         self.text = text
@@ -180,9 +169,6 @@ class PythonInfo:
                 kind = "class"
         return f"{kind} {'.'.join(names)}" if names else "module"
 
-    def ref(self, node: Any, ancestors: tuple[Any, ...], kind: str = "") -> NodeRef:
-        return NodeRef(node, ancestors, self.span(node), self.locator(ancestors), kind)
-
     # -- clean removal of one element -------------------------------------------------
 
     def element_removal(self, collection: Any, index: int) -> tuple[Edit, ...] | None:
@@ -195,20 +181,8 @@ class PythonInfo:
             self.text, [(s.start, s.end) for s in spans], index, is_tuple=isinstance(collection, cst.Tuple)
         )
 
-    def argument_removal(self, call: Any, index: int) -> tuple[Edit, ...] | None:
-        """Edits removing argument `index` of a call; the argument list may become empty."""
-        spans = [self.span(a) for a in call.args]
-        open_paren = self.text.find("(", self.outer_span(call.func).end)
-        close_paren = self.span(call).end - 1
-        return element_removal_edits(
-            self.text, [(s.start, s.end) for s in spans], index, inside=(open_paren + 1, close_paren)
-        )
-
 
 # ----------------------------------------------------------------------------- the walk
-
-RuleCallback = Callable[[Any, PythonInfo, tuple[Any, ...]], Any]
-
 
 @dataclass(slots=True)
 class WalkResult:
@@ -216,27 +190,17 @@ class WalkResult:
     strings: list[tuple[Any, tuple[Any, ...]]] = field(default_factory=list)
     templates: dict[int, str] = field(default_factory=dict)  # id(string node) -> "format" | "percent"
     template_names: dict[str, str] = field(default_factory=dict)  # NAME used as NAME.format(...) / NAME % x
-    collected: dict[str, list[NodeRef]] = field(default_factory=dict)
 
 
-def walk(
-    info: PythonInfo,
-    wants_string: Callable[[Any, list[Any]], bool],
-    rule_callbacks: dict[type, list[tuple[str, RuleCallback]]],
-) -> WalkResult:
+def walk(info: PythonInfo, wants_string: Callable[[Any, list[Any]], bool]) -> WalkResult:
     """The single walk over the module. `wants_string(node, stack)` says whether a string
-    expression may become a site; `rule_callbacks` maps a libcst node class to the (rule code,
-    callback) pairs registered for it. Nodes come in field order, which is not always source
-    order (a function's decorators come after its body): consumers sort by position."""
+    expression may become a site. Nodes come in field order, which is not always source order
+    (a function's decorators come after its body): consumers sort by position."""
     import libcst as cst
 
     handlers, leaves = _format_handlers(cst)
-    if any(issubclass(kind, leaves) for kind in rule_callbacks):
-        leaves = ()  # a rule wants comments or whitespace: walk everything
-    walker = _Walker(info, handlers, leaves, rule_callbacks, wants_string)
+    walker = _Walker(info, handlers, leaves, wants_string)
     walker.visit(info.module)
-    for refs in walker.result.collected.values():
-        refs.sort(key=lambda ref: (ref.span.start, -ref.span.end))
     return walker.result
 
 
@@ -250,13 +214,11 @@ class _Walker:
         info: PythonInfo,
         handlers: dict[type, Any],
         leaves: tuple[type, ...],
-        rules: dict[type, list[tuple[str, RuleCallback]]],
         wants_string: Callable[[Any, list[Any]], bool],
     ) -> None:
         self.info = info
         self.handlers = handlers
         self.leaves = leaves
-        self.rules = rules
         self.wants_string = wants_string
         self.result = WalkResult()
         self.stack: list[Any] = []
@@ -269,13 +231,6 @@ class _Walker:
         handler = self.handlers.get(kind)
         if handler is not None:
             handler(self, node)
-        callbacks = self.rules.get(kind)
-        if callbacks is not None:
-            ancestors = tuple(self.stack)
-            for code, callback in callbacks:
-                found = callback(node, self.info, ancestors)
-                if found:
-                    self.result.collected.setdefault(code, []).append(self.info.ref(node, ancestors, found))
         self.stack.append(node)
         # Whether a child is a libcst node worth visiting (not a leaf) comes from a per-type
         # table: `isinstance` against libcst's abstract node class costs more than the walk.
@@ -383,16 +338,3 @@ def _format_handlers(cst: Any) -> tuple[dict[type, Any], tuple[type, ...]]:
     _CST_NODE = cst.CSTNode
     _HANDLERS_CACHE.append((handlers, leaves))
     return handlers, leaves
-
-
-def rule_callbacks(needs_python: Iterable[tuple[str, str, RuleCallback]]) -> dict[type, list[tuple[str, RuleCallback]]]:
-    """`SiteNeeds.python` entries by libcst node class."""
-    import libcst as cst
-
-    table: dict[type, list[tuple[str, RuleCallback]]] = {}
-    for class_name, code, callback in needs_python:
-        node_class = getattr(cst, class_name, None)
-        if not isinstance(node_class, type) or not issubclass(node_class, cst.CSTNode):
-            raise ValueError(f"rule {code} registers {class_name!r}, which is not a libcst node type")
-        table.setdefault(node_class, []).append((code, callback))
-    return table

@@ -142,7 +142,7 @@ class PythonHandler:
         builder = CstSiteBuilder(cst_info, needs, generated)
         try:
             with no_gc():
-                sites = builder.build(cst_walk(cst_info, builder.wants, {}))
+                sites = builder.build(cst_walk(cst_info, builder.wants))
         except RecursionError:
             raise ParseError("invalid Python: nesting too deep to analyse", 0) from None
         info, collected = None, {}
