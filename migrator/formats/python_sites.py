@@ -83,6 +83,8 @@ class SiteBuilder:
         self.mentioned: dict[int, bool] = {}  # id(node) -> its source or value has a needle
         # id(collection) -> (element values, element spans, outer span)
         self.collections: dict[int, tuple[Any, list[tuple[int, int]], Any]] = {}
+        # (id(parent), id(its field) or 0 for a call's positional arguments) -> id(item) -> index
+        self.indexes: dict[tuple[int, int], dict[int, int]] = {}
         # A needle in a literal's source is a needle in the file: without one, only escapes
         # and concatenation can make one, and decoded values are checked anyway.
         self.in_text = bool(needs.needles) and needs.mentions(info.text)
@@ -187,16 +189,16 @@ class SiteBuilder:
         kind = type(parent)
         if kind in _COLLECTIONS and not _is_slice_tuple(self.info, parent, grand):
             name = _COLLECTIONS[kind]
-            index = _index(parent.elts, expr)
+            index = self._index_in(parent, parent.elts, expr)
             place.detail = f"{owner or name}[{index}]"
             self._in_collection(place, parent, name, index, ancestors, level)
         elif kind is ast.Dict:
-            index = _index(parent.keys, expr)
+            index = self._index_in(parent, parent.keys, expr)
             if index is not None:
                 place.detail = f"{owner or 'dict'} key"
                 self._in_collection(place, parent, "dict-key", index, ancestors, level)
             else:
-                key = parent.keys[_index(parent.values, expr)]
+                key = parent.keys[self._index_in(parent, parent.values, expr)]
                 key_value = plain_string(key) if key is not None else None
                 if key is None:  # `{**"..."}`: not an entry of its own
                     place.plain = True
@@ -208,12 +210,29 @@ class SiteBuilder:
         elif (kind is ast.keyword or kind is ast.Starred) and type(grand) is ast.Call:
             self._argument(place, grand, parent.arg if kind is ast.keyword else None, None)
         elif kind is ast.Call and expr is not parent.func:
-            positional = [a for a in parent.args if type(a) is not ast.Starred]
-            self._argument(place, parent, None, _index(positional, expr))
+            self._argument(place, parent, None, self._position(parent, expr))
         else:
             place.plain = True
             place.detail = owner or ""
         return place
+
+    def _index_in(self, parent: Any, items: list[Any], node: Any) -> int | None:
+        """Where `node` is in `items` (a field of `parent`), from a table built once per
+        field: a literal of thousands of names must not cost a scan per name."""
+        key = (id(parent), id(items))
+        table = self.indexes.get(key)
+        if table is None:
+            table = self.indexes[key] = {id(item): i for i, item in enumerate(items) if item is not None}
+        return table.get(id(node))
+
+    def _position(self, call: Any, node: Any) -> int | None:
+        """The position of `node` among the call's positional arguments (`*x` not counted)."""
+        key = (id(call), 0)
+        table = self.indexes.get(key)
+        if table is None:
+            positional = [a for a in call.args if type(a) is not ast.Starred]
+            table = self.indexes[key] = {id(a): i for i, a in enumerate(positional)}
+        return table.get(id(node))
 
     def _argument(self, place: Place, call: Any, keyword: str | None, position: int | None) -> None:
         callee = self.info.dotted(call.func)
@@ -240,8 +259,8 @@ class SiteBuilder:
             place.owner = f"{(self.info.dotted(call.func) or 'call').rsplit('.', 1)[-1]}(...)"
         elif type(holder) is ast.Call and collection is not holder.func:
             place.owner = f"{(self.info.dotted(holder.func) or 'call').rsplit('.', 1)[-1]}(...)"
-        elif type(holder) is ast.Dict and _index(holder.values, collection) is not None:
-            key = holder.keys[_index(holder.values, collection)]
+        elif type(holder) is ast.Dict and self._index_in(holder, holder.values, collection) is not None:
+            key = holder.keys[self._index_in(holder, holder.values, collection)]
             key_value = plain_string(key) if key is not None else None
             place.owner = key_value if key_value is not None else place.assigned_to
         else:
@@ -343,13 +362,6 @@ def quotes_source(value: str, place: Any) -> bool:
         if last in _PATCH_WHOLE_NAMES or _PATCH_NAME_WORDS & set(last.split("_")):
             return True
     return False
-
-
-def _index(items: list[Any], node: Any) -> int | None:
-    for i, item in enumerate(items):
-        if item is node:
-            return i
-    return None
 
 
 def _is_slice_tuple(info: PythonInfo, node: Any, parent: Any) -> bool:

@@ -58,7 +58,8 @@ class PythonInfo:
         # id(node) -> its parent, filled by the walk (a dict, not an attribute on the nodes,
         # so that the tree stays free of reference cycles and goes when the document goes).
         self.parents: dict[int, Any] = {}
-        self._children: dict[int, list[Any]] = {}
+        self._children: dict[int, tuple[list[Any], dict[int, int]]] = {}
+        self._own: dict[int, set[int]] = {}
 
     positions_resolved = True  # positions come with the tree: nothing is computed lazily
 
@@ -113,9 +114,9 @@ class PythonInfo:
             # Inside an f-string field (older interpreters give field parts no positions of
             # their own; fields hold no comments): read outward from the node.
             return _parens_back(text, start), _parens_forward(text, end)
-        siblings = self._positioned(parent)
+        siblings, where = self._positioned(parent)
         p_start, p_end = self.positions.span(parent)
-        index = next((i for i, s in enumerate(siblings) if s is node), None)
+        index = where.get(id(node))
         if index is None:  # not a child the tree walk recorded: no parentheses known
             return [], []
         low = self.positions.span(siblings[index - 1])[1] if index else p_start
@@ -129,17 +130,27 @@ class PythonInfo:
             closes = [i for i in closes if i not in own]
         return opens, closes
 
-    def _positioned(self, parent: Any) -> list[Any]:
+    def _positioned(self, parent: Any) -> tuple[list[Any], dict[int, int]]:
+        """The parent's positioned children in source order, and each one's index (a list
+        literal of 20,000 names must not cost a scan per element)."""
         key = id(parent)
-        children = self._children.get(key)
-        if children is None:
+        found = self._children.get(key)
+        if found is None:
             children = positioned_children(parent)
             children.sort(key=lambda n: self.positions.span(n))
-            self._children[key] = children
-        return children
+            found = self._children[key] = (children, {id(c): i for i, c in enumerate(children)})
+        return found
 
     def _own_parens(self, parent: Any) -> set[int]:
-        """The parentheses of a call's (or class's) argument list."""
+        """The parentheses of a call's (or class's) argument list (once per parent: finding
+        them reads the whole argument list)."""
+        key = id(parent)
+        own = self._own.get(key)
+        if own is None:
+            own = self._own[key] = self._find_own_parens(parent)
+        return own
+
+    def _find_own_parens(self, parent: Any) -> set[int]:
         if isinstance(parent, ast.Call):
             func_end = self.positions.span(parent.func)[1]
             end = self.positions.span(parent)[1]
