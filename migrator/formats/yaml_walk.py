@@ -13,7 +13,7 @@ from typing import Any, Callable
 from migrator.formats.base import ParseError, RulePlace, SiteContext, SiteKind, SiteNeeds, guess_kind
 from migrator.formats.yaml_compose import Mapping, Scalar, Sequence, compose_documents
 from migrator.formats.yaml_containers import Containers
-from migrator.formats.yaml_generated import CONTROLLER_GEN_ANNOTATION, controller_gen_reason
+from migrator.formats.generated import CONTROLLER_GEN_ANNOTATION, controller_gen_reason
 from migrator.formats.yaml_rules import RuleFileWalk, is_rule_groups
 from migrator.formats.yaml_scalars import ScalarMap, map_scalar
 from migrator.formats.yaml_sites import EncodeError, Layer, SiteFactory, child_path, mapping_keys, str_value
