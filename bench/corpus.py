@@ -25,9 +25,14 @@ SAMPLES = REPO / "samples"
 REMOVED_NEEDLE = "prompt_tokens_recomputed"
 
 # Rewrites that turn a sample into a file with nothing for the tool to find, not even the
-# anchors its prefilter scans for: a repository that watches vLLM, but none of the removed or
-# changed metrics. Longer spellings first.
+# anchors its prefilter scans for: most files of a large repository never mention vLLM, so
+# the no-hit tree speaks of another serving engine (`tgi:`). Longer spellings first.
 _NEUTRALISE = (
+    ("vllm", "tgi"),
+    ("vLLM", "TGI"),
+    ("VLLM", "TGI"),
+    ("Vllm", "Tgi"),
+    ("update_from_output", "update_from_step"),
     ("prompt_tokens_by_source", "generation_tokens"),
     ("num_cached_tokens", "num_prefill_tokens"),
     ("prompt_tokens", "input_tokens"),
@@ -37,9 +42,12 @@ _NEUTRALISE = (
     ("RECOMPUTED", "PREEMPTED"),
     ("recompute", "preempt"),
     ("Recompute", "Preempt"),
+    ("recomput", "preempt"),
+    ("Recomput", "Preempt"),
+    ("RECOMPUT", "PREEMPT"),
 )
 # What no file of the no-hit tree may contain, besides the anchors the run asks of the tool.
-FORBIDDEN_IN_NO_HIT = ("recomputed", "prompt_tokens", "cached_tokens")
+FORBIDDEN_IN_NO_HIT = ("vllm", "recomput", "Recomput", "prompt_tokens", "cached_tokens")
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,16 @@ def _neutralise(text: str) -> str:
     return text
 
 
+_WINDOW = re.compile(r"\[(\d+)([smhd])\]")
+
+
+def _vary_windows(text: str, rng: random.Random) -> str:
+    """Every range window (`[5m]`) gets a length of its own. Copies of a few dozen sample
+    queries would otherwise repeat verbatim thousands of times and every per-expression cache
+    of the tool would hit: a real repository's queries are mostly distinct."""
+    return _WINDOW.sub(lambda m: f"[{rng.randint(2, 240)}m]", text)
+
+
 class _Dashboards:
     """Dashboard shells (everything but the panels) and a pool of panels from the JSON samples."""
 
@@ -99,7 +117,7 @@ class _Dashboards:
         doc["panels"] = [self._panel(rng, n, panels) for n in range(panels)]
         if index % 10 == 3:  # as exported by Grafana's HTTP API
             doc = {"dashboard": doc, "meta": {"slug": f"vllm-{index}", "folderTitle": "Inference", "version": doc["version"]}}
-        text = json.dumps(doc, indent=2 if index % 4 else 4) + "\n"
+        text = _vary_windows(json.dumps(doc, indent=2 if index % 4 else 4) + "\n", rng)
         if index % 5 == 1:  # Grafana's Go encoder escapes HTML characters inside strings
             text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         if index % 10 == 7:
@@ -139,7 +157,7 @@ class _PythonModules:
         chosen = rng.sample(self.bodies, min(parts, len(self.bodies)))
         docs = " ".join(doc for doc, _ in chosen)
         body = "\n\n\n".join(f"# --- part {k} of service {index}\n{b}" for k, (_, b) in enumerate(chosen))
-        text = f'"""Service {index}: {docs}"""\n\nfrom __future__ import annotations\n\n{body}\n'
+        text = _vary_windows(f'"""Service {index}: {docs}"""\n\nfrom __future__ import annotations\n\n{body}\n', rng)
         compile(text, f"module{index}.py", "exec")  # a corpus of broken modules would measure VMM000
         return text
 
@@ -165,6 +183,9 @@ class _RuleFiles:
                 self.groups.extend("  - name: " + g.rstrip("\n") + "\n" for g in text[len("groups:\n  - name: ") :].split("\n  - name: "))
 
     def build(self, rng: random.Random, index: int, groups: int) -> str:
+        return _vary_windows(self._text(rng, index, groups), rng)
+
+    def _text(self, rng: random.Random, index: int, groups: int) -> str:
         if self.whole and index % 8 == 5:
             return f"# vLLM rules for cluster {index}\n" + self.whole[index % len(self.whole)].replace("vllm", f"vllm-c{index}", 1)
         chosen = [rng.choice(self.groups) for _ in range(groups)]
@@ -274,7 +295,7 @@ def no_hit_tree(root: Path, files: int, seed: int, anchors: tuple[str, ...]) -> 
         size = 0
         for i in range(files):
             suffix, make = makers[i % len(makers)]
-            text = make(i)
+            text = _neutralise(make(i))  # the shells name vLLM in uids and titles too
             bad = [n for n in forbidden if n in text]
             if bad:
                 raise AssertionError(f"no-hit file {i}{suffix} contains {bad}: extend _NEUTRALISE")

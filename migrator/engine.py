@@ -33,6 +33,7 @@ class LintResult:
     findings: list[Finding]
     # Series this file records from metrics that no longer exist (declared by VMM003).
     dead_series: frozenset[str] = frozenset()
+    suppressions: "Suppressions | None" = None
 
 
 @dataclass(slots=True)
@@ -42,6 +43,8 @@ class FixResult:
     fixed: list[Finding]
     passes: int
     dead_series: frozenset[str] = frozenset()
+    # The lint of the final text, when one was run (not when findings were moved past edits).
+    lint: LintResult | None = None
 
 
 def parse_error_finding(path: str, text: str, err: ParseError) -> Finding:
@@ -137,6 +140,11 @@ def _rules_and_needs(
     return rules, site_needs(rules, fmt, settings)
 
 
+def enabled_rules(settings: Settings, fmt: str, path: str | None = None) -> tuple[Rule, ...]:
+    """The rules `settings` enable for files of `fmt` (at `path`: minus its per-file ignores)."""
+    return _enabled_rules(settings, fmt, settings.ignored_for_path(path) if path else ())[0]
+
+
 def needs_for(settings: Settings, fmt: str) -> SiteNeeds:
     """What the rules enabled by `settings` need from the handler of `fmt`."""
     return _enabled_rules(settings, fmt, ())[1]
@@ -154,11 +162,20 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
             PARSE_ERROR_CODE.startswith(c) for c in ignored
         )
         return LintResult(None, [finding] if enabled else [])
+    return lint_document(document, settings, rules)
+
+
+def lint_document(
+    document: Document, settings: Settings, rules: tuple[Rule, ...], suppressions: "Suppressions | None" = None
+) -> LintResult:
+    """Run `rules` on a parsed document; `suppressions` when they were read from the document
+    earlier (a cross-file view no longer has what YAML node scopes are computed from)."""
     ctx = RuleContext(document, settings)
     findings: list[Finding] = []
     for rule in rules:
         findings.extend(rule.check(ctx))
-    suppressions = Suppressions.for_document(document)
+    if suppressions is None:
+        suppressions = Suppressions.for_document(document)
     lines = document.lines
     findings = [
         f
@@ -168,7 +185,28 @@ def lint_text(path: str, text: str, settings: Settings, fmt: str) -> LintResult:
     if document.fix_ceiling is not None:
         findings = [_capped(f, document.fix_ceiling) for f in findings]
     findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
-    return LintResult(document, _dedupe(findings), frozenset(ctx.dead_series))
+    return LintResult(document, _dedupe(findings), frozenset(ctx.dead_series), suppressions)
+
+
+def cross_file_view(document: Document) -> Document:
+    """What the cross-file pass needs of a parsed document, small and picklable (it travels back
+    from a worker): its text, its PromQL sites (positions and rule/dashboard context, no edit
+    machinery), its rules. Rules that only report (VMM004) run on it without parsing again."""
+    from migrator.formats.base import Site, SiteContext, SiteKind
+
+    sites = []
+    for site in document.sites:
+        if site.kind not in (SiteKind.PROMQL, SiteKind.GRAFANA_QUERY):
+            continue
+        if type(site).to_file is Site.to_file:
+            base, offsets = site.base, site.offsets
+        else:  # an embedded document's site maps through its outer file
+            base, offsets = 0, [site.to_file(i) for i in range(len(site.value) + 1)]
+        context = SiteContext(rule=site.context.rule, grafana=site.context.grafana, field=site.context.field)
+        sites.append(Site(value=site.value, kind=site.kind, locator=site.locator, base=base, offsets=offsets,
+                          editable=False, context=context))
+    return Document(path=document.path, text=document.text, format=document.format, sites=sites,
+                    rules=list(document.rules))
 
 
 def _capped(finding: Finding, ceiling: Applicability) -> Finding:
@@ -293,10 +331,64 @@ def fix_text(path: str, text: str, settings: Settings, fmt: str, *, unsafe: bool
             break
         text, applied = candidate
         fixed.extend(applied)
+        # One parse per file when it can be proven enough: fixes that only swap text in place
+        # (renames, a removed list entry) leave every other finding where the edits move it.
+        shifted = _shifted(result.findings, applied, unsafe)
+        if shifted is not None:
+            return FixResult(text=text, findings=shifted, fixed=fixed, passes=passes, dead_series=result.dead_series)
         result = lint_text(path, text, settings, fmt)
     return FixResult(
-        text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series
+        text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series, lint=result
     )
+
+
+def _shifted(findings: list[Finding], applied: list[Finding], unsafe: bool) -> list[Finding] | None:
+    """The findings a lint of the fixed text would give, by moving the unfixed ones past the
+    applied edits — or None when that cannot be known without linting again: a fix that
+    restructures its scope (term elimination), a fix left for another pass, or a finding that
+    touches an edit."""
+    if any(f.fix is not None and f.fix.scope is not None for f in applied):
+        return None
+    done = {id(f) for f in applied}
+    remaining = [f for f in findings if id(f) not in done]
+    if any(f.fix is not None and f.fix.applies_at(unsafe) for f in remaining):
+        return None  # deferred: it overlapped an applied fix, and needs the fixed text
+    edits = sorted((e for f in applied for e in _edits(f.fix)), key=lambda e: e.span.start)
+    ends = [e.span.end for e in edits]
+    shifts = [0]
+    for e in edits:
+        shifts.append(shifts[-1] + len(e.content) - (e.span.end - e.span.start))
+
+    def move(p: int) -> int:
+        i = bisect.bisect_right(ends, p)  # edits that end at or before p
+        if i < len(edits) and edits[i].span.start < p:
+            raise _Ambiguous  # p lies inside an edit
+        if i and edits[i - 1].span.start == edits[i - 1].span.end == p:
+            raise _Ambiguous  # an insertion exactly here: before or after the finding?
+        return p + shifts[i]
+
+    def span(s: Span) -> Span:
+        return Span(move(s.start), move(s.end))
+
+    moved: list[Finding] = []
+    try:
+        for f in remaining:
+            fix = f.fix
+            if fix is not None:
+                fix = replace(
+                    fix,
+                    edits=tuple(Edit(span(e.span), e.content) for e in fix.edits),
+                    scope=span(fix.scope) if fix.scope is not None else None,
+                    rewrite=None,  # the whole-expression record may predate another applied rename
+                )
+            moved.append(replace(f, span=span(f.span), fix=fix))
+    except _Ambiguous:
+        return None
+    return moved
+
+
+class _Ambiguous(Exception):
+    pass
 
 
 def _apply_validated(handler, text: str, chosen: list[Finding]):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Severity(enum.IntEnum):
@@ -167,6 +168,10 @@ class FileResult:
     note: str | None = None  # e.g. "skipped: binary file"
     # Series this file records from the removed metric (VMM003); they die with it.
     dead_series: frozenset[str] = frozenset()
+    # What the cross-file pass reuses of the lint of the final text (`engine.cross_file_view`
+    # and the suppressions read from it), so a file is not parsed again for the dead series.
+    view: Any = None
+    suppressions: Any = None
 
     @property
     def fixed_count(self) -> int:

@@ -153,6 +153,15 @@ def status_words(status: NameStatus, target: Target) -> str:
     return "current"
 
 
+def what_instead(change: Change | None) -> str:
+    """`; use `new` (same values, from v0.9.2)` for a rename, the catalogue's advice otherwise."""
+    if change is None:
+        return ""
+    if change.replacement is not None:  # only renames carry one: the values are the same
+        return f"; use `{change.replacement.name}` (same values, from v{change.replacement.first_version})"
+    return f"; {change.advice}" if change.advice else ""
+
+
 def replacement_available(change: Change, target: Target) -> bool:
     """Whether the replacement of a rename exists at the target (a fix is offered only then)."""
     if change.replacement is None:
@@ -217,6 +226,13 @@ def removal_fix(
         tuple(container.removal),
         scope=container.span,
     )
+
+
+def report(ctx: "RuleContext", rule, dh: DataHit, message: str, fix: Fix | None = None):  # type: ignore[no-untyped-def]
+    """The finding for a name written as data: at its site, or in the raw text no site covers."""
+    if dh.site is None:
+        return ctx.finding(rule, dh.span(), message, fix=fix)
+    return ctx.site_finding(rule, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
 
 
 def iter_data_hits(ctx: "RuleContext", kinds: set[ChangeKind], statuses: set[Status]) -> Iterator[DataHit]:

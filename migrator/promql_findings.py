@@ -39,6 +39,31 @@ def analysed_sites(ctx) -> list[tuple[Site, "Analysis"]]:  # type: ignore[no-unt
     return ctx.memo("promql-analyses", compute)
 
 
+def dead_series_sites(ctx) -> list[tuple[Site, "Analysis"]]:  # type: ignore[no-untyped-def]
+    """The PromQL sites that name a series recorded from a removed metric, analysed exactly as
+    `analysed_sites` would (the same cached analysis when both run). The cross-file pass runs
+    only the dead-series rule, so it analyses these sites and not every vLLM query again."""
+
+    def compute() -> list[tuple[Site, Analysis]]:
+        dead = ctx.settings.dead_series
+        if not dead:
+            return []
+        if "promql-analyses" in ctx.cache:  # another rule analysed every site already
+            return [(site, a) for site, a in analysed_sites(ctx) if any(d in site.value for d in dead)]
+        from migrator.promql.references import analyse
+
+        settings = ctx.settings
+        prefixes = tuple(settings.metric_prefixes)
+        records = frozenset(r.name for r in ctx.doc.rules if r.kind == "record" and r.name)
+        return [
+            (site, analyse(site.value, prefixes, dead, site.kind is SiteKind.GRAFANA_QUERY, settings.target, records))
+            for site in ctx.doc.sites
+            if site.kind in PROMQL_KINDS and any(d in site.value for d in dead)
+        ]
+
+    return ctx.memo("promql-analyses-of-dead-series", compute)
+
+
 def references(ctx) -> Iterator[tuple[Site, "Analysis", "Reference"]]:  # type: ignore[no-untyped-def]
     for site, analysis in analysed_sites(ctx):
         for ref in analysis.references:
@@ -249,3 +274,25 @@ def only_stale(ref: "Reference", kinds: set) -> bool:  # type: ignore[type-arg]
     """The regex selects stale names of `kinds` and nothing that exists at the target."""
     stale = regex_stale(ref)
     return bool(stale) and not regex_live(ref) and all(n.status.change.kind in kinds for n in stale)
+
+
+def unknown_names(ctx):  # type: ignore[no-untyped-def]
+    """`vllm:` names in PromQL that no release exposed and no program around vLLM is known to
+    publish, with the catalogue names they resemble (VMM013 reports those with a near miss,
+    VMM016 the others): (site, reference, prefix as written, near misses)."""
+    from migrator.reference.catalogue import catalogue
+    from migrator.reference.spellings import split_prefix
+
+    def compute():  # type: ignore[no-untyped-def]
+        cat = catalogue()
+        prefixes = tuple(ctx.settings.metric_prefixes)
+        found = []
+        for site, _analysis, ref in references(ctx):
+            if ref.kind != "unknown":
+                continue
+            prefix, stem = split_prefix(ref.written, prefixes)
+            if cat.canonical_prefix + stem not in cat.ecosystem:
+                found.append((site, ref, prefix, cat.close_names(stem)))
+        return found
+
+    return ctx.memo("unknown-names", compute)

@@ -49,7 +49,14 @@ class Rule:
         return ()
 
     def needles(self, settings: "Settings") -> tuple[str, ...]:
+        """What a *file* must contain for this rule to find anything in it (the prefilter)."""
         return self.needle_words
+
+    def site_needles(self, settings: "Settings") -> tuple[str, ...]:
+        """What a string outside the places known to hold PromQL must contain to become a site
+        for this rule (the formats' needles); the file-level needles unless a rule needs more
+        strings of a file it already reads (prose words, say)."""
+        return self.needles(settings)
 
     @classmethod
     def docs(cls) -> str:
@@ -193,7 +200,7 @@ def site_needs(rules: Iterable[Rule], fmt: str, settings: "Settings") -> "SiteNe
     python_words: list[tuple[str, tuple[str, ...]]] = []
     for rule in rules:
         words = tuple(rule.needles(settings))
-        needles.update(words)
+        needles.update(rule.site_needles(settings))
         if fmt == "python" and rule.python_nodes:
             for node_type, method in rule.python_nodes.items():
                 python.append((node_type, rule.code, getattr(rule, method)))

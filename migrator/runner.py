@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -50,12 +51,13 @@ class RunReport:
 def prefilter_needles(settings: Settings, fmt: str | None = None) -> tuple[bytes, ...]:
     """Bytes at least one of which any file with a possible finding contains: what the enabled
     rules need (for `fmt`, or for every format when the format is only known after reading)."""
-    from migrator.engine import needs_for
+    from migrator.engine import enabled_rules
 
     formats = (fmt,) if fmt is not None else ("json", "yaml", "python", "text")
     words: set[str] = set()
     for f in formats:
-        words.update(needs_for(settings, f).needles)
+        for rule in enabled_rules(settings, f):
+            words.update(rule.needles(settings))
     words.update(settings.dead_series)
     minimal = {w for w in words if not any(o != w and o in w for o in words)}
     return tuple(sorted(w.encode() for w in minimal))
@@ -81,15 +83,16 @@ class _Needles:
         return self.unknown if ext in ("", ".tpl") else self.by_format["text"]
 
 
-def worth_parsing(data: bytes, needles: tuple[bytes, ...]) -> bool:
+def worth_parsing(data: bytes, needles: tuple[bytes, ...], settings: Settings) -> bool:
     """Whether a file that contains a needle can hold a finding: the vLLM anchor counts only
-    where a metric name follows it (`import vllm.engine` and `vllm/vllm-openai:latest` do not)."""
+    where a metric name follows it that is not a current, unchanged series at the target
+    (`import vllm.engine`, `vllm/vllm-openai:latest`, `vllm:num_requests_running` do not)."""
     from migrator.reference.spellings import ANCHOR, bytes_mention
 
     anchor = ANCHOR.encode()
     for needle in needles:
         if needle == anchor:
-            if bytes_mention(data):
+            if bytes_mention(data, settings.target):
                 return True
         elif needle in data:
             return True
@@ -110,10 +113,14 @@ def process_text(display: str, text: str, settings: Settings, options: RunOption
         if outcome.text != text:
             result.fixed = outcome.text
         result.dead_series = outcome.dead_series
+        lint = outcome.lint  # None when the findings were moved past the edits: no view then
     else:
         lint = engine.lint_text(display, text, settings, fmt)
         result.findings = lint.findings
         result.dead_series = lint.dead_series
+    if lint is not None and lint.document is not None:
+        result.view = engine.cross_file_view(lint.document)
+        result.suppressions = lint.suppressions
     return result
 
 
@@ -139,19 +146,18 @@ def run(
     files = list(discover(paths, settings, force_exclude=options.force_exclude, on_temp_file=on_temp_file,
                           on_error=on_error))
     report.files_scanned = len(files)
-    needles = _Needles(settings)
     # Files named on the command line may be symbolic links the user asked for: read through.
-    named = {os.path.normpath(os.path.join(cwd, p)) for p in paths}
+    named = frozenset(os.path.normpath(os.path.join(cwd, p)) for p in paths)
+    work = _Work(cwd, settings, options, _Needles(settings), named)
     by_path: dict[str, tuple[str, FileResult]] = {}
-    for number, path in enumerate(files, 1):
-        if on_file is not None:
-            on_file(number, len(files))
-        result = _process_file(path, cwd, settings, options, needles, report, follow=path in named)
-        display = result.path if result is not None else ""
-        if result is not None and (result.findings or result.changed or result.note or result.dead_series):
-            by_path[display] = (path, result)
+    for path, result in work.map(files, report, on_file):
+        if result.findings or result.changed or result.note or result.dead_series or result.view is not None:
+            by_path[result.path] = (path, result)
 
-    report.lint_settings = _cross_file_passes(files, cwd, by_path, settings, options, report, named)
+    report.lint_settings = _cross_file_passes(files, work, by_path, report)
+    for result in [r for _, r in by_path.values()]:
+        result.view = result.suppressions = None  # done with them: free the memory
+    by_path = {k: v for k, v in by_path.items() if v[1].findings or v[1].changed or v[1].note}
 
     if options.fix and options.write:
         for path, result in by_path.values():
@@ -164,6 +170,94 @@ def run(
     report.results.sort(key=lambda r: r.path)
     report.errors = list(dict.fromkeys(report.errors))  # a file retried by a cross-file pass
     return report
+
+
+# Below this many files a pool costs more than it saves (pre-commit passes a handful).
+POOL_MIN_FILES = 200
+_CHUNK_FILES = 64
+
+
+class _Work:
+    """The per-file work of a run (prefilter, decode, lint or fix), in this process or spread
+    over a pool of forked workers: each file is independent until the cross-file pass, and
+    results come back in the order of the file list, so output stays deterministic."""
+
+    def __init__(self, cwd: str, settings: Settings, options: RunOptions, needles: "_Needles",
+                 named: frozenset[str]) -> None:
+        self.cwd, self.settings, self.options, self.needles, self.named = cwd, settings, options, needles, named
+
+    def one(self, path: str, errors: list[str]) -> FileResult | None:
+        return _process_file(path, self.cwd, self.settings, self.options, self.needles, errors,
+                             follow=path in self.named)
+
+    def map(self, files: list[str], report: RunReport,
+            on_file: Callable[[int, int], None] | None = None) -> Iterable[tuple[str, FileResult]]:
+        workers = _pool_size(len(files))
+        if workers < 2:
+            for number, path in enumerate(files, 1):
+                if on_file is not None:
+                    on_file(number, len(files))
+                result = self.one(path, report.errors)
+                if result is not None:
+                    yield path, result
+            return
+        yield from self._map_in_pool(files, report, on_file, workers)
+
+    def _map_in_pool(self, files, report, on_file, workers):  # type: ignore[no-untyped-def]
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _WORK
+        _WORK = self  # forked workers inherit it: nothing to pickle but paths and results
+        # A few chunks per worker: enough to even out slow files, few enough that the per-task
+        # cost (pickling paths and results) stays out of the way.
+        size = max(_CHUNK_FILES, -(-len(files) // (workers * 4)))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        done = 0
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint)
+        try:
+            for chunk, (results, errors) in zip(chunks, pool.map(_work_chunk, chunks)):
+                report.errors.extend(errors)
+                for path, result in zip(chunk, results):
+                    if result is not None:
+                        yield path, result
+                done += len(chunk)
+                if on_file is not None:
+                    on_file(done, len(files))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+
+_WORK: _Work | None = None
+
+
+def _work_chunk(chunk: list[str]) -> tuple[list[FileResult | None], list[str]]:
+    assert _WORK is not None
+    errors: list[str] = []
+    return [_WORK.one(path, errors) for path in chunk], errors
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's to handle (it stops the pool and exits 130); a worker that
+    # raised KeyboardInterrupt too would print a traceback for each task it had.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool_size(files: int) -> int:
+    if files < POOL_MIN_FILES or not sys.platform.startswith("linux"):
+        return 1  # fork is cheap and safe here; elsewhere the in-process loop is the fallback
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    env = os.environ.get("VLLM_METRICS_MIGRATOR_JOBS")
+    if env and env.isdigit():
+        cores = int(env)
+    return max(1, min(cores, 8))
 
 
 def write_result(path: str, result: FileResult) -> None:
@@ -199,14 +293,14 @@ def _stale_temp_note(path: str, remove: bool) -> str | None:
 
 
 def _process_file(
-    path: str, cwd: str, settings: Settings, options: RunOptions, needles: _Needles, report: RunReport,
+    path: str, cwd: str, settings: Settings, options: RunOptions, needles: _Needles, errors: list[str],
     *, follow: bool = False,
 ) -> FileResult | None:
     wanted = needles.for_path(path)
     try:
         data = read_if_contains(path, wanted, follow=follow)
     except OSError as err:
-        report.errors.append(f"{printable(display_path(path, cwd))}: cannot read: {err.strerror}")
+        errors.append(f"{printable(display_path(path, cwd))}: cannot read: {err.strerror}")
         return None
     if data is None:
         return None
@@ -215,7 +309,7 @@ def _process_file(
     if encoding is not None:
         # read_if_contains found a needle in the decoded text: say why it is not checked.
         return FileResult(path=display, note=f"skipped: {encoding.upper()} text; convert it to UTF-8 to check it")
-    if not worth_parsing(data, wanted):
+    if not worth_parsing(data, wanted, settings):
         return None
     if looks_binary(data):
         return FileResult(path=display, note="skipped: binary file")
@@ -225,41 +319,61 @@ def _process_file(
     return process_text(display, text, settings, options)
 
 
+# The rule that reports users of series recorded from removed metrics; it needs the run's dead
+# series, known only once every file was seen, and may declare more (a record of a record).
+DEAD_SERIES_CODE = "VMM004"
+
+
 def _cross_file_passes(
-    files: list[str],
-    cwd: str,
-    by_path: dict[str, tuple[str, FileResult]],
-    settings: Settings,
-    options: RunOptions,
-    report: RunReport,
-    named: set[str],
+    files: list[str], work: _Work, by_path: dict[str, tuple[str, FileResult]], report: RunReport
 ) -> Settings:
-    """Series recorded from the removed metric die with it (VMM003); their users anywhere in the
-    run are findings too (VMM004). Recording rules can chain, so repeat until nothing new dies."""
+    """Series recorded from a removed metric die with it (VMM003); their users anywhere in the
+    run are findings too (VMM004). Only what can be affected is looked at again, and only by
+    that rule: files that mention a newly dead name. Recording rules chain, so repeat until
+    nothing new dies."""
+    settings, options = work.settings, work.options
     dead: set[str] = set()
     for _, result in by_path.values():
         dead.update(result.dead_series)
     checked: frozenset[str] = frozenset()
     dead_settings = settings
+    if not dead or not settings.rule_enabled(DEAD_SERIES_CODE):
+        return dead_settings
     while dead - checked:
         new = dead - checked
         checked = frozenset(dead)
         dead_settings = settings.with_overrides(dead_series=checked)
+        only_dead = dead_settings.with_overrides(select=(DEAD_SERIES_CODE,))
         names = tuple(n.encode() for n in new)
-        needles = _Needles(settings, names)
+        unseen: list[str] = []
         for path in files:
-            display = display_path(path, cwd)
+            display = display_path(path, work.cwd)
             current = by_path.get(display)
-            if current is not None and current[1].original is not None:
-                text = current[1].fixed if current[1].fixed is not None else current[1].original
-                if not _contains_any(text.encode(), names):
-                    continue
-                relinted = engine.lint_text(display, text, dead_settings, detect_format(display, text[:512]))
-                current[1].findings = relinted.findings
-                dead.update(relinted.dead_series)
+            if current is None or current[1].original is None:
+                unseen.append(path)
                 continue
-            result = _process_file(path, cwd, dead_settings, options, needles, report, follow=path in named)
-            if result is not None and (result.findings or result.note):
-                by_path[display] = (path, result)
+            result = current[1]
+            text = result.fixed if result.fixed is not None else result.original
+            if not _contains_any(text.encode(), names):
+                continue
+            if result.view is not None:  # what the first pass parsed: no second parse
+                rules = engine.enabled_rules(only_dead, result.view.format, display)
+                relinted = engine.lint_document(result.view, only_dead, rules, result.suppressions)
+            else:
+                relinted = engine.lint_text(display, text, only_dead, detect_format(display, text[:512]))
+            result.findings = _merged(result.findings, relinted.findings)
+            dead.update(relinted.dead_series)
+        # Files no rule needed so far: read again, for the dead names only.
+        again = _Work(work.cwd, only_dead, RunOptions(fix=False, force_exclude=options.force_exclude),
+                      _Needles(settings, names), work.named)
+        for path, result in again.map(unseen, report):
+            if result.findings or result.note:
+                by_path[result.path] = (path, result)
                 dead.update(result.dead_series)
     return dead_settings
+
+
+def _merged(findings: list, dead_findings: list) -> list:  # type: ignore[type-arg]
+    """A file's findings with those of the dead-series rule replaced by a newer run of it."""
+    kept = [f for f in findings if f.code != DEAD_SERIES_CODE]
+    return sorted(kept + list(dead_findings), key=lambda f: (f.span.start, f.span.end, f.code))

@@ -51,7 +51,7 @@ class RemovedMetricInPromql(Rule):
     name = "removed-metric-in-promql"
     severity = Severity.ERROR
     fix_availability = "sometimes"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):

@@ -36,7 +36,7 @@ class AbsentRemovedMetric(Rule):
     name = "absent-removed-metric"
     severity = Severity.ERROR
     fix_availability = "display-only"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):

@@ -1,7 +1,8 @@
 import re
+from functools import lru_cache
 
 from migrator.model import Applicability, Fix, Severity, Span
-from migrator.promql_findings import references
+from migrator.promql_findings import dead_series_sites, rule_kind
 from migrator.rule import Rule
 
 
@@ -51,28 +52,39 @@ class DependentOfDeadSeries(Rule):
             return
         fix = Fix(Applicability.DISPLAY_ONLY, "Fix or delete the recording rule first, then this use")
         explained = []
-        for site, _analysis, ref in references(ctx):
-            if ref.kind != "dead-series":
-                continue
-            finding = ctx.site_finding(
-                self, site, ref.start, ref.end,
-                f"`{ref.written}` is recorded from a metric vLLM removed (see the recording rule's VMM003 "
-                "finding): it has no data on your target release",
-                fix=fix,
-            )
-            explained.append(finding.span)
-            yield finding
+        for site, analysis in dead_series_sites(ctx):
+            for ref in analysis.references:
+                if ref.kind == "dead-series":
+                    yield self._use(ctx, site, ref, fix, explained)
         # Outside PromQL the tool understands (a runbook, a Python constant, a panel link), the
         # name is still a reference to a series that stops.
         records = {r.name for r in ctx.doc.rules if r.kind == "record"}
-        for name in sorted(ctx.settings.dead_series):
-            for match in re.finditer(rf"(?<![\w:]){re.escape(name)}(?![\w:])", ctx.doc.text):
-                span = Span(match.start(), match.end())
-                if name in records or any(e.start <= span.start and span.end <= e.end for e in explained):
-                    continue  # the recording rule's own `record:` name, or reported above
-                yield ctx.finding(
-                    self, span,
-                    f"`{name}` names a series recorded from a metric vLLM removed: it has no data on your "
-                    "target release",
-                    fix=fix,
-                )
+        for match in _mentions(ctx.settings.dead_series).finditer(ctx.doc.text):
+            span = Span(match.start(), match.end())
+            if match.group() in records or any(e.start <= span.start and span.end <= e.end for e in explained):
+                continue  # the recording rule's own `record:` name, or reported above
+            yield ctx.finding(
+                self, span,
+                f"`{match.group()}` names a series recorded from a metric vLLM removed: it has no data on your "
+                "target release",
+                fix=fix,
+            )
+
+    def _use(self, ctx, site, ref, fix, explained):
+        finding = ctx.site_finding(
+            self, site, ref.start, ref.end,
+            f"`{ref.written}` is recorded from a metric vLLM removed (see the recording rule's VMM003 "
+            "finding): it has no data on your target release",
+            fix=fix,
+        )
+        explained.append(finding.span)
+        if rule_kind(site) == "record" and site.context.rule.name:
+            ctx.declare_dead_series(site.context.rule.name)  # a record of a record dies too
+        return finding
+
+
+@lru_cache(maxsize=8)
+def _mentions(dead: frozenset[str]) -> "re.Pattern[str]":
+    """One search for every dead name (the run may know hundreds), longest first."""
+    names = sorted(dead, key=lambda n: (-len(n), n))
+    return re.compile(r"(?<![\w:])(?:" + "|".join(map(re.escape, names)) + r")(?![\w:])")

@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import gone_words, is_prose, iter_data_hits, minor, removal_fix, whole_stale_name
+from migrator.name_findings import gone_words, is_prose, iter_data_hits, minor, removal_fix, report, whole_stale_name
 from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.rule import Rule
 
@@ -54,7 +54,7 @@ class RemovedMetricName(Rule):
     name = "removed-metric-name"
     severity = Severity.WARNING
     fix_availability = "sometimes"
-    formats_label = "all structured formats"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):
@@ -86,7 +86,7 @@ class RemovedMetricName(Rule):
                     )
                 if fix is None:
                     fix = Fix(Applicability.DISPLAY_ONLY, _advice(dh.status.change))
-            yield _finding(self, ctx, dh, message, fix)
+            yield report(ctx, self, dh, message, fix)
 
 
 def _advice(change):
@@ -94,9 +94,3 @@ def _advice(change):
     if change.metric is flagship.removed:
         return "Delete the reference, or use `" + flagship.prompt_tokens_cached.base + "_total` if the cached-token count is what it is for"
     return "Delete the reference; " + change.advice
-
-
-def _finding(rule, ctx, dh, message, fix):
-    if dh.site is None:
-        return ctx.finding(rule, dh.span(), message, fix=fix)
-    return ctx.site_finding(rule, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)

@@ -1,5 +1,4 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql.references import alternation_edit
 from migrator.promql_findings import references, regex_live, regex_stale, rewrite_fix, rule_kind
 from migrator.reference.catalogue import ChangeKind
 from migrator.rule import Rule
@@ -42,6 +41,8 @@ class RemovedMetricRegexMatch(Rule):
     needle_words = ("vllm",)
 
     def check(self, ctx):
+        from migrator.promql.references import alternation_edit  # the parser loads only for files with PromQL
+
         kinds = (ChangeKind.REMOVED, ChangeKind.FORMULA)
         for site, _analysis, ref in references(ctx):
             if ref.kind != "regex" or rule_kind(site) == "record":

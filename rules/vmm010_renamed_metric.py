@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import is_prose, iter_data_hits, minor
+from migrator.name_findings import is_prose, iter_data_hits, minor, report
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_rename_fix
@@ -48,7 +48,7 @@ class RenamedMetric(Rule):
     name = "renamed-metric"
     severity = Severity.ERROR
     fix_availability = "safe"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):
@@ -76,10 +76,7 @@ class RenamedMetric(Rule):
                 continue  # VMM008 reports prose
             fix = data_rename_fix(ctx, dh, dh.status.change)
             message = _message(dh.hit.text, dh.status.change, dh.status, target)
-            if dh.site is None:
-                yield ctx.finding(self, dh.span(), message, fix=fix)
-            else:
-                yield ctx.site_finding(self, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
+            yield report(ctx, self, dh, message, fix=fix)
 
 
 def _renamed_gone(status):

@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import gone_words, is_prose, iter_data_hits
+from migrator.name_findings import gone_words, is_prose, iter_data_hits, report
 from migrator.promql_findings import gone_message, references, removed, rule_kind
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import promql_formula_fix
@@ -40,7 +40,7 @@ class RemovedMetricWithFormula(Rule):
     name = "removed-metric-with-formula"
     severity = Severity.ERROR
     fix_availability = "sometimes"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):
@@ -61,7 +61,4 @@ class RemovedMetricWithFormula(Rule):
             fix = Fix(Applicability.DISPLAY_ONLY, change.advice[:1].upper() + change.advice[1:])
             verb = "defines an instrument named after" if dh.site is not None and dh.site.context.definition else "names"
             message = f"`{dh.hit.text}` {verb} `{metric.name}`, {gone_words(metric, change)}"
-            if dh.site is None:
-                yield ctx.finding(self, dh.span(), message, fix=fix)
-            else:
-                yield ctx.site_finding(self, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
+            yield report(ctx, self, dh, message, fix=fix)

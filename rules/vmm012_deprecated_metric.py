@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import is_prose, iter_data_hits, status_words, written_as
+from migrator.name_findings import is_prose, iter_data_hits, report, status_words, what_instead, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_formula_fix, promql_rename_fix
@@ -41,7 +41,7 @@ class DeprecatedMetric(Rule):
     name = "deprecated-metric"
     severity = Severity.WARNING
     fix_availability = "sometimes"
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):
@@ -66,21 +66,12 @@ class DeprecatedMetric(Rule):
             change = dh.status.change
             fix = data_rename_fix(ctx, dh, change) if change.kind is ChangeKind.RENAMED else _advice(change)
             message = _message(dh.hit.text, dh.status, target)
-            if dh.site is None:
-                yield ctx.finding(self, dh.span(), message, fix=fix)
-            else:
-                yield ctx.site_finding(self, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
+            yield report(ctx, self, dh, message, fix=fix)
 
 
 def _message(written, status, target):
     metric = status.series.metric
-    change = status.change
-    instead = ""
-    if change is not None and change.replacement is not None:
-        instead = f"; use `{change.replacement.name}` (from v{change.replacement.first_version})"
-    elif change is not None and change.advice:
-        instead = f"; {change.advice}"
-    return f"{written_as(written, metric)} is {status_words(status, target)}{instead}"
+    return f"{written_as(written, metric)} is {status_words(status, target)}{what_instead(status.change)}"
 
 
 def _advice(change):

@@ -1,7 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql_findings import references
-from migrator.reference.catalogue import catalogue
-from migrator.reference.spellings import split_prefix
+from migrator.promql_findings import unknown_names
 from migrator.rule import Rule
 
 
@@ -40,15 +38,7 @@ class MisspelledVllmMetric(Rule):
     needle_words = ("vllm:",)
 
     def check(self, ctx):
-        cat = catalogue()
-        prefixes = tuple(ctx.settings.metric_prefixes)
-        for site, _analysis, ref in references(ctx):
-            if ref.kind != "unknown":
-                continue
-            prefix, stem = split_prefix(ref.written, prefixes)
-            if cat.canonical_prefix + stem in cat.ecosystem:
-                continue
-            close = cat.close_names(stem)
+        for site, ref, prefix, close in unknown_names(ctx):
             if not close:
                 continue  # VMM016
             options = ", ".join(f"`{prefix}{s.name.split(':', 1)[1]}` ({_releases(s.metric)})" for s in close)

@@ -1,5 +1,4 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.promql.references import rename_edit
 from migrator.promql_findings import references, rewrite_fix
 from migrator.reference.catalogue import Status, catalogue
 from migrator.rule import Rule
@@ -41,6 +40,8 @@ class MetricFamilyWithoutSuffix(Rule):
     needle_words = ("vllm",)
 
     def check(self, ctx):
+        from migrator.promql.references import rename_edit  # the parser loads only for files with PromQL
+
         cat = catalogue()
         for site, _analysis, ref in references(ctx):
             status = ref.status

@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import is_prose, status_words
+from migrator.name_findings import is_prose, report, status_words
 from migrator.promql_findings import references
 from migrator.reference.catalogue import Status, catalogue
 from migrator.rule import Rule
@@ -32,7 +32,7 @@ class MetricNewerThanTarget(Rule):
     code = "VMM015"
     name = "metric-newer-than-target"
     severity = Severity.WARNING
-    formats_label = "Grafana JSON, rules YAML, Python, other YAML"
+    formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)
 
     def check(self, ctx):
@@ -48,10 +48,7 @@ class MetricNewerThanTarget(Rule):
             if is_prose(dh.site):
                 continue
             message = _message(dh.hit.text, dh.status, target)
-            if dh.site is None:
-                yield ctx.finding(self, dh.span(), message)
-            else:
-                yield ctx.site_finding(self, dh.site, dh.hit.start, dh.hit.end, message)
+            yield report(ctx, self, dh, message)
 
 
 def _not_yet(ctx):

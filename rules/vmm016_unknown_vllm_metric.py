@@ -1,7 +1,6 @@
 from migrator.model import Severity
-from migrator.promql_findings import references
+from migrator.promql_findings import unknown_names
 from migrator.reference.catalogue import catalogue
-from migrator.reference.spellings import split_prefix
 from migrator.rule import Rule
 
 
@@ -37,14 +36,10 @@ class UnknownVllmMetric(Rule):
 
     def check(self, ctx):
         cat = catalogue()
-        prefixes = tuple(ctx.settings.metric_prefixes)
         first, newest = cat.releases[0], cat.newest
-        for site, _analysis, ref in references(ctx):
-            if ref.kind != "unknown":
-                continue
-            _prefix, stem = split_prefix(ref.written, prefixes)
-            if cat.canonical_prefix + stem in cat.ecosystem or cat.close_names(stem):
-                continue
+        for site, ref, _prefix, close in unknown_names(ctx):
+            if close:
+                continue  # VMM013: a near miss of a real name
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
                 f"`{ref.written}` is not a metric any vLLM release exposed (v{first}–v{newest}); "

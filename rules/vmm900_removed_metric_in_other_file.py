@@ -1,7 +1,7 @@
 import re
 
 from migrator.model import Applicability, Fix, Severity, Span
-from migrator.name_findings import Coverage, replacement_available, status_words, written_as
+from migrator.name_findings import Coverage, replacement_available, status_words, what_instead, written_as
 from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.reference.spellings import find_names
 from migrator.rule import Rule
@@ -67,14 +67,9 @@ class RemovedMetricInOtherFile(Rule):
                 continue
             metric = status.series.metric
             change = status.change
-            instead = ""
-            if change is not None and change.replacement is not None:
-                instead = f"; use `{change.replacement.name}` (same values, from v{change.replacement.first_version})"
-            elif change is not None and change.advice:
-                instead = f"; {change.advice}"
             fix = None if prose else _rename_fix(ctx, hit, status, change, target)
             yield ctx.finding(
-                self, Span(hit.start, hit.end), f"{written_as(hit.text, metric)} is {status_words(status, target)}{instead}",
+                self, Span(hit.start, hit.end), f"{written_as(hit.text, metric)} is {status_words(status, target)}{what_instead(change)}",
                 fix=fix,
             )
 

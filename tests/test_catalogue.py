@@ -196,10 +196,20 @@ def test_split_prefix_sees_unknown_names():
         (b"vllm_gpu_cache_usage_perc", True),
         (b"vllm.prompt_tokens_recomputed.count", True),
         (b"nothing here", False),
+        # Current, unchanged series cannot hold a finding: a dashboard of them is not read.
+        (b'sum(vllm:num_requests_running) / sum(rate(vllm:prompt_tokens_total[5m]))', False),
+        (b"rate(vllm:prompt_tokens[5m])", True),  # a family name: VMM014
+        (b'vllm:prompt_tokens_by_source_total{source="local_cache_hit"}', True),  # meaning changed (VMM201)
     ],
 )
 def test_prefilter_bytes(data, expected):
     assert bytes_mention(data) is expected
+
+
+def test_prefilter_follows_the_target():
+    assert bytes_mention(b"vllm:gpu_cache_usage_perc", CAT.target("0.9.0")) is False  # current there
+    assert bytes_mention(b"vllm:gpu_cache_usage_perc", CAT.target("0.11")) is True  # hidden there
+    assert bytes_mention(b"vllm:kv_cache_usage_perc", CAT.target("0.9.0")) is True  # not yet there
 
 
 # --------------------------------------------------------------------------- one source

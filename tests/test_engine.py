@@ -260,3 +260,58 @@ def test_taken_spans_agree_with_pairwise_overlap():
             a = rng.randint(0, 45)
             probe = Span(a, a + rng.choice([0, 1, 3, 8]))
             assert taken.overlaps(probe) == any(probe.overlaps(t) for t in spans), (spans, probe)
+
+
+def _comparable(findings):  # type: ignore[no-untyped-def]
+    return [
+        (f.code, f.span, f.message, f.severity, f.locator,
+         (f.fix.applicability, f.fix.message, f.fix.edits, f.fix.scope) if f.fix else None)
+        for f in findings
+    ]
+
+
+SAMPLE_INPUTS = sorted(Path(__file__).resolve().parent.parent.glob("samples/VMM*/*/input.*"))
+
+
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_findings_after_a_fix_are_what_a_lint_of_the_fixed_text_gives(unsafe):
+    """A fix run may skip the lint of its own output when the fixes only swapped text in place;
+    what it reports must then be exactly what that lint would have said."""
+    from migrator.formats import detect_format
+
+    for path in SAMPLE_INPUTS:
+        if (path.parent / "settings.toml").exists() or (path.parent / "context").exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+        fmt = detect_format(path.name, text[:512])
+        outcome = engine.fix_text(path.name, text, Settings(), fmt, unsafe=unsafe)
+        again = engine.lint_text(path.name, outcome.text, Settings(), fmt)
+        assert _comparable(outcome.findings) == _comparable(again.findings), path
+
+
+REMOVED_ONLY = {
+    "allow.yaml": "allow:\n  - vllm:prompt_tokens_recomputed_total\n  - vllm:num_requests_swapped\n  - vllm_prompt_tokens_recomputed_total\n",
+    "allow.json": '{"allow": ["vllm:prompt_tokens_recomputed_total", "vllm:num_requests_swapped", "vllm_prompt_tokens_recomputed_total"]}\n',
+    "allow.py": 'ALLOW = [\n    "vllm:prompt_tokens_recomputed_total",\n    "vllm:num_requests_swapped",\n    "vllm_prompt_tokens_recomputed_total",\n]\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(REMOVED_ONLY))
+def test_a_collection_of_removed_names_is_reported_never_emptied(name):
+    """One element-removal policy for every format: entries go one per pass while a live entry
+    remains; a list that held only removed names keeps them (no empty list, no `allow:` null)."""
+    from migrator.formats import detect_format
+
+    text = REMOVED_ONLY[name]
+    fmt = detect_format(name, text)
+    outcome = engine.fix_text(name, text, Settings(), fmt, unsafe=True)
+    assert outcome.text == text
+    assert [f.code for f in outcome.findings] == ["VMM005", "VMM005", "VMM005"]
+    # With a live entry beside them, both removed names go and the live one stays.
+    live = text.replace("vllm:num_requests_swapped", "vllm:num_requests_swapped\", \"vllm:num_requests_running") \
+        if fmt != "yaml" else text + "  - vllm:num_requests_running\n"
+    if fmt == "python":
+        live = text.replace('    "vllm:num_requests_swapped",\n', '    "vllm:num_requests_swapped",\n    "vllm:num_requests_running",\n')
+    fixed = engine.fix_text(name, live, Settings(), fmt, unsafe=True).text
+    assert "vllm:num_requests_running" in fixed
+    assert "prompt_tokens_recomputed_total" not in fixed and "vllm:num_requests_swapped" not in fixed

@@ -58,24 +58,31 @@ _WS_RUN = re.compile("[ \t\r\n\x85\u2028\u2029]+")
 HAS_BREAK = re.compile("[\r\n\x85\u2028\u2029]")
 
 
+def _keep(text: str, i: int, j: int, out: list[str], offs: list[int]) -> None:
+    """Copy source characters that decode to themselves."""
+    if i < j:
+        out.append(text[i:j])
+        offs.extend(range(i, j))
+
+
+def _blanks(text: str, i: int, j: int, out: list[str], offs: list[int]) -> None:
+    """A run of white space: folded when it spans a line break, kept as written otherwise."""
+    if HAS_BREAK.search(text, i, j):
+        _fold(text, i, j, out, offs)
+    else:
+        _keep(text, i, j, out, offs)
+
+
 def decode_plain(text: str, ts: int, te: int) -> tuple[str, list[int]]:
     out: list[str] = []
     offs: list[int] = []
     pos = ts
     for m in _WS_RUN.finditer(text, ts, te):
         i, j = m.span()
-        if i > pos:
-            out.append(text[pos:i])
-            offs.extend(range(pos, i))
-        if HAS_BREAK.search(text, i, j):
-            _fold(text, i, j, out, offs)
-        else:
-            out.append(text[i:j])
-            offs.extend(range(i, j))
+        _keep(text, pos, i, out, offs)
+        _blanks(text, i, j, out, offs)
         pos = j
-    if pos < te:
-        out.append(text[pos:te])
-        offs.extend(range(pos, te))
+    _keep(text, pos, te, out, offs)
     offs.append(te)
     return "".join(out), offs
 
@@ -92,21 +99,14 @@ def decode_single(text: str, ts: int, te: int) -> tuple[str, list[int]] | None:
     end = te - 1
     for m in _SQ_SPECIAL.finditer(text, pos, end):
         i, j = m.span()
-        if i > pos:
-            out.append(text[pos:i])
-            offs.extend(range(pos, i))
+        _keep(text, pos, i, out, offs)
         if text[i] == "'":
             out.append("'")
             offs.append(i)
-        elif HAS_BREAK.search(text, i, j):
-            _fold(text, i, j, out, offs)
         else:
-            out.append(text[i:j])
-            offs.extend(range(i, j))
+            _blanks(text, i, j, out, offs)
         pos = j
-    if pos < end:
-        out.append(text[pos:end])
-        offs.extend(range(pos, end))
+    _keep(text, pos, end, out, offs)
     offs.append(end)
     return "".join(out), offs
 
@@ -136,8 +136,7 @@ def decode_double(text: str, ts: int, te: int) -> tuple[str, list[int]] | None:
         if i > pos:
             if "\\" in text[pos:i]:
                 return None  # an escape the pattern does not know: do not guess
-            out.append(text[pos:i])
-            offs.extend(range(pos, i))
+            _keep(text, pos, i, out, offs)
         c = text[i]
         if c == "\\":
             e = text[i + 1]
@@ -157,17 +156,12 @@ def decode_double(text: str, ts: int, te: int) -> tuple[str, list[int]] | None:
             else:
                 out.append(_ESCAPES[e])
                 offs.append(i)
-        elif HAS_BREAK.search(text, i, j):
-            _fold(text, i, j, out, offs)
         else:
-            out.append(text[i:j])
-            offs.extend(range(i, j))
+            _blanks(text, i, j, out, offs)
         pos = j
-    if pos < end:
-        if "\\" in text[pos:end]:
-            return None
-        out.append(text[pos:end])
-        offs.extend(range(pos, end))
+    if "\\" in text[pos:end]:
+        return None
+    _keep(text, pos, end, out, offs)
     offs.append(end)
     return "".join(out), offs
 

@@ -9,40 +9,61 @@ Public API::
     evaluate(expr, series, steps_ms), evaluate_at(expr, samples), same_result(a, b)
 """
 
-from .ast import (
-    AggregateExpr,
-    BinaryExpr,
-    Call,
-    Expr,
-    LabelMatcher,
-    MatrixSelector,
-    Node,
-    NumberLiteral,
-    ParenExpr,
-    Placeholder,
-    StringLiteral,
-    SubqueryExpr,
-    UnaryExpr,
-    VectorMatching,
-    VectorSelector,
-    children,
-    depth,
-    walk,
-)
-from .evaluate import EvaluationError, EvaluationUnsupported, Sample, Series, evaluate, evaluate_at, same_result
-from .functions import FUNCTIONS
-from .lexer import PromQLSyntaxError, Token, tokenize
-from .parser import GrafanaQuery, decode_string, parse, parse_grafana_query
-from .variables import (
-    contains_variable,
-    find_variables,
-    PromQLValidation,
-    is_valid_promql,
-    static_type,
-    substitute_for_oracle,
-    validate_promql,
-    variable_name,
-)
+# Names load on first use (PEP 562): importing one submodule (the analysis needs the parser,
+# not the evaluator) must not pay for the others.
+_LAZY = {
+    "AggregateExpr": "ast",
+    "BinaryExpr": "ast",
+    "Call": "ast",
+    "EvaluationError": "evaluate",
+    "EvaluationUnsupported": "evaluate",
+    "Expr": "ast",
+    "FUNCTIONS": "functions",
+    "GrafanaQuery": "parser",
+    "LabelMatcher": "ast",
+    "MatrixSelector": "ast",
+    "Node": "ast",
+    "NumberLiteral": "ast",
+    "ParenExpr": "ast",
+    "Placeholder": "ast",
+    "PromQLSyntaxError": "lexer",
+    "PromQLValidation": "variables",
+    "Sample": "evaluate",
+    "Series": "evaluate",
+    "StringLiteral": "ast",
+    "SubqueryExpr": "ast",
+    "Token": "lexer",
+    "UnaryExpr": "ast",
+    "VectorMatching": "ast",
+    "VectorSelector": "ast",
+    "children": "ast",
+    "contains_variable": "variables",
+    "decode_string": "parser",
+    "depth": "ast",
+    "evaluate": "evaluate",
+    "evaluate_at": "evaluate",
+    "find_variables": "variables",
+    "is_valid_promql": "variables",
+    "parse": "parser",
+    "parse_grafana_query": "parser",
+    "same_result": "evaluate",
+    "static_type": "variables",
+    "substitute_for_oracle": "variables",
+    "tokenize": "lexer",
+    "validate_promql": "variables",
+    "variable_name": "variables",
+    "walk": "ast",
+}
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "AggregateExpr",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from .ast import (
     AGGREGATE_OPS,
@@ -563,6 +564,20 @@ def parse(text: str, start: int = 0, end: int | None = None) -> Expr:
 
     Raises :class:`PromQLSyntaxError` (a ``ValueError``) with a character offset.
     """
+    if start == 0 and end is None:
+        return _parse_whole(text)
+    return _parse(text, start, end)
+
+
+# A candidate rewrite is parsed where it is built, where it is validated, by the oracle that
+# judges it and where it becomes a fix: the same text four or five times in a row. Trees are
+# immutable, so one parse serves them all. (Syntax errors are not cached: they are rare.)
+@lru_cache(maxsize=1024)
+def _parse_whole(text: str) -> Expr:
+    return _parse(text, 0, None)
+
+
+def _parse(text: str, start: int, end: int | None) -> Expr:
     try:
         return _Parser(text, start, end).parse_top()
     except RecursionError:  # only a duration expression nests by recursion

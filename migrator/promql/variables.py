@@ -23,6 +23,8 @@ if that parser rejects the text, a token-level fallback is used.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import re
 
 from .ast import (
@@ -336,9 +338,11 @@ def substitute_for_oracle(text: str) -> str:
     return _apply(text, c.edits)
 
 
+@lru_cache(maxsize=4096)
 def validate_promql(text: str) -> PromQLValidation:
     """Substitute variables, then validate with this package's parser and the
-    ``promql-parser`` package (see :mod:`.validate`: bounded size, Prometheus 3 syntax)."""
+    ``promql-parser`` package (see :mod:`.validate`: bounded size, Prometheus 3 syntax).
+    Cached: a rewrite is validated where it is built and again where it becomes a fix."""
     return check_with_promql_parser(substitute_for_oracle(text))
 
 

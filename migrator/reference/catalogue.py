@@ -17,9 +17,9 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import os
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from importlib import resources
 from typing import Iterable
 
 # --------------------------------------------------------------------------- the model
@@ -319,7 +319,10 @@ def _rank(found: NameStatus) -> tuple[int, int]:
 
 
 def _read_data(name: str) -> str:
-    return resources.files("migrator.reference").joinpath("data", name).read_text(encoding="utf-8")
+    # Package data next to this module (a plain path: importlib.resources costs more to import
+    # than the whole catalogue takes to read).
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", name), encoding="utf-8") as f:
+        return f.read()
 
 
 def _optional(value: str) -> str | None:

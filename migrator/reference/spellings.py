@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, Iterator
 
-from migrator.reference.catalogue import Series, catalogue
+from migrator.reference.catalogue import Series, Status, Target, catalogue
 
 ANCHOR = "vllm"
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_]")
@@ -221,28 +221,39 @@ def mentions_any(text: str) -> bool:
 _BYTES_RUN = re.compile(rb"[A-Za-z0-9_]+")
 
 
-@lru_cache(maxsize=1)
-def _stem_bytes() -> frozenset[bytes]:
-    return frozenset(stem.encode() for stem in catalogue().by_stem)
+@lru_cache(maxsize=16)
+def _stems_at(target: Target) -> tuple[frozenset[bytes], frozenset[bytes]]:
+    """(every catalogue stem, the stems that are nothing to report at `target`: exposed, current,
+    no change of meaning). A file naming only the latter cannot hold a catalogue finding."""
+    cat = catalogue()
+    every: set[bytes] = set()
+    quiet: set[bytes] = set()
+    for stem, candidates in cat.by_stem.items():
+        every.add(stem.encode())
+        status = cat.status_of(candidates, target)
+        if status is not None and status.status is Status.CURRENT and not status.meaning and not status.series.family:
+            quiet.add(stem.encode())
+    return frozenset(every), frozenset(quiet)
 
 
-def bytes_mention(data: bytes) -> bool:
-    """The prefilter's test on raw bytes: a `vllm:` name (known or not: the unknown-name rules
-    want those too), or `vllm_`/`vllm.` followed by a catalogue stem. `import vllm.engine`,
-    `vllm_config` and `vllm/vllm-openai:latest` do not count."""
+def bytes_mention(data: bytes, target: Target | None = None) -> bool:
+    """The prefilter's test on raw bytes: a `vllm:` name that is not a current, unchanged
+    series at `target` (unknown names too: the unknown-name rules want those), or `vllm_`/`vllm.`
+    followed by such a catalogue stem. `import vllm.engine`, `vllm_config`,
+    `vllm/vllm-openai:latest` and `vllm:num_requests_running` do not count."""
     anchor = ANCHOR.encode()
-    stems = _stem_bytes()
+    every, quiet = _stems_at(target or catalogue().target())
     find = data.find
     i = find(anchor)
     while i != -1:
         sep = data[i + 4 : i + 5]
         if sep == b":":
-            nxt = data[i + 5 : i + 6]
-            if nxt.isalpha() or nxt == b"_":
+            run = _BYTES_RUN.match(data, i + 5)
+            if run is not None and run.group() not in quiet:
                 return True
         elif sep == b"_" or sep == b".":
             run = _BYTES_RUN.match(data, i + 5)
-            if run is not None and run.group() in stems:
+            if run is not None and run.group() in every and run.group() not in quiet:
                 return True
         i = find(anchor, i + 4)
     return False
