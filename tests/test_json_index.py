@@ -66,7 +66,7 @@ def _text(value: object, rng: random.Random, indent: str | None, level: int = 0)
     return json.dumps(value)
 
 
-_KEYS = st.sampled_from(["a", "expr", "vllm", "é", "a/b", 'q"', "x\\y", ""]) | st.text(max_size=3)
+_KEYS = st.sampled_from(["a", "expr", "vllm", "é", "a/b", 'q"', "x\\y", "", ", ", ":", "}"]) | st.text(max_size=3)
 _STRINGS = st.sampled_from(["vllm:x", "[{}]", '"', "\\", "\U0001f600", "/", "<&>", ""]) | st.text(max_size=6)
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 10**20) | st.floats(allow_nan=False, allow_infinity=False) | _STRINGS,
@@ -132,6 +132,9 @@ def test_a_key_is_found_at_its_own_level_only() -> None:
     index = JsonIndex(text)
     assert text[slice(*_span(index, ["expr"]))] == "1"
     assert text[slice(*_span(index, ["sub", "expr"]))] == "2"
+    # `", "` followed by a colon also reads across the end of "a" and the start of ":1".
+    text = '{", ": 2, "y": "a", ":1": 3}'
+    assert text[slice(*_span(JsonIndex(text), [", "]))] == "2"
 
 
 def test_keys_with_escapes_and_duplicates_are_found_by_their_decoded_name() -> None:

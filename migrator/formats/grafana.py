@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from migrator.formats.base import Container, GrafanaPlace, SiteContext, SiteKind
 from migrator.formats.grafana_datasources import PROMETHEUS_TYPES, is_mixed, is_prometheus_datasource
-from migrator.formats.json_index import JsonIndex, json_pointer
+from migrator.formats.json_index import JsonIndex, Loc, json_pointer
 from migrator.formats.json_sites import SiteBuilder, one_line
 from migrator.model import Edit, Span
 
@@ -60,13 +60,14 @@ def panel_locator(pointer: str, panel: Panel | None, ref_id: Any = None, what: s
     return f"{pointer} ({', '.join(parts)})" if parts else pointer
 
 
-def removal_of(index: JsonIndex, array_path: list[Any], element: int, keeps_another: bool) -> tuple[Edit, ...] | None:
-    """Edits removing element `element` of the array at `array_path` (a panel's targets), or
-    None when no other target with a query would be left (a panel without queries is for a
-    person to delete)."""
+def removal_of(index: JsonIndex, array: list[Any] | Loc, element: int, keeps_another: bool) -> tuple[Edit, ...] | None:
+    """Edits removing element `element` of the array at `array` (its path, or where it is: a
+    panel's targets), or None when no other target with a query would be left (a panel
+    without queries is for a person to delete)."""
     if not keeps_another:
         return None
-    start, end = index.element_removal_span(index.locate(array_path), element)
+    loc = array if type(array) is Loc else index.locate(array)  # type: ignore[arg-type]
+    start, end = index.element_removal_span(loc, element)
     return (Edit(Span(start, end), ""),)
 
 
@@ -181,30 +182,34 @@ class DashboardWalker(SiteBuilder):
             ds = own_ds if own_ds is not None and not is_mixed(own_ds) else panel_ds
             entries.append((i, target, expr, ds))
         with_expr = [e for e in entries if e[2]]
+        targets_loc = None
         for i, target, expr, ds in entries:
             tpath = path + ["targets", i]
             ref_id = self.scalar(target.get("refId"))
-            epath = tpath + ["expr"]
-            pointer = json_pointer(epath)
+            target_pointer = json_pointer(tpath)
+            pointer = target_pointer + "/expr"
             locator = panel_locator(pointer, panel, ref_id)
             place = self.place(
                 panel,
                 ref_id=ref_id,
                 datasource=ds,
-                path=json_pointer(tpath),
+                path=target_pointer,
                 kind="target",
                 hidden=target.get("hide") is True,
             )
             context = SiteContext(grafana=place, field="expr", json_path=pointer)
             if not is_prometheus_datasource(ds, self.ds_vars):
-                self.not_prometheus(expr, epath, locator, context)
+                self.not_prometheus(expr, tpath + ["expr"], locator, context)
                 continue
             if not expr:
                 continue
+            if targets_loc is None:
+                targets_loc = self.locate(path + ["targets"])
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(self.index, path + ["targets"], i, bool(others))
+            place.target_removal = removal_of(self.index, targets_loc, i, bool(others))
             place.sibling_exprs = tuple(e[2] for e in others)
-            self.add(epath, SiteKind.PROMQL, locator, context)
+            expr_loc = self.index.child(self.index.child(targets_loc, i), "expr")
+            self.add(expr_loc, SiteKind.PROMQL, locator, context)
             panel.has_promql = True
         if panel.has_promql:
             self.panel_prose(panel, targets)

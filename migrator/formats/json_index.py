@@ -5,14 +5,15 @@ positions away) and asks this index where a value lives only for the strings tha
 the targets a fix may remove and the strings the needle fallback lands in.
 
 How it stays fast (a 5 MB dashboard has a quarter of a million string and bracket tokens):
-- **One C-speed pass** records the end offset of every string and bracket token (`ends`) and the
-  nesting depth after each (`depth`), as compact arrays, without a Python step per token. A
-  container's closing bracket is then the first later token back at its depth (`array.index`),
-  and a string token's start is the first quote after the previous token (between two tokens
-  there are only whitespace, `:`, `,` and numbers/literals, never a quote).
+- **One C-speed pass** records the end offset of every bracket outside strings (`ends`) and the
+  nesting depth after each (`depth`), as compact arrays, without a Python step per string or
+  bracket. A container's closing bracket is then the first later bracket back at its depth
+  (`array.index`). Between two brackets there are only whole strings, whitespace, `:`, `,` and
+  numbers/literals, so the strings of such a stretch are found on demand (and kept) by looking
+  for quotes from its start.
 - **Keys are found without walking the object**: the raw spelling `"key"` is searched backwards
-  in the object's span and accepted only when it is a whole string token at the object's own
-  depth followed by `:`. Backwards, because with duplicate keys the last one wins (as in
+  in the object's span and accepted only when it is a whole string at the object's own depth
+  followed by `:`. Backwards, because with duplicate keys the last one wins (as in
   `json.loads`). This needs raw spelling = decoded spelling, so a document with any escape in
   any key (checked once, in C) indexes objects member by member instead.
 - Containers that are walked member by member (arrays; objects for duplicate keys, the needle
@@ -37,14 +38,17 @@ from typing import Any, Sequence
 
 __all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "decode_value", "json_pointer"]
 
-# A whole token with the run before it: the run holds whitespace, `:`, `,` and scalars, never a
-# quote or a bracket; a string token needs no validation here (the text is valid JSON).
-_TOKEN = re.compile(r'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}])', re.DOTALL)
-_DEPTH_STEP = {'"': 0, "{": 1, "[": 1, "}": -1, "]": -1}
+# Everything up to and including the next bracket outside strings (strings need no validation
+# here: the text is valid JSON).
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_TO_BRACKET = re.compile(rf'[^"\[\]{{}}]*(?:{_STRING}[^"\[\]{{}}]*)*[\[\]{{}}]', re.DOTALL)
+_STRING_TOKEN = re.compile(_STRING, re.DOTALL)
+_DEPTH_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
 _COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
 _WS = re.compile(r"[ \t\n\r]*")
 # After a value: whitespace, then `,` or the closer of its container.
 _AFTER = re.compile(r"[ \t\n\r]*([,\]}])[ \t\n\r]*")
+_AFTER_STRING = frozenset(" \t\n\r,:}]")
 # A number or literal ends where its container's punctuation or whitespace starts.
 _SCALAR = re.compile(r"[^,\]}\s]+")
 # An escape in a key: from its last escape to the closing quote, then `:`. A key with an escape
@@ -88,8 +92,8 @@ def json_pointer(path: Sequence[str | int]) -> str:
 
 
 class Loc:
-    """A located value: [start, end) of its raw text; `tok` is its token (the string, or the
-    container's opening bracket), -1 for a number or literal."""
+    """A located value: [start, end) of its raw text; `tok` is the index of a container's
+    opening bracket, -1 for a string, number or literal."""
 
     __slots__ = ("start", "end", "tok")
 
@@ -105,12 +109,11 @@ class Loc:
 class Members:
     """An object's members in file order (duplicates included), as parallel lists."""
 
-    __slots__ = ("key_starts", "key_ends", "key_toks", "names", "values", "_duplicates", "_last")
+    __slots__ = ("key_starts", "key_ends", "names", "values", "_duplicates", "_last")
 
     def __init__(self) -> None:
         self.key_starts: list[int] = []
         self.key_ends: list[int] = []
-        self.key_toks: list[int] = []
         self.names: list[str] = []
         self.values: list[Loc] = []
         self._duplicates: bool | None = None
@@ -161,39 +164,60 @@ class JsonIndex:
     def __init__(self, text: str, start: int = 0) -> None:
         """`start`: where the JSON value begins (after a BOM); the text must be valid JSON."""
         self.text = text
-        # Token ends in the text, and the nesting depth after each token. Token ends are file
-        # offsets, which outgrow 32 bits only past 2 GB.
-        self.ends = array("q", map(re.Match.end, _TOKEN.finditer(text, start)))
+        # Where each bracket outside strings ends (file offsets, which outgrow 32 bits only past
+        # 2 GB), and the nesting depth after it.
+        first = _WS.match(text, start).end()  # type: ignore[union-attr]
+        if text[first : first + 1] in ("{", "["):
+            self.ends = array("q", map(re.Match.end, _TO_BRACKET.finditer(text, start)))
+        else:  # a lone string or scalar: no brackets (and a search would find some inside it)
+            self.ends = array("q")
         self.depth = array("i", accumulate(map(_DEPTH_STEP.__getitem__, map(text.__getitem__, map((-1).__add__, self.ends)))))
         self.start = start
         self._escaped_keys: bool | None = None
         self._members: dict[int, Members] = {}
         self._elements: dict[int, list[Loc]] = {}
-        # (container token, key) -> the member's value, for paths asked for before.
+        # (container bracket, key) -> the member's value, for paths asked for before.
         self._children: dict[tuple[int, str], Loc] = {}
+        # Bracket index -> (starts, ends) of the strings between it and the bracket before it.
+        self._strings: dict[int, tuple[list[int], list[int]]] = {}
         self._root: Loc | None = None
 
-    # ------------------------------------------------------------------ tokens
+    # ------------------------------------------------------------------ brackets and strings
 
     def kind(self, tok: int) -> str:
-        """`"`, `{`, `[`, `}` or `]`."""
+        """The bracket: `{`, `[`, `}` or `]`."""
         return self.text[self.ends[tok] - 1]
 
-    def token_start(self, tok: int) -> int:
-        if self.kind(tok) != '"':
-            return self.ends[tok] - 1
-        return self.text.index('"', self.ends[tok - 1] if tok else self.start)
-
     def _value_at(self, pos: int, tok: int) -> tuple[Loc, int]:
-        """The value starting at `pos`, whose first token (if any) is `tok`; and the token after it."""
+        """The value starting at `pos`, where `tok` is the first bracket at or after `pos`; and
+        the first bracket after the value."""
         text = self.text
         c = text[pos]
         if c == '"':
-            return Loc(pos, self.ends[tok], tok), tok + 1
+            return Loc(pos, _STRING_TOKEN.match(text, pos).end(), -1), tok  # type: ignore[union-attr]
         if c == "{" or c == "[":
             close = self.depth.index(self.depth[tok] - 1, tok + 1)
             return Loc(pos, self.ends[close], tok), close + 1
         return Loc(pos, _SCALAR.match(text, pos).end(), -1), tok  # type: ignore[union-attr]
+
+    def strings_before(self, tok: int) -> tuple[list[int], list[int]]:
+        """(starts, ends) of the strings between bracket `tok - 1` (or the start) and bracket
+        `tok` (or the end), found once."""
+        found = self._strings.get(tok)
+        if found is None:
+            text, ends = self.text, self.ends
+            lo = ends[tok - 1] if tok else self.start
+            hi = ends[tok] - 1 if tok < len(ends) else len(text)
+            starts: list[int] = []
+            stops: list[int] = []
+            q = text.find('"', lo, hi)
+            while q != -1:
+                end = _STRING_TOKEN.match(text, q).end()  # type: ignore[union-attr]
+                starts.append(q)
+                stops.append(end)
+                q = text.find('"', end, hi)
+            found = self._strings[tok] = (starts, stops)
+        return found
 
     def root(self) -> Loc:
         if self._root is None:
@@ -208,19 +232,18 @@ class JsonIndex:
         found = self._members.get(obj.tok)
         if found is not None:
             return found
-        text, ends = self.text, self.ends
+        text = self.text
         m = Members()
         tok = obj.tok + 1
         pos = _WS.match(text, obj.start + 1).end()  # type: ignore[union-attr]
         if text[pos] != "}":
             while True:
-                key_end = ends[tok]
+                key_end = _STRING_TOKEN.match(text, pos).end()  # type: ignore[union-attr]
                 raw = text[pos + 1 : key_end - 1]
                 m.key_starts.append(pos)
                 m.key_ends.append(key_end)
-                m.key_toks.append(tok)
                 m.names.append(raw if "\\" not in raw else json.loads(text[pos:key_end]))
-                value, tok = self._value_at(_COLON.match(text, key_end).end(), tok + 1)  # type: ignore[union-attr]
+                value, tok = self._value_at(_COLON.match(text, key_end).end(), tok)  # type: ignore[union-attr]
                 m.values.append(value)
                 after = _AFTER.match(text, value.end)
                 if after.group(1) == "}":  # type: ignore[union-attr]
@@ -270,6 +293,19 @@ class JsonIndex:
             loc = found
         return loc
 
+    def child(self, loc: Loc, key: str | int) -> Loc:
+        """The member `key` (or element `key`) of the container at `loc`."""
+        if type(key) is int:
+            if loc.tok < 0 or self.kind(loc.tok) != "[":
+                raise KeyError(key)
+            return (self._elements.get(loc.tok) or self.elements(loc))[key]
+        if type(key) is MemberKey:
+            return self._member(loc, key)
+        found = self._children.get((loc.tok, key))
+        if found is None:
+            found = self._children[(loc.tok, key)] = self._member(loc, key)  # type: ignore[arg-type]
+        return found
+
     def _member(self, loc: Loc, key: str) -> Loc:
         if loc.tok < 0 or self.kind(loc.tok) != "{":
             raise KeyError(key)
@@ -306,50 +342,66 @@ class JsonIndex:
         level = depth[obj.tok]
         pattern = f'"{key}"'
         size = len(pattern)
+        # After a closing quote only whitespace, `,`, `:`, `}` or `]` may follow: when the key
+        # starts with none of them, a match that is not escaped opens a string.
+        quick = not key or key[0] not in _AFTER_STRING
         lo, hi = obj.start + 1, obj.end - 1
         while True:
             q = text.rfind(pattern, lo, hi)
             if q < 0:
                 return None
+            # Directly inside this object (the last bracket before it leaves the object's own
+            # depth), a whole string starting there, followed by a colon: this object's key.
             tok = bisect_right(ends, q)
-            # A whole string token (it ends here and starts at q), directly inside this object,
-            # followed by a colon: this object's key.
-            if ends[tok] == q + size and depth[tok] == level and text.find('"', ends[tok - 1], q + 1) == q:
+            if depth[tok - 1] == level and (self._opens_string(q) if quick else self._string_starts_at(q, tok)):
                 colon = _COLON.match(text, q + size)
                 if colon is not None:
-                    return self._value_at(colon.end(), tok + 1)[0]
+                    return self._value_at(colon.end(), tok)[0]
             hi = q + size - 1
+
+    def _opens_string(self, q: int) -> bool:
+        """Whether the quote at `q` is not escaped (an even run of backslashes before it): it
+        then opens or closes a string, and the caller knows it cannot close one."""
+        text = self.text
+        j = q - 1
+        while text[j] == "\\":
+            j -= 1
+        return (q - 1 - j) % 2 == 0
+
+    def _string_starts_at(self, q: int, tok: int) -> bool:
+        starts = self.strings_before(tok)[0]
+        i = bisect_right(starts, q) - 1
+        return i >= 0 and starts[i] == q
 
     # ------------------------------------------------------------------ offsets
 
-    def string_at(self, offset: int) -> tuple[int, int, int] | None:
-        """(start, end, token) of the string token whose raw text holds `offset`, if any."""
-        ends = self.ends
-        tok = bisect_right(ends, offset)
-        if tok >= len(ends) or self.kind(tok) != '"':
-            return None
-        start = self.token_start(tok)
-        return (start, ends[tok], tok) if start <= offset else None
+    def string_at(self, offset: int) -> tuple[int, int] | None:
+        """(start, end) of the string token whose raw text holds `offset`, if any."""
+        tok = bisect_right(self.ends, offset)
+        starts, stops = self.strings_before(tok)
+        i = bisect_right(starts, offset) - 1
+        if i >= 0 and offset < stops[i]:
+            return starts[i], stops[i]
+        return None
 
     def find_string(self, offset: int) -> StringHit | None:
         """The string token holding `offset`, with its path, found from the root down."""
         found = self.string_at(offset)
         if found is None:
             return None
-        start, end, tok = found
+        start, end = found
         loc = self.root()
         path: list[str | int] = []
         parent: Loc | None = None
         index = -1
-        while loc.tok != tok:
-            if loc.tok < 0 or loc.tok > tok:
+        while loc.start != start:
+            if loc.tok < 0:
                 return None
             if self.kind(loc.tok) == "{":
                 m = self.members(loc)
                 i = bisect_right(m.key_starts, start) - 1
-                key = m.occurrence(i)
-                path.append(key)
-                if m.key_toks[i] == tok:
+                path.append(m.occurrence(i))
+                if m.key_starts[i] == start:
                     return StringHit(start, end, path, loc, i, True)
                 parent, index, loc = loc, i, m.values[i]
             else:

@@ -206,7 +206,7 @@ class SiteBuilder:
 
     def add(
         self,
-        path: Path,
+        path: Path | Loc,
         kind: SiteKind,
         locator: str,
         context: SiteContext,
@@ -214,7 +214,7 @@ class SiteBuilder:
         editable: bool = True,
         readonly_reason: str = "",
     ) -> Site:
-        loc = self.locate(path)
+        loc = path if type(path) is Loc else self.locate(path)  # type: ignore[arg-type]
         value, offsets = decode_token(self.text, loc.start, loc.end)
         site = self._site(loc.start, loc.end, value, offsets, kind, locator, context)
         site.editable = editable
