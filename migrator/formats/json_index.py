@@ -34,9 +34,9 @@ import re
 from array import array
 from bisect import bisect_right
 from itertools import accumulate
-from typing import Any, Sequence
+from typing import Sequence
 
-__all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "decode_value", "json_pointer"]
+__all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "json_pointer"]
 
 # Everything up to and including the next bracket outside strings (strings need no validation
 # here: the text is valid JSON).
@@ -109,11 +109,10 @@ class Loc:
 class Members:
     """An object's members in file order (duplicates included), as parallel lists."""
 
-    __slots__ = ("key_starts", "key_ends", "names", "values", "_duplicates", "_last")
+    __slots__ = ("key_starts", "names", "values", "_duplicates", "_last")
 
     def __init__(self) -> None:
         self.key_starts: list[int] = []
-        self.key_ends: list[int] = []
         self.names: list[str] = []
         self.values: list[Loc] = []
         self._duplicates: bool | None = None
@@ -153,11 +152,6 @@ class StringHit:
         self.parent = parent
         self.index = index
         self.is_key = is_key
-
-
-def decode_value(text: str, loc: Loc) -> Any:
-    """The Python value of a located (small) value: strings and scalars through the C decoder."""
-    return json.loads(text[loc.start : loc.end])
 
 
 class JsonIndex:
@@ -241,7 +235,6 @@ class JsonIndex:
                 key_end = _STRING_TOKEN.match(text, pos).end()  # type: ignore[union-attr]
                 raw = text[pos + 1 : key_end - 1]
                 m.key_starts.append(pos)
-                m.key_ends.append(key_end)
                 m.names.append(raw if "\\" not in raw else json.loads(text[pos:key_end]))
                 value, tok = self._value_at(_COLON.match(text, key_end).end(), tok)  # type: ignore[union-attr]
                 m.values.append(value)
@@ -277,20 +270,8 @@ class JsonIndex:
     def locate(self, path: Sequence[str | int]) -> Loc:
         """The value at `path` (KeyError/IndexError when there is none)."""
         loc = self._root or self.root()
-        children = self._children
         for key in path:
-            if type(key) is int:
-                if loc.tok < 0 or self.kind(loc.tok) != "[":
-                    raise KeyError(key)
-                loc = (self._elements.get(loc.tok) or self.elements(loc))[key]
-                continue
-            if type(key) is MemberKey:  # equal to its plain name: not cached beside it
-                loc = self._member(loc, key)
-                continue
-            found = children.get((loc.tok, key))
-            if found is None:
-                found = children[(loc.tok, key)] = self._member(loc, key)  # type: ignore[arg-type]
-            loc = found
+            loc = self.child(loc, key)
         return loc
 
     def child(self, loc: Loc, key: str | int) -> Loc:
@@ -299,7 +280,7 @@ class JsonIndex:
             if loc.tok < 0 or self.kind(loc.tok) != "[":
                 raise KeyError(key)
             return (self._elements.get(loc.tok) or self.elements(loc))[key]
-        if type(key) is MemberKey:
+        if type(key) is MemberKey:  # equal to its plain name: not cached beside it
             return self._member(loc, key)
         found = self._children.get((loc.tok, key))
         if found is None:

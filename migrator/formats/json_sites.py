@@ -198,12 +198,6 @@ class SiteBuilder:
         }
         return self._raw_only
 
-    def consume(self, path: Path) -> Loc:
-        """Mark a string as handled without a site (the fallback must not look at it)."""
-        loc = self.locate(path)
-        self.sited[loc.start] = loc.end
-        return loc
-
     def add(
         self,
         path: Path | Loc,
