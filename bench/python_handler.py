@@ -86,7 +86,6 @@ def main() -> None:
     from libcst.metadata import ByteSpanPositionProvider, MetadataWrapper
 
     from migrator.config import Settings
-    from migrator.formats import python_format
     from migrator.formats.base import SiteNeeds
     from migrator.formats.python_format import PythonHandler
     from migrator.rule import site_needs
@@ -106,30 +105,19 @@ def main() -> None:
     def spans(module: str) -> None:
         MetadataWrapper(cst.parse_module(module), unsafe_skip_copy=True).resolve(ByteSpanPositionProvider)
 
-    def without_gate(module: str) -> None:
-        gate = python_format.has_string_candidates
-        python_format.has_string_candidates = lambda body, needs: True
-        try:
-            handler.parse("m.py", module, needs)
-        finally:
-            python_format.has_string_candidates = gate
-
     modules = build_modules(sample_sources(), args.modules, args.seed)
     corpora = {"as sampled (every module has hits)": modules, "neutralised (no hits)": [neutralise(m) for m in modules]}
     for name, corpus in corpora.items():
         lines = sum(m.count("\n") for m in corpus)
         parsed = [handler.parse("m.py", m, needs) for m in corpus]
-        with_libcst = sum(1 for d in parsed if d.python is not None)
-        with_spans = sum(1 for d in parsed if d.python is not None and d.python.positions_resolved)
         print(
-            f"{name}: {len(corpus)} modules, {lines} lines; libcst ran on {with_libcst}, "
-            f"positions resolved on {with_spans}; {sum(len(d.sites) for d in parsed)} sites"
+            f"{name}: {len(corpus)} modules, {lines} lines; {sum(len(d.sites) for d in parsed)} sites, "
+            f"{sum(len(refs) for d in parsed for refs in d.collected.values())} rule nodes"
         )
         timed("ast.parse", corpus, ast.parse, args.repeat)
         timed("libcst.parse_module", corpus, cst.parse_module, args.repeat)
         timed("libcst.parse_module + byte spans", corpus, spans, args.repeat)
         timed("PythonHandler.parse", corpus, lambda m: handler.parse("m.py", m, needs), args.repeat)
-        timed("PythonHandler.parse, ast gate off", corpus, without_gate, args.repeat)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def row_result(row: Row, series: dict[str, Series], findings: dict[str, int | No
 
 def print_header(env: dict, quick: bool, rounds: int, skipped: list[str]) -> None:
     print(f"vllm-metrics-migrator benchmark ({'quick' if quick else 'full'} run, median of {rounds} interleaved rounds)")
-    for key in ("tool", "tool_python", "tool_python_version", "tool_version", "commit", "machine", "grep"):
+    for key in ("tool", "tool_python", "tool_python_version", "tool_version", "tool_bytecode", "commit", "machine", "grep"):
         print(f"  {key:20s} {env[key]}")
     print(f"  {'load average':20s} {' '.join(f'{x:.2f}' for x in env['load_average_at_start'])} (other processes share the CPUs)")
     print(f"  {'harness RSS':20s} {env['harness_rss_mb']:.0f} MB (a forked child's peak RSS cannot read below it)")

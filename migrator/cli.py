@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from migrator import __version__
-from migrator.cli_extra import live_check_options, run_live_check, verify_command
+from migrator.cli_verify_and_live import live_check_options, run_live_check, verify_command
 from migrator.config import ConfigError, Settings, load_settings
 from migrator.filenames import printable
 from migrator.files import PathError

@@ -3,7 +3,7 @@
 The Python counterpart of `migrator.promql.oracle`: an expression with the era-(a) stats field
 term removed is safe when, evaluated on era-(c) fields, it equals the original on era-(a) fields
 for vLLM's six canonical cases and simulated mixes. Expressions are evaluated by
-`migrator.python_arithmetic.evaluate` over the libcst tree, never with `eval`.
+`migrator.python_arithmetic.evaluate` over the syntax tree, never with `eval`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def verdict(info, expression, removed):
     differences = []
     try:
         for label, case, old_fields, new_fields in _workloads():
-            old = evaluate(expression, old_fields)
-            new = evaluate(expression, new_fields, removed)
+            old = evaluate(expression, old_fields, info=info)
+            new = evaluate(expression, new_fields, removed, info=info)
             if old != new:
                 differences.append((label, case, old, new))
     except NotEvaluable as err:

@@ -40,7 +40,7 @@ class Rule:
     # PromQL) must contain for this rule to find anything: the prefilter and the formats' site
     # needles. Rules derive them from the metric catalogue (`needles()` may be overridden).
     needle_words: ClassVar[tuple[str, ...]] = ()
-    # Python rules: libcst node class name -> name of a method `(node, python, ancestors) ->
+    # Python rules: `ast` node class name -> name of a method `(node, python, ancestors) ->
     # kind | None` that the Python handler calls during its one walk (django-upgrade's
     # callbacks); kept nodes reach `check` through `ctx.collected(self)`.
     python_nodes: ClassVar[dict[str, str]] = {}

@@ -1,3 +1,4 @@
+import ast
 from functools import cache
 
 from migrator.model import Applicability, Fix, Severity
@@ -62,7 +63,7 @@ class RecomputedTokensField(Rule):
     fix_availability = "sometimes"
     python_nodes = {
         "Attribute": "collect_attribute",
-        "Arg": "collect_keyword",
+        "keyword": "collect_keyword",
         "Call": "collect_lookup",
         "AnnAssign": "collect_class_field",
     }
@@ -73,29 +74,28 @@ class RecomputedTokensField(Rule):
     # -- callbacks of the Python handler's walk: (node, python info, ancestors) -> kind ----
 
     def collect_attribute(self, node, info, ancestors):
-        return "attribute" if node.attr.value == _facts()[0] else None
+        return "attribute" if node.attr == _facts()[0] else None
 
     def collect_keyword(self, node, info, ancestors):
-        return "keyword" if node.keyword is not None and node.keyword.value == _facts()[0] else None
+        return "keyword" if node.arg == _facts()[0] else None
 
     def collect_lookup(self, node, info, ancestors):
         """`getattr(stats, "recomputed_tokens")` and its siblings."""
-        import libcst as cst
-
         func = node.func
-        if not (isinstance(func, cst.Name) and func.value in _NAME_LOOKUPS and len(node.args) >= 2):
+        if not (isinstance(func, ast.Name) and func.id in _NAME_LOOKUPS):
             return None
-        name = node.args[1].value
-        if isinstance(name, cst.SimpleString) and _facts()[0] in name.value and name.evaluated_value == _facts()[0]:
+        arguments = info.arguments(node)
+        if len(arguments) < 2:
+            return None
+        name = _argument_value(arguments[1])
+        if _simple_string(info, name) and name.value == _facts()[0] and _facts()[0] in info.source(name):
             return "getattr"
         return None
 
     def collect_class_field(self, node, info, ancestors):
-        import libcst as cst
-
         target = node.target
-        if isinstance(target, cst.Name) and target.value == _facts()[0]:
-            if any(isinstance(a, cst.ClassDef) for a in ancestors):
+        if isinstance(target, ast.Name) and target.id == _facts()[0]:
+            if any(isinstance(a, ast.ClassDef) for a in ancestors):
                 return "field"
         return None
 
@@ -116,7 +116,9 @@ class RecomputedTokensField(Rule):
                 message, fix = _attribute(info, ref)
             else:
                 message, fix = _other(ref)
-                span = info.span(ref.node.args[1].value if ref.kind == "getattr" else ref.node.target)
+                span = info.span(
+                    _argument_value(info.arguments(ref.node)[1]) if ref.kind == "getattr" else ref.node.target
+                )
             if ctx.doc.generated is not None and fix.edits:
                 fix = Fix(Applicability.DISPLAY_ONLY, f"{fix.message}; not applied: {ctx.doc.generated}", ())
             yield ctx.finding(self, span, message, fix=fix, locator=ref.locator)
@@ -126,16 +128,33 @@ def _display(message: str, advice: str) -> tuple[str, Fix]:
     return message, Fix(Applicability.DISPLAY_ONLY, advice, ())
 
 
+def _argument_value(argument):
+    """The expression an argument passes (`x` of `x`, `key=x`, `*x`)."""
+    return argument.value if isinstance(argument, (ast.keyword, ast.Starred)) else argument
+
+
+def _simple_string(info, node):
+    """A str literal written as one piece (what a name lookup spells)."""
+    from migrator.formats.python_literals import single_literal
+
+    if not (isinstance(node, ast.Constant) and type(node.value) is str):
+        return False
+    span = info.span(node)
+    return single_literal(info.text, span.start, span.end)
+
+
 def _keyword(info, ref):
     field, _, removed_in, _, _ = _facts()
     call = ref.ancestors[-1]
+    message = f"`{field}=` is not a parameter of `PromptTokenStats` since vLLM v{removed_in}"
+    if not isinstance(call, ast.Call):  # a class keyword (`class C(Base, recomputed_tokens=0)`)
+        return _display(message, f"remove the `{field}=` argument by hand")
     names = info.qualified_names(call.func)
     callee = info.source(call.func)
-    message = f"`{field}=` is not a parameter of `PromptTokenStats` since vLLM v{removed_in}"
-    edits = info.argument_removal(call, list(call.args).index(ref.node))
+    edits = info.argument_removal(call, info.arguments(call).index(ref.node))
     if edits is None:
         return _display(message, f"remove the `{field}=` argument by hand")
-    local_classes = {n.name.value for n in info.module.body if type(n).__name__ == "ClassDef"}
+    local_classes = {n.name for n in info.module.body if isinstance(n, ast.ClassDef)}
     if names & local_classes:
         # The file defines its own class of that name: it may well still take the field.
         return message, Fix(
@@ -150,9 +169,7 @@ def _keyword(info, ref):
 
 
 def _attribute(info, ref):
-    import libcst as cst
-
-    from migrator.python_arithmetic import enclosing_arithmetic, term_removal_edits
+    from migrator.python_arithmetic import count_attributes, enclosing_arithmetic, term_removal_edits
     from migrator.python_oracle import verdict
 
     field, _, removed_in, since, _ = _facts()
@@ -160,12 +177,12 @@ def _attribute(info, ref):
     what = info.source(node)
     gone = f"`{what}`: `{field}` was removed from `PromptTokenStats` in vLLM v{removed_in}"
     parent = ancestors[-1] if ancestors else None
-    if isinstance(parent, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign)) and parent.target is node:
+    if _written(parent, node):
         return _display(gone, "this writes the removed field (a copy of the era-(a) accounting?); delete it")
-    if any(isinstance(a, cst.Arg) and a.keyword and a.keyword.value == field for a in ancestors):
+    if any(isinstance(a, ast.keyword) and a.arg == field for a in ancestors):
         return _display(gone, f"goes away with the `{field}=` argument it is passed to")
     expression = enclosing_arithmetic(node, ancestors)
-    if _count_fields(expression, field) > 1:
+    if count_attributes(expression, field) > 1:
         return _display(gone, f"every `{field}` term of this expression has to go; rewrite it by hand")
     edits = term_removal_edits(info, node, ancestors)
     if edits is None:
@@ -183,29 +200,27 @@ def _attribute(info, ref):
     return message, Fix(Applicability.UNSAFE, f"Remove `{removed}` ({detail})", edits)
 
 
-def _count_fields(expression, field):
-    import libcst as cst
-    import libcst.matchers as m
-
-    if isinstance(expression, cst.Attribute):
-        return 1
-    return len(m.findall(expression, m.Attribute(attr=m.Name(field))))
+def _written(parent, node):
+    """Whether `node` is the target of an assignment (`stats.field = 0`, `+=`, annotated)."""
+    if isinstance(parent, ast.Assign):
+        return any(t is node for t in parent.targets)
+    return isinstance(parent, (ast.AugAssign, ast.AnnAssign)) and parent.target is node
 
 
 def _advice(ancestors, info):
     """What to do instead, by the shape of the statement the read sits in (innermost first,
     but an assertion wins over the comparison inside it)."""
-    import libcst as cst
-
     _, metric, _, since, pr = _facts()
     enclosing = []
     for parent in reversed(ancestors):
-        if isinstance(parent, (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.IndentedBlock)):
+        if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             break
         enclosing.append(parent)
-    calls = [p for p in enclosing if isinstance(p, cst.Call)]
-    methods = [(c, c.func.attr.value) for c in calls if isinstance(c.func, cst.Attribute)]
-    if any(isinstance(p, cst.Assert) for p in enclosing) or any(m.startswith("assert") for _, m in methods):
+        if isinstance(parent, ast.stmt):
+            break  # the statement the read is part of
+    calls = [p for p in enclosing if isinstance(p, ast.Call)]
+    methods = [(c, c.func.attr) for c in calls if isinstance(c.func, ast.Attribute)]
+    if any(isinstance(p, ast.Assert) for p in enclosing) or any(m.startswith("assert") for _, m in methods):
         return (
             f"the assertion fails with AttributeError on {since}; delete it (on a full prefix hit, "
             "local_cache_hit/external_kv_transfer now count N-1)"
@@ -218,11 +233,11 @@ def _advice(ancestors, info):
             )
         if method in _LOG_CALLS:
             return "remove the field from this log message"
-    if any(isinstance(c.func, cst.Name) and c.func.value == "print" for c in calls):
+    if any(isinstance(c.func, ast.Name) and c.func.id == "print" for c in calls):
         return "remove the field from this output"
-    if any(isinstance(p, cst.FormattedStringExpression) for p in enclosing):
+    if any(isinstance(p, ast.FormattedValue) for p in enclosing):
         return "remove the field from this f-string"
-    if any(isinstance(p, (cst.If, cst.IfExp, cst.While, cst.Comparison)) for p in enclosing):
+    if any(isinstance(p, (ast.If, ast.IfExp, ast.While, ast.Compare)) for p in enclosing):
         return f"{since} has no full-prefix-hit signal to branch on; remove the condition"
     return f"nothing replaces it on {since}; delete this use (`cached_tokens` counts cached tokens in both eras)"
 

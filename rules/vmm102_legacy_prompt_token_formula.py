@@ -1,3 +1,4 @@
+import ast
 from functools import cache
 
 from migrator.model import Applicability, Fix, Severity
@@ -73,8 +74,8 @@ class LegacyPromptTokenFormula(Rule):
     # era-(a) `update_from_output`.
     needle_words = (_ERA_A_PARAMS[0], _RECOMPUTED_WORD, _UPDATE_CALL)
     python_nodes = {
-        "Comparison": "collect_comparison",
-        "BinaryOperation": "collect_chain",
+        "Compare": "collect_comparison",
+        "BinOp": "collect_chain",
         "Call": "collect_update_call",
     }
 
@@ -82,32 +83,26 @@ class LegacyPromptTokenFormula(Rule):
 
     def collect_comparison(self, node, info, ancestors):
         """`a + 1 == b` shapes; `check` looks at the names."""
-        import libcst as cst
-
-        if not any(isinstance(t.operator, cst.Equal) for t in node.comparisons):
+        if not any(isinstance(op, ast.Eq) for op in node.ops):
             return None
-        operands = [node.left] + [t.comparator for t in node.comparisons]
-        return "comparison" if any(_plus_minus_one(o) for o in operands) else None
+        operands = [node.left, *node.comparators]
+        return "comparison" if any(_plus_minus_one(info, o) for o in operands) else None
 
     def collect_chain(self, node, info, ancestors):
         """The root of a +/- chain that adds a recomputed term."""
-        import libcst as cst
-
-        add_sub = (cst.Add, cst.Subtract)
-        if not isinstance(node.operator, add_sub):
+        add_sub = (ast.Add, ast.Sub)
+        if not isinstance(node.op, add_sub):
             return None
         parent = ancestors[-1] if ancestors else None
-        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, add_sub):
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, add_sub):
             return None  # not the root of its chain
         return "local-hit-formula" if _local_hit_formula(node) else None
 
     def collect_update_call(self, node, info, ancestors):
-        import libcst as cst
-
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == _UPDATE_CALL:
+        if isinstance(func, ast.Attribute) and func.attr == _UPDATE_CALL:
             return "update-call"
-        if isinstance(func, cst.Name) and func.value == _UPDATE_CALL:
+        if isinstance(func, ast.Name) and func.id == _UPDATE_CALL:
             return "update-call"
         return None
 
@@ -153,10 +148,8 @@ def _suggest(info=None, call=None, args=None):
     since = _facts()[1]
     if args is None:
         return Fix(Applicability.DISPLAY_ONLY, f"{since} form: " + _era_c_form(), ())
-    import libcst as cst
-
     cached, external, prompt = args
-    receiver = info.source(call.func.value) if isinstance(call.func, cst.Attribute) else "stats"
+    receiver = info.source(call.func.value) if isinstance(call.func, ast.Attribute) else "stats"
     local = cached if external == "0" else f"{cached} - {external}"
     return Fix(Applicability.DISPLAY_ONLY, f"{since} form: " + _era_c_form(prompt, local, external, receiver), ())
 
@@ -165,23 +158,25 @@ def _words(info, node):
     return info.source(node).lower()
 
 
+def _one(info, node):
+    """The literal `1`, written so."""
+    return isinstance(node, ast.Constant) and type(node.value) is int and info.source(node) == "1"
+
+
 def _heuristic(info, ref):
     """The span to report when the comparison is `cached + 1 == prompt` (or `cached == prompt - 1`)."""
-    import libcst as cst
-
     node = ref.node
-    operands = [node.left] + [t.comparator for t in node.comparisons]
-    if len(operands) != 2 or not isinstance(node.comparisons[0].operator, cst.Equal):
+    operands = [node.left, *node.comparators]
+    if len(operands) != 2 or not isinstance(node.ops[0], ast.Eq):
         return None
     left, right = operands
     for side, other in ((left, right), (right, left)):
-        if not isinstance(side, cst.BinaryOperation):
+        if not isinstance(side, ast.BinOp):
             continue
-        one = lambda n: isinstance(n, cst.Integer) and n.value == "1"  # noqa: E731
-        if isinstance(side.operator, cst.Add) and (one(side.left) or one(side.right)):
-            cached = side.right if one(side.left) else side.left
+        if isinstance(side.op, ast.Add) and (_one(info, side.left) or _one(info, side.right)):
+            cached = side.right if _one(info, side.left) else side.left
             prompt = other
-        elif isinstance(side.operator, cst.Subtract) and one(side.right):
+        elif isinstance(side.op, ast.Sub) and _one(info, side.right):
             cached, prompt = other, side.left
         else:
             continue
@@ -191,39 +186,34 @@ def _heuristic(info, ref):
 
 
 def _report_span(info, node, ancestors):
-    import libcst as cst
-
     parent = ancestors[-1] if ancestors else None
-    if isinstance(parent, cst.IfExp) and parent.test is node:
+    if isinstance(parent, ast.IfExp) and parent.test is node:
         return info.span(parent)
-    if isinstance(parent, cst.Arg) and len(ancestors) >= 2:
-        call = ancestors[-2]
-        if isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and call.func.value == "int":
-            return info.span(call)
+    # `int(cached + 1 == prompt)`: the argument of a call (positional or keyword) of `int`.
+    call = parent if isinstance(parent, ast.Call) and node is not parent.func else None
+    if isinstance(parent, (ast.keyword, ast.Starred)) and len(ancestors) >= 2:
+        call = ancestors[-2] if isinstance(ancestors[-2], ast.Call) else None
+    if call is not None and isinstance(call.func, ast.Name) and call.func.id == "int":
+        return info.span(call)
     return info.span(node)
 
 
-def _plus_minus_one(node):
-    import libcst as cst
-
-    if not isinstance(node, cst.BinaryOperation):
+def _plus_minus_one(info, node):
+    if not isinstance(node, ast.BinOp):
         return False
-    one = lambda n: isinstance(n, cst.Integer) and n.value == "1"  # noqa: E731
-    if isinstance(node.operator, cst.Add):
-        return one(node.left) or one(node.right)
-    return isinstance(node.operator, cst.Subtract) and one(node.right)
+    if isinstance(node.op, ast.Add):
+        return _one(info, node.left) or _one(info, node.right)
+    return isinstance(node.op, ast.Sub) and _one(info, node.right)
 
 
 def _local_hit_formula(chain):
-    import libcst as cst
-
     from migrator.python_arithmetic import additive_terms
 
     def last_name(term):
-        if isinstance(term, cst.Attribute):
-            return term.attr.value.lower()
-        if isinstance(term, cst.Name):
-            return term.value.lower()
+        if isinstance(term, ast.Attribute):
+            return term.attr.lower()
+        if isinstance(term, ast.Name):
+            return term.id.lower()
         return ""
 
     terms = [(last_name(t), sign) for t, sign in additive_terms(chain)]
@@ -237,15 +227,13 @@ def _local_hit_formula(chain):
 
 def _era_a_args(info, call):
     """(cached, external, prompt) source texts for an era-(a) call, else None."""
-    import libcst as cst
-
-    keywords = {a.keyword.value: info.source(a.value) for a in call.args if a.keyword is not None}
-    positional = [info.source(a.value) for a in call.args if a.keyword is None and not a.star]
+    keywords = {k.arg: info.source(k.value) for k in call.keywords if k.arg is not None}
+    positional = [info.source(a) for a in call.args if not isinstance(a, ast.Starred)]
     if set(_ERA_A_PARAMS) <= set(keywords):
         return tuple(keywords[p] for p in _ERA_A_PARAMS)
     if len(positional) == 3 and not keywords:
         func = call.func
-        receiver = info.source(func.value) if isinstance(func, cst.Attribute) else ""
+        receiver = info.source(func.value) if isinstance(func, ast.Attribute) else ""
         if "stats" in receiver.lower():
             return tuple(positional)
     if positional and len(positional) + len(keywords) == 3 and set(keywords) <= set(_ERA_A_PARAMS):

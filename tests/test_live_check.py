@@ -19,7 +19,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from migrator.cli_extra import live_check_options, run_live_check
+from migrator.cli_verify_and_live import live_check_options, run_live_check
 from migrator.config import Settings
 from migrator.live import (
     LiveCheckError,

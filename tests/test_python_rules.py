@@ -165,3 +165,13 @@ def test_sample(case: Path, only_these_rules: None) -> None:
             want_path = case / "expected.py"
         want = want_path.read_text(encoding="utf-8") if want_path.exists() else text
         assert engine.fix_text("input.py", text, settings, "python", unsafe=unsafe).text == want
+
+
+def test_rules_see_a_file_with_fstrings_newer_than_the_interpreter() -> None:
+    """PEP 701 f-strings (Python 3.12) in a file checked on Python 3.11: libcst builds the
+    sites, and the rules still see everything outside the f-strings, at the right offsets."""
+    src = 'label = f"{"é"} {"x"}"\nc = s.local_cache_hit + s.external_kv_transfer - s.recomputed_tokens  # é\n'
+    (finding,) = lint(src, "VMM101")
+    assert src[finding.span.start : finding.span.end] == "s.recomputed_tokens"
+    assert finding.fix.applicability is Applicability.SAFE
+    assert apply_edits(src, list(finding.fix.edits)).endswith("c = s.local_cache_hit + s.external_kv_transfer  # é\n")

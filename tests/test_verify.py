@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from migrator.cli_extra import verify_command
+from migrator.cli_verify_and_live import verify_command
 from migrator.config import Settings
 from migrator.model import Applicability
 from migrator.verify import (

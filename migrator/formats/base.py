@@ -118,17 +118,17 @@ class SiteNeeds:
 
     `needles`: a string outside the places a format knows hold PromQL becomes a site only when
     its text contains one of these (rules derive them from the metric catalogue). `python`:
-    the libcst node types Python rules want collected (see `migrator.rule.Rule.python_nodes`);
+    the `ast` node types Python rules want collected (see `migrator.rule.Rule.python_nodes`);
     the Python handler calls each callback on every node of that type during its one walk and
     keeps the node (as a `NodeRef`, in `Document.collected[code]`) when it returns a kind.
     """
 
     needles: tuple[str, ...] = ()
-    # (libcst node class name, rule code, callback(node, python_info, ancestors) -> kind or None)
+    # (`ast` node class name, rule code, callback(node, python_info, ancestors) -> kind or None)
     python: tuple[tuple[str, str, Callable[..., Any]], ...] = ()
     # (rule code, that rule's needles) for the rules in `python`: a file without any of a
-    # rule's needles cannot give that rule anything, so its callbacks (and, when nothing else
-    # needs it, the libcst parse itself) are skipped. A rule absent here always runs.
+    # rule's needles cannot give that rule anything, so its callbacks are skipped. A rule
+    # absent here always runs.
     python_words: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def mentions(self, text: str) -> bool:

@@ -17,7 +17,10 @@ REST_OF_LINE = re.compile(r"[ \t]*(?:#[^\r\n]*)?(?:\r\n|\n|\r|$)")
 
 
 def line_start(text: str, pos: int) -> int:
-    return max(text.rfind("\n", 0, pos), text.rfind("\r", 0, pos)) + 1
+    newline = text.rfind("\n", 0, pos)
+    # A lone CR after the last LF (old Mac line ends): searched for only back to that LF, or
+    # every call would scan a CR-free file back to its start.
+    return max(newline, text.rfind("\r", newline + 1, pos)) + 1
 
 
 def element_removal_edits(

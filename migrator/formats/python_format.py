@@ -1,26 +1,32 @@
 """Python source. Parsed, never imported or executed.
 
-A file goes through three steps, each only when the previous one found a reason:
-1. `python_scan`: the interpreter's `ast` says whether any string may be a site (a needle in
-   its source or value, a PromQL place), and each Python rule's words say whether its node
-   callbacks could find anything. Neither: the document has no sites and libcst never runs.
-2. `python_tree.walk`: libcst's one walk over the concrete syntax tree collects the string
-   expressions, template uses and imports, and calls the callbacks rules registered for node
-   types (`SiteNeeds.python`); what they keep is `document.collected[code]`.
-3. `python_sites`: the kept strings become sites with typed contexts (`python_strings` does the
-   decoding with exact offsets). Positions are computed only now, and only if needed.
+The interpreter's own `ast` reads the file (positions are UTF-8 byte columns, converted to
+code points by `python_positions`); libcst is never imported to check a file:
+1. `python_tree.walk`: one walk over the tree collects the string expressions that may be
+   sites (a needle in their value or source, a PromQL place), template uses and imports, and
+   calls the callbacks rules registered for `ast` node types (`SiteNeeds.python`); what they
+   keep is `document.collected[code]`. A rule whose words (`SiteNeeds.python_words`) the file
+   lacks is not called; with no needle, no callback and no PromQL key the walk is skipped.
+2. `python_sites`: the kept strings become sites with typed contexts; `python_literals` reads
+   each literal's pieces and f-string fields from the source text and `python_strings` decodes
+   them with exact offsets.
+A file this interpreter rejects only for newer syntax (PEP 701 f-strings on Python 3.11) is
+read by libcst instead (`python_cst_tree`, `python_cst_sites`: the same sites; the rules' node
+callbacks do not run on it). `validate`, run on every fixed text, asks CPython and libcst.
 
 Rules get the module and its helpers as `document.python` (a `PythonInfo`).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
+from typing import Any
 
 from migrator.formats.base import Document, ParseError, SiteNeeds, no_gc
-from migrator.formats.python_scan import compile_quietly, has_string_candidates
-from migrator.formats.python_tree import NodeRef, PythonInfo  # noqa: F401 - the rules' API
+from migrator.formats.python_sites import PROMQL_KEYS
+from migrator.formats.python_tree import NodeRef, PythonInfo, rule_callbacks, walk
 from migrator.model import LineIndex
 
 __all__ = ["PythonHandler", "PythonInfo", "NodeRef", "generated_reason"]
@@ -40,8 +46,27 @@ def generated_reason(body: str) -> str | None:
     return f"generated file (`{match['marker']}`): change what it is generated from and regenerate it"
 
 
+def compile_quietly(source: str) -> Any:
+    """Parse to an AST (never execute), without printing the SyntaxWarnings of the scanned code
+    (`"\\d"` escapes, `0x1for`) to the user's terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(source, "<check>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+
+
 # What Python 3.11's parser says about PEP 701 f-strings (3.12), which libcst parses.
 _NEWER_FSTRING_SYNTAX = ("f-string", "unterminated string literal", "unterminated triple-quoted string literal")
+
+
+def _newer_syntax(err: Exception) -> bool:
+    """Whether CPython's refusal is only syntax newer than this interpreter."""
+    return (
+        isinstance(err, SyntaxError)
+        and sys.version_info < (3, 12)
+        and str(err.msg).startswith(_NEWER_FSTRING_SYNTAX)
+    )
 
 
 def _cpython_rejects(body: str) -> Exception | None:
@@ -52,9 +77,7 @@ def _cpython_rejects(body: str) -> Exception | None:
     except ValueError as err:  # NUL characters on older interpreters (a SyntaxError on newer ones)
         return err
     except SyntaxError as err:
-        if sys.version_info < (3, 12) and str(err.msg).startswith(_NEWER_FSTRING_SYNTAX):
-            return None
-        return err
+        return None if _newer_syntax(err) else err
     except (RecursionError, MemoryError) as err:
         return err
     return None
@@ -67,26 +90,20 @@ class PythonHandler:
         shift = 1 if text.startswith("\ufeff") else 0
         body = text[shift:]
         generated = generated_reason(body)
+        try:
+            with no_gc():  # a tree of small objects: a collection pass would only slow it down
+                tree = compile_quietly(body)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+            if _newer_syntax(err):
+                return self._parse_newer_syntax(path, text, needs, generated)
+            raise self._error_from_compile(text, err) from None
         callbacks = self._active_callbacks(body, needs)
-        if not callbacks and not has_string_candidates(body, needs):
+        if not callbacks and not needs.needles and not any(k in body for k in PROMQL_KEYS):
             return Document(path=path, text=text, format=self.name, generated=generated)
 
-        import libcst as cst
-
         from migrator.formats.python_sites import SiteBuilder
-        from migrator.formats.python_tree import rule_callbacks, walk
 
-        try:
-            with no_gc():
-                module = cst.parse_module(body)
-        except Exception as err:  # noqa: BLE001 - libcst's native parser raises several types
-            raise self._parse_error(text, err) from None
-        # libcst accepts some text CPython refuses (a NUL byte after the binary sniff, `b"é"`):
-        # such a file is not Python, so it is a parse error, never checked or written.
-        cpython_error = _cpython_rejects(body)
-        if cpython_error is not None:
-            raise self._error_from_compile(text, cpython_error)
-        info = PythonInfo(text, module, shift)
+        info = PythonInfo(text, tree, shift)
         builder = SiteBuilder(info, needs, generated)
         try:
             with no_gc():
@@ -102,6 +119,45 @@ class PythonHandler:
             python=info,
             collected=result.collected,
             generated=generated,
+        )
+
+    def _parse_newer_syntax(self, path: str, text: str, needs: SiteNeeds, generated: str | None) -> Document:
+        """A file this interpreter's parser rejects only for syntax newer than itself (PEP 701
+        f-strings on Python 3.11): libcst reads it. Sites come from libcst's tree; the rules'
+        node callbacks run on the `ast` of the file with its f-strings blanked out (same
+        length, same line breaks), so they see everything but what is inside an f-string."""
+        import libcst as cst
+
+        from migrator.formats.python_cst_sites import SiteBuilder as CstSiteBuilder
+        from migrator.formats.python_cst_tree import PythonInfo as CstInfo
+        from migrator.formats.python_cst_tree import walk as cst_walk
+
+        shift = 1 if text.startswith("\ufeff") else 0
+        try:
+            with no_gc():
+                module = cst.parse_module(text[shift:])
+        except Exception as err:  # noqa: BLE001 - libcst's native parser raises several types
+            raise self._parse_error(text, err) from None
+        cst_info = CstInfo(text, module, shift)
+        builder = CstSiteBuilder(cst_info, needs, generated)
+        try:
+            with no_gc():
+                sites = builder.build(cst_walk(cst_info, builder.wants))
+        except RecursionError:
+            raise ParseError("invalid Python: nesting too deep to analyse", 0) from None
+        info, collected = None, {}
+        callbacks = self._active_callbacks(text[shift:], needs)
+        if callbacks:
+            blanked = _blank_fstrings(text, cst_info)
+            try:
+                tree = compile_quietly(blanked[shift:])
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None  # newer syntax elsewhere too: no rule sees this file
+            if tree is not None:
+                info = PythonInfo(text, tree, shift, layout=blanked)
+                collected = walk(info, lambda node, path: False, rule_callbacks(callbacks)).collected
+        return Document(
+            path=path, text=text, format=self.name, sites=sites, python=info, collected=collected, generated=generated
         )
 
     @staticmethod
@@ -159,6 +215,38 @@ class PythonHandler:
             # compile() refuses NUL characters with a ValueError.
             return ParseError(f"invalid Python: {err}", max(text.find("\0"), 0))
         return ParseError("invalid Python: nesting too deep to parse", 0)
+
+
+def _blank_fstrings(text: str, info: Any) -> str:
+    """`text` with every f-string literal replaced by a plain string literal of the same
+    length and line breaks (libcst found them), for a parser that cannot read the f-strings."""
+    import libcst as cst
+
+    spans = []
+    for node in _walk_cst(info.module):
+        if isinstance(node, cst.FormattedString):
+            spans.append(info.span(node))
+    out, cursor = [], 0
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if span.start < cursor:
+            continue  # nested in the one just blanked
+        literal = text[span.start : span.end]
+        quote = '"""' if "\n" in literal or "\r" in literal else '"'
+        filler = "".join(c if c in "\r\n" else "_" for c in literal[len(quote) : len(literal) - len(quote)])
+        out.append(text[cursor : span.start] + quote + filler + quote)
+        cursor = span.end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _walk_cst(module: Any) -> Any:
+    import libcst as cst
+
+    stack = [module]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for child in node.children if isinstance(child, cst.CSTNode))
 
 
 def _offset_of(text: str, line: int, column: int) -> int:

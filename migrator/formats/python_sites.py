@@ -8,24 +8,26 @@ describes the place (call, keyword, dict key, assignment, template, the instrume
 definition goes through, the literal collection the string is an element of) and leaves every
 decision to the rules.
 
-Decoding with exact offsets lives in `python_strings`; the walk that finds the literals in
-`python_tree`.
+The tree is the interpreter's `ast` (`python_tree`); the literal pieces are read from the
+source text (`python_literals`) and decoded with exact offsets (`python_strings`).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
-from migrator.formats.python_tree import PythonInfo, WalkResult
+from migrator.formats.python_edits import element_removal_edits
+from migrator.formats.python_tree import PythonInfo, WalkResult, is_string
 
 # Keyword arguments and dict keys that hold PromQL whatever the string looks like.
 PROMQL_KEYS = frozenset({"expr", "query", "promql", "expression", "rule_expr"})
 PROMETHEUS_INSTRUMENTS = frozenset({"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"})
 # vLLM's own metrics code calls prometheus_client through attributes like `self._counter_cls`.
-_INSTRUMENT_ALIAS = re.compile(r"(?i)_?(counter|gauge|histogram|summary)(_cls|_class|_type)?")
+INSTRUMENT_ALIAS = re.compile(r"(?i)_?(counter|gauge|histogram|summary)(_cls|_class|_type)?")
 OTEL_FACTORIES = frozenset(
     {
         "create_counter",
@@ -43,12 +45,15 @@ _PATCH_NAME_WORDS = frozenset({"PATCH", "PATCHED", "SNIPPET", "SOURCE", "SRC", "
 _PATCH_WHOLE_NAMES = frozenset({"OLD", "NEW", "BEFORE", "AFTER", "ORIGINAL", "REPLACEMENT"})
 _CODE_MARKERS = ("def ", "class ", "self.")
 # Stands for an f-string field in a spanless decoded value: no needle contains it.
-_FIELD = "\x00"
+FIELD_MARK = "\x00"
+_COLLECTIONS = {ast.List: "list", ast.Set: "set", ast.Tuple: "tuple"}
+# The parents under which a string that names no needle may still be in a PromQL place.
+_MAYBE_PROMQL_PARENTS = (ast.keyword, ast.Dict, ast.Attribute, ast.BinOp)
 
 
 @dataclass(slots=True)
-class _Place:
-    """Where a string expression sits, found from its ancestors without positions."""
+class Place:
+    """Where a string expression sits, found from its ancestors."""
 
     expr: Any  # the string, or the template use (`"...".format(x)`, `"..." % x`) standing for it
     assigned_to: str | None = None
@@ -68,7 +73,7 @@ class _Place:
 
 class SiteBuilder:
     """Turns the string expressions of one walk into sites. `wants` runs during the walk
-    (cheap, no positions); `build` after it, on the few strings `wants` kept."""
+    (cheap: the value and the source text); `build` after it, on the few strings kept."""
 
     def __init__(self, info: PythonInfo, needs: SiteNeeds, generated: str | None = None) -> None:
         self.info = info
@@ -76,27 +81,49 @@ class SiteBuilder:
         self.text = info.text
         self.generated = generated
         self.mentioned: dict[int, bool] = {}  # id(node) -> its source or value has a needle
+        # id(collection) -> (element values, element spans, outer span)
+        self.collections: dict[int, tuple[Any, list[tuple[int, int]], Any]] = {}
+        # (id(parent), id(its field) or 0 for a call's positional arguments) -> id(item) -> index
+        self.indexes: dict[tuple[int, int], dict[int, int]] = {}
+        # A needle in a literal's source is a needle in the file: without one, only escapes
+        # and concatenation can make one, and decoded values are checked anyway.
+        self.in_text = bool(needs.needles) and needs.mentions(info.text)
 
     # -- during the walk ---------------------------------------------------------------
-    def wants(self, node: Any, stack: list[Any]) -> bool:
-        mentioned = self._mentions(node)
-        self.mentioned[id(node)] = mentioned
-        return mentioned or _maybe_promql_place(stack)
+    def wants(self, node: Any, path: list[Any]) -> bool:
+        mentioned = self._mentions(node, path)
+        if mentioned:
+            self.mentioned[id(node)] = True
+            return True
+        return bool(path) and isinstance(path[-1], _MAYBE_PROMQL_PARENTS)
 
-    def _mentions(self, node: Any) -> bool:
-        import libcst as cst
-
+    def _mentions(self, node: Any, path: list[Any]) -> bool:
         if not self.needs.needles:
             return False
-        source = node.value if isinstance(node, cst.SimpleString) else self.info.module.code_for_node(node)
-        if self.needs.mentions(source):
+        mentions = self.needs.mentions
+        if type(node) is ast.Constant:
+            value = node.value
+            if mentions(value if type(value) is str else value.decode("latin-1")):
+                return True
+        elif mentions(joined_value(node)[0]):
             return True
-        # Escapes (`prompt\x5ftokens`) and implicit concatenation can hide a needle from the
-        # source: look at the value the program sees.
-        if "\\" not in source and not isinstance(node, cst.ConcatenatedString):
+        if not self.in_text:
             return False
-        decoded = decoded_value(node)
-        return decoded is not None and self.needs.mentions(decoded[0])
+        start, end = self.info.positions.span(node)
+        if mentions(self.text[start:end]):
+            return True
+        # libcst's view of a concatenation or f-string includes the parentheses around it
+        # and any comment inside them: a needle there counts too.
+        parent = path[-1] if path else None
+        if parent is None or not hasattr(parent, "end_col_offset"):
+            return False
+        p_start, p_end = self.info.positions.span(parent)
+        if not mentions(self.text[p_start:start] + "\0" + self.text[end:p_end]):
+            return False
+        if type(node) is ast.Constant and _single_literal(self.text, start, end):
+            return False
+        outer = self.info.outer_span(node)
+        return mentions(self.text[outer.start : outer.end])
 
     # -- after the walk ----------------------------------------------------------------
     def build(self, walk: WalkResult) -> list[Any]:
@@ -105,11 +132,12 @@ class SiteBuilder:
             site = self._site(node, ancestors, walk)
             if site is not None:
                 sites.append(site)
-        # The walk goes in field order (decorators after the body): sites go in file order.
+        # The walk goes in field order (dict keys before values): sites go in file order.
         sites.sort(key=lambda site: site.piece_literals[0][0])
         return sites
 
     def _site(self, node: Any, ancestors: tuple[Any, ...], walk: WalkResult) -> Site | None:
+        from migrator.formats.python_literals import pieces_of
         from migrator.formats.python_strings import build_string_site
 
         place = self._place(node, ancestors)
@@ -118,7 +146,8 @@ class SiteBuilder:
         template = walk.templates.get(id(node))
         if template is None and place.plain and place.assigned_to in walk.template_names:
             template = walk.template_names[place.assigned_to]
-        pieces = self._pieces(node, template)
+        start, end = self.info.positions.span(node)
+        pieces = pieces_of(self.text, start, end, template)
         if not pieces:
             return None
         context = SiteContext(
@@ -135,65 +164,21 @@ class SiteBuilder:
         if place.detail:
             locator = f"{locator}: {place.detail}"
         site = build_string_site(self.text, pieces, kind=SiteKind.TEXT, locator=locator, context=context)
-        if place.promql:
-            site.kind = SiteKind.PROMQL
-        elif place.definition:
-            site.kind = SiteKind.NAME
-        else:
-            site.kind = guess_kind(site.value)
-        if self.generated is not None:
-            site.editable = False
-            site.readonly_reason = self.generated
-        elif _quotes_source(site.value, place):
-            site.editable = False
-            site.readonly_reason = READONLY_PATCH_REASON
+        finish_site(site, place, self.generated)
         return site
 
-    def _pieces(self, node: Any, template: str | None) -> list[Any]:
-        import libcst as cst
-
-        from migrator.formats.python_strings import Piece, style_of_simple
-
-        pieces = []
-        for piece in _flatten(node):
-            span = self.info.span(piece)
-            if isinstance(piece, cst.SimpleString):
-                prefix, quote = piece.prefix, piece.quote
-                body_start = span.start + len(prefix) + len(quote)
-                body_end = span.end - len(quote)
-                style = style_of_simple(prefix, quote, self.text[body_start:body_end], template)
-                pieces.append(
-                    Piece(style, body_start, body_end, [("text", body_start, body_end)], (span.start, span.end))
-                )
-            elif isinstance(piece, cst.FormattedString):
-                quote = piece.end
-                prefix = piece.start[: len(piece.start) - len(quote)]
-                body_start = span.start + len(piece.start)
-                body_end = span.end - len(quote)
-                style = style_of_simple(prefix, quote, self.text[body_start:body_end], None)
-                parts = []
-                for part in piece.parts:
-                    p = self.info.span(part)
-                    parts.append(("text" if isinstance(part, cst.FormattedStringText) else "field", p.start, p.end))
-                pieces.append(Piece(style, body_start, body_end, parts, (span.start, span.end)))
-            else:  # a t-string or a future literal kind: not ours to decode
-                return []
-        return pieces
-
     # -- where the string sits ---------------------------------------------------------
-    def _place(self, node: Any, ancestors: tuple[Any, ...]) -> _Place:
-        import libcst as cst
-
+    def _place(self, node: Any, ancestors: tuple[Any, ...]) -> Place:
         expr = node
         level = len(ancestors) - 1
         # A template's use (`"...".format(x)`, `"..." % x`) stands where the string would.
-        if level >= 1 and isinstance(ancestors[level], cst.Attribute) and isinstance(ancestors[level - 1], cst.Call):
-            if ancestors[level].attr.value == "format" and ancestors[level - 1].func is ancestors[level]:
+        parent = ancestors[level] if level >= 0 else None
+        if level >= 1 and type(parent) is ast.Attribute and type(ancestors[level - 1]) is ast.Call:
+            if parent.attr == "format" and ancestors[level - 1].func is parent:
                 expr, level = ancestors[level - 1], level - 2
-        elif level >= 0 and isinstance(ancestors[level], cst.BinaryOperation):
-            if isinstance(ancestors[level].operator, cst.Modulo) and ancestors[level].left is node:
-                expr, level = ancestors[level], level - 1
-        place = _Place(expr)
+        elif type(parent) is ast.BinOp and type(parent.op) is ast.Mod and parent.left is node:
+            expr, level = parent, level - 1
+        place = Place(expr)
         if level < 0:
             place.plain = True
             return place
@@ -201,99 +186,131 @@ class SiteBuilder:
         grand = ancestors[level - 1] if level >= 1 else None
         owner = self._assigned_name(ancestors, level)
         place.assigned_to = owner
-        if isinstance(parent, cst.Element) and isinstance(grand, (cst.List, cst.Set, cst.Tuple)):
-            kind = {cst.List: "list", cst.Set: "set", cst.Tuple: "tuple"}[type(grand)]
-            index = next(i for i, e in enumerate(grand.elements) if e is parent)
-            place.detail = f"{owner or kind}[{index}]"
-            self._in_collection(place, grand, kind, index, ancestors, level - 1)
-        elif isinstance(parent, cst.DictElement):
-            if parent.key is expr:
+        kind = type(parent)
+        if kind in _COLLECTIONS and not _is_slice_tuple(self.info, parent, grand):
+            name = _COLLECTIONS[kind]
+            index = self._index_in(parent, parent.elts, expr)
+            place.detail = f"{owner or name}[{index}]"
+            self._in_collection(place, parent, name, index, ancestors, level)
+        elif kind is ast.Dict:
+            index = self._index_in(parent, parent.keys, expr)
+            if index is not None:
                 place.detail = f"{owner or 'dict'} key"
-                if isinstance(grand, cst.Dict):
-                    index = next(i for i, e in enumerate(grand.elements) if e is parent)
-                    self._in_collection(place, grand, "dict-key", index, ancestors, level - 1)
+                self._in_collection(place, parent, "dict-key", index, ancestors, level)
             else:
-                key_value = _plain_string(parent.key)
-                if key_value is not None:
+                key = parent.keys[self._index_in(parent, parent.values, expr)]
+                key_value = plain_string(key) if key is not None else None
+                if key is None:  # `{**"..."}`: not an entry of its own
+                    place.plain = True
+                    place.detail = owner or ""
+                elif key_value is not None:
                     place.dict_key = key_value
                     place.promql = key_value in PROMQL_KEYS
                     place.detail = f"{owner or 'dict'}[{key_value!r}]"
-        elif isinstance(parent, cst.Arg) and isinstance(grand, cst.Call):
-            callee = self.info.dotted(grand.func)
-            keyword = parent.keyword.value if parent.keyword is not None else None
-            positional = [a for a in grand.args if a.keyword is None and not a.star]
-            position = next((i for i, a in enumerate(positional) if a is parent), None)
-            place.callee = callee
-            place.keyword = keyword
-            place.promql = keyword in PROMQL_KEYS
-            place.definition = self._definition(grand, keyword, position)
-            where = f"{keyword}=" if keyword else f"argument {position + 1 if position is not None else '*'}"
-            place.detail = f"{(callee or 'call').rsplit('.', 1)[-1]}({where})"
-            if isinstance(grand.func, cst.Attribute) and grand.func.attr.value == "replace" and position in (0, 1):
-                place.replace_arg = True
+        elif (kind is ast.keyword or kind is ast.Starred) and type(grand) is ast.Call:
+            self._argument(place, grand, parent.arg if kind is ast.keyword else None, None)
+        elif kind is ast.Call and expr is not parent.func:
+            self._argument(place, parent, None, self._position(parent, expr))
         else:
             place.plain = True
             place.detail = owner or ""
         return place
 
+    def _index_in(self, parent: Any, items: list[Any], node: Any) -> int | None:
+        """Where `node` is in `items` (a field of `parent`), from a table built once per
+        field: a literal of thousands of names must not cost a scan per name."""
+        key = (id(parent), id(items))
+        table = self.indexes.get(key)
+        if table is None:
+            table = self.indexes[key] = {id(item): i for i, item in enumerate(items) if item is not None}
+        return table.get(id(node))
+
+    def _position(self, call: Any, node: Any) -> int | None:
+        """The position of `node` among the call's positional arguments (`*x` not counted)."""
+        key = (id(call), 0)
+        table = self.indexes.get(key)
+        if table is None:
+            positional = [a for a in call.args if type(a) is not ast.Starred]
+            table = self.indexes[key] = {id(a): i for i, a in enumerate(positional)}
+        return table.get(id(node))
+
+    def _argument(self, place: Place, call: Any, keyword: str | None, position: int | None) -> None:
+        callee = self.info.dotted(call.func)
+        place.callee = callee
+        place.keyword = keyword
+        place.promql = keyword in PROMQL_KEYS
+        place.definition = self._definition(call, keyword, position)
+        where = f"{keyword}=" if keyword else f"argument {position + 1 if position is not None else '*'}"
+        place.detail = f"{(callee or 'call').rsplit('.', 1)[-1]}({where})"
+        if type(call.func) is ast.Attribute and call.func.attr == "replace" and position in (0, 1):
+            place.replace_arg = True
+
     def _in_collection(
-        self, place: _Place, collection: Any, kind: str, index: int, ancestors: tuple[Any, ...], level: int
+        self, place: Place, collection: Any, kind: str, index: int, ancestors: tuple[Any, ...], level: int
     ) -> None:
         """Record the collection at `ancestors[level]` and what holds it (for messages)."""
-        import libcst as cst
-
         place.collection, place.collection_kind, place.index = collection, kind, index
         holder = ancestors[level - 1] if level >= 1 else None
         call = ancestors[level - 2] if level >= 2 else None
-        if isinstance(holder, cst.Arg) and isinstance(call, cst.Call):
+        if type(holder) is ast.keyword and type(call) is ast.Call:
             callee = (self.info.dotted(call.func) or "call").rsplit(".", 1)[-1]
-            place.owner = f"{callee}({holder.keyword.value}=)" if holder.keyword is not None else f"{callee}(...)"
-        elif isinstance(holder, cst.DictElement) and holder.value is collection:
-            key = _plain_string(holder.key)
-            place.owner = key if key is not None else place.assigned_to
+            place.owner = f"{callee}({holder.arg}=)" if holder.arg is not None else f"{callee}(...)"
+        elif type(holder) is ast.Starred and type(call) is ast.Call:
+            place.owner = f"{(self.info.dotted(call.func) or 'call').rsplit('.', 1)[-1]}(...)"
+        elif type(holder) is ast.Call and collection is not holder.func:
+            place.owner = f"{(self.info.dotted(holder.func) or 'call').rsplit('.', 1)[-1]}(...)"
+        elif type(holder) is ast.Dict and self._index_in(holder, holder.values, collection) is not None:
+            key = holder.keys[self._index_in(holder, holder.values, collection)]
+            key_value = plain_string(key) if key is not None else None
+            place.owner = key_value if key_value is not None else place.assigned_to
         else:
             place.owner = place.assigned_to
 
-    def _container(self, place: _Place) -> Container | None:
-        """The collection's description; positions are computed here, for kept sites only."""
-        import libcst as cst
-
+    def _container(self, place: Place) -> Container | None:
+        """The collection's description; element positions are computed for kept sites only,
+        once per collection (a list of twenty names holds twenty sites)."""
         collection = place.collection
         if collection is None:
             return None
-        if place.collection_kind == "dict-key":
-            values = [_plain_string(e.key) if isinstance(e, cst.DictElement) else None for e in collection.elements]
-        else:
-            values = [_plain_string(e.value) if isinstance(e, cst.Element) else None for e in collection.elements]
+        shared = self.collections.get(id(collection))
+        if shared is None:
+            info = self.info
+            if place.collection_kind == "dict-key":
+                values = [plain_string(k) if k is not None else None for k in collection.keys]
+            else:
+                values = [plain_string(e) if type(e) is not ast.Starred else None for e in collection.elts]
+            shared = self.collections[id(collection)] = (
+                tuple(values),
+                info.element_spans(collection),
+                info.outer_span(collection),
+            )
+        values, spans, span = shared
         return Container(
             kind=place.collection_kind,
             index=place.index,
-            values=tuple(values),
-            removal=self.info.element_removal(collection, place.index),
-            span=self.info.outer_span(collection),
+            values=values,
+            removal=element_removal_edits(self.text, spans, place.index, is_tuple=type(collection) is ast.Tuple),
+            span=span,
             owner=place.owner,
         )
 
     def _assigned_name(self, ancestors: tuple[Any, ...], level: int) -> str | None:
         """The NAME of `NAME = <expr containing the string>` for the nearest assignment."""
-        import libcst as cst
-
         for node in reversed(ancestors[: level + 1]):
-            if isinstance(node, cst.Assign):
-                targets = [t.target for t in node.targets]
-                if len(targets) == 1 and isinstance(targets[0], (cst.Name, cst.Attribute)):
+            kind = type(node)
+            if kind is ast.Assign:
+                targets = node.targets
+                if len(targets) == 1 and type(targets[0]) in (ast.Name, ast.Attribute):
                     return self.info.dotted(targets[0])
                 return None
-            if isinstance(node, cst.AnnAssign):
+            if kind is ast.AnnAssign:
                 return self.info.dotted(node.target)
-            if isinstance(node, (cst.SimpleStatementLine, cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            if isinstance(node, ast.stmt) or kind is ast.Lambda:
                 return None
         return None
 
     def _definition(self, call: Any, keyword: str | None, position: int | None) -> str | None:
         """The instrument library when the string is the name a metric is defined under."""
-        import libcst as cst
-
         if not (keyword == "name" or (keyword is None and position == 0)):
             return None
         func = call.func
@@ -301,15 +318,39 @@ class SiteBuilder:
             module, _, last = qualified.rpartition(".")
             if module.startswith("prometheus_client") and last in PROMETHEUS_INSTRUMENTS:
                 return "prometheus_client"
-        last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        if isinstance(func, cst.Attribute) and last in OTEL_FACTORIES:
-            return "opentelemetry"
-        if _INSTRUMENT_ALIAS.fullmatch(last or "") and (last in PROMETHEUS_INSTRUMENTS or "_" in last):
-            return "prometheus_client"
-        return None
+        if type(func) is ast.Attribute:
+            last = func.attr
+        else:
+            last = func.id if type(func) is ast.Name else ""
+        return instrument_library(last, type(func) is ast.Attribute)
 
 
-def _quotes_source(value: str, place: _Place) -> bool:
+def instrument_library(last: str, attribute: bool) -> str | None:
+    """The library a call named `last` defines metrics with, when its name says so."""
+    if attribute and last in OTEL_FACTORIES:
+        return "opentelemetry"
+    if INSTRUMENT_ALIAS.fullmatch(last or "") and (last in PROMETHEUS_INSTRUMENTS or "_" in last):
+        return "prometheus_client"
+    return None
+
+
+def finish_site(site: Site, place: Any, generated: str | None) -> None:
+    """The site's kind and whether it may be edited, from its place."""
+    if place.promql:
+        site.kind = SiteKind.PROMQL
+    elif place.definition:
+        site.kind = SiteKind.NAME
+    else:
+        site.kind = guess_kind(site.value)
+    if generated is not None:
+        site.editable = False
+        site.readonly_reason = generated
+    elif quotes_source(site.value, place):
+        site.editable = False
+        site.readonly_reason = READONLY_PATCH_REASON
+
+
+def quotes_source(value: str, place: Any) -> bool:
     """A patch script quoting the source it rewrites: its strings are not the program's data."""
     if place.replace_arg:
         return True
@@ -323,69 +364,44 @@ def _quotes_source(value: str, place: _Place) -> bool:
     return False
 
 
-def _maybe_promql_place(stack: list[Any] | tuple[Any, ...]) -> bool:
-    """A cheap superset of the PromQL places `_place` recognises."""
-    import libcst as cst
-
-    parent = stack[-1] if stack else None
-    if isinstance(parent, cst.Arg):
-        return parent.keyword is not None and parent.keyword.value in PROMQL_KEYS
-    # Dict values, and templates whose use (`.format(...)`, `%`) is the real place.
-    return isinstance(parent, (cst.DictElement, cst.Attribute, cst.BinaryOperation))
+def _is_slice_tuple(info: PythonInfo, node: Any, parent: Any) -> bool:
+    """`d["a", "b"]`: the tuple ast reads in a subscript is not a tuple literal of the source."""
+    return type(node) is ast.Tuple and type(parent) is ast.Subscript and parent.slice is node and not info.parenthesized(node)
 
 
-def _flatten(node: Any) -> list[Any]:
-    """The literal pieces of a string expression, in source order."""
-    import libcst as cst
+def _single_literal(text: str, start: int, end: int) -> bool:
+    from migrator.formats.python_literals import single_literal
 
-    flat: list[Any] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.ConcatenatedString):
-            stack.append(current.right)
-            stack.append(current.left)
-        else:
-            flat.append(current)
-    return flat
+    return single_literal(text, start, end)
 
 
-def decoded_value(node: Any) -> tuple[str, bool] | None:
-    """(value, has fields) of a string expression, decoded without positions; f-string fields
-    stand as NUL. None for a literal kind this module does not decode (t-strings)."""
-    import libcst as cst
-
-    from migrator.formats.python_strings import decode_body, style_of_simple
-
-    out: list[str] = []
+def joined_value(node: Any) -> tuple[str, bool]:
+    """(value, has fields) of an f-string; fields stand as FIELD_MARK."""
+    out = []
     fields = False
-    for piece in _flatten(node):
-        if isinstance(piece, cst.SimpleString):
-            prefix, quote = piece.prefix, piece.quote
-            body = piece.value[len(prefix) + len(quote) : len(piece.value) - len(quote)]
-            style = style_of_simple(prefix, quote, body, None)
-            out.extend(u.char for u in decode_body(body, 0, style))
-        elif isinstance(piece, cst.FormattedString):
-            quote = piece.end
-            style = style_of_simple(piece.start[: len(piece.start) - len(quote)], quote, "", None)
-            for part in piece.parts:
-                if isinstance(part, cst.FormattedStringText):
-                    out.extend(u.char for u in decode_body(part.value, 0, style))
-                else:
-                    out.append(_FIELD)
-                    fields = True
+    for part in node.values:
+        if type(part) is ast.Constant:
+            out.append(part.value)
         else:
-            return None
+            out.append(FIELD_MARK)
+            fields = True
     return "".join(out), fields
 
 
-def _plain_string(node: Any) -> str | None:
+def plain_string(node: Any) -> str | None:
     """The value of a literal that is a plain string (no f-string fields), else None."""
-    import libcst as cst
+    kind = type(node)
+    if kind is ast.Constant:
+        value = node.value
+        if type(value) is str:
+            return value
+        if type(value) is bytes:
+            return value.decode("latin-1")
+        return None
+    if kind is ast.JoinedStr:
+        value, fields = joined_value(node)
+        return None if fields else value
+    return None
 
-    if not isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
-        return None
-    decoded = decoded_value(node)
-    if decoded is None or decoded[1]:
-        return None
-    return decoded[0]
+
+__all__ = ["SiteBuilder", "PROMQL_KEYS", "is_string"]

@@ -442,6 +442,9 @@ def build_string_site(
     context: SiteContext | None = None,
 ) -> PythonStringSite:
     """Decode the pieces of one string expression into a site (see the module docstring)."""
+    template = pieces[0].style.template if pieces else None
+    if _is_plain(pieces):
+        return _plain_site(text, pieces, kind, locator, editable, readonly_reason, context)
     units: list[Unit] = []
     for number, piece in enumerate(pieces):
         for part_kind, start, end in piece.parts:
@@ -449,7 +452,6 @@ def build_string_site(
                 units.extend(decode_body(text[start:end], start, piece.style, number))
             else:
                 units.append(Unit("", start, end, number, 0))
-    template = pieces[0].style.template if pieces else None
     units = apply_template(units, template)
     field_number = 0
     for unit in units:
@@ -491,6 +493,74 @@ def build_string_site(
     final = ends[-1] if ends else (pieces[0].body_end if pieces else 0)
     offsets.append(final)
     encoders = [_piece_encoder(p.style, piece_fields[i]) for i, p in enumerate(pieces)]
+    return PythonStringSite(
+        value="".join(chars),
+        kind=kind,
+        locator=locator,
+        offsets=offsets,
+        editable=editable,
+        readonly_reason=readonly_reason,
+        encode=encoders[0] if encoders else (lambda s: s),
+        protected=tuple(protected),
+        context=context if context is not None else SiteContext(),
+        ends=ends,
+        unit_pieces=unit_pieces,
+        piece_encoders=encoders,
+        piece_ends=[p.body_end for p in pieces],
+        piece_starts=[p.body_start for p in pieces],
+        piece_literals=[p.literal for p in pieces],
+        source_text=text,
+    )
+
+
+def _is_plain(pieces: list[Piece]) -> bool:
+    """No field and no template: what most literals are, and `_plain_site` builds faster."""
+    return all(p.style.template is None and all(k == "text" for k, _, _ in p.parts) for p in pieces)
+
+
+def _decoded_run(raw: str, base: int, style: StringStyle) -> tuple[str, Any, Any]:
+    """(decoded text, start offsets, end offsets) of one text part; a run without escapes,
+    carriage returns or braces maps one character to one character."""
+    if "\\" not in raw and "\r" not in raw and not (style.fstring and ("{" in raw or "}" in raw)):
+        n = len(raw)
+        return raw, range(base, base + n), range(base + 1, base + n + 1)
+    units = decode_body(raw, base, style)
+    return "".join(u.char for u in units), [u.start for u in units], [u.end for u in units]
+
+
+def _plain_site(
+    text: str,
+    pieces: list[Piece],
+    kind: Any,
+    locator: str,
+    editable: bool,
+    readonly_reason: str,
+    context: SiteContext | None,
+) -> PythonStringSite:
+    """`build_string_site` for pieces with no field and no template: the same site, without a
+    unit object per character."""
+    chars: list[str] = []
+    offsets: list[int] = []
+    ends: list[int] = []
+    unit_pieces: list[int] = []
+    protected: list[tuple[int, int]] = []
+    total = 0
+    previous = 0
+    for number, piece in enumerate(pieces):
+        for _, start, end in piece.parts:
+            decoded, starts, stops = _decoded_run(text[start:end], start, piece.style)
+            if not decoded:
+                continue
+            if total and number != previous:
+                protected.append((total, total))  # the gap between two pieces
+            previous = number
+            chars.append(decoded)
+            offsets.extend(starts)
+            ends.extend(stops)
+            unit_pieces.extend([number] * len(decoded))
+            total += len(decoded)
+    offsets.append(ends[-1] if ends else (pieces[0].body_end if pieces else 0))
+    encoders = [_piece_encoder(p.style, {}) for p in pieces]
     return PythonStringSite(
         value="".join(chars),
         kind=kind,

@@ -1,99 +1,36 @@
-"""One parsed Python module and its single libcst walk.
+"""One parsed Python module (the interpreter's `ast`) and its single walk.
 
 `PythonInfo` is what Python rules get (`document.python`): the module, code-point spans of its
-nodes, sources, dotted and import-resolved names, locators and clean element removal. `walk`
-is the one pass over the tree: it gathers what the format itself needs (string expressions,
-`.format`/`%` template uses, the import table) and calls the callbacks rules registered for
-node types (`SiteNeeds.python`), keeping the nodes they accept as `NodeRef`s.
+nodes (with or without their parentheses), sources, parents, dotted and import-resolved names,
+locators and clean element removal. `walk` is the one pass over the tree: it gathers what the
+format itself needs (string expressions, `.format`/`%` template uses, the import table) and
+calls the callbacks rules registered for node types (`SiteNeeds.python`, by `ast` class name),
+keeping the nodes they accept as `NodeRef`s.
 
-Positions cost a code generation pass over the whole tree; they are computed on the first
-`span` request, so a file whose walk keeps no string and no rule node never pays for them.
-
-libcst is imported only inside functions, so a run over Markdown or JSON never pays for it.
+Nothing here imports libcst: a check of a Python file runs on the standard library alone.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import ast
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from migrator.formats.python_edits import element_removal_edits
+from migrator.formats.python_positions import Positions, has_position, positioned_children, significant
 from migrator.model import Edit, Span
 
-
-def _span_table(module: Any, shift: int) -> dict[Any, tuple[int, int]]:
-    """Code-point (start, end) of every node, from one code generation pass over the module.
-
-    libcst's ByteSpanPositionProvider does the same in UTF-8 bytes, at about three times the
-    cost (it encodes every token and builds a frozen dataclass per node); this state records
-    plain tuples in code points, through the same codegen hooks that provider uses. The
-    tests compare both on a module with non-ASCII text, decorators, f-strings and comments.
-    """
-    from libcst._nodes.internal import CodegenState
-
-    state = _span_state_class(CodegenState)(
-        default_indent=module.default_indent, default_newline=module.default_newline
-    )
-    state.position = shift
-    module._codegen(state)
-    return state.spans
+STRING_NODES = (ast.Constant, ast.JoinedStr)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-_STATE_CLASS: list[type] = []
-
-
-def _span_state_class(codegen_state: type) -> type:
-    if _STATE_CLASS:
-        return _STATE_CLASS[0]
-
-    class Recorded:
-        """`record_syntactic_position`: a node whose span is not its whole code (a statement
-        without its leading lines, a node hoisted from its first/last child)."""
-
-        __slots__ = ("state", "node", "start_node", "end_node", "start")
-
-        def __init__(self, state: Any, node: Any, start_node: Any, end_node: Any) -> None:
-            self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
-
-        def __enter__(self) -> None:
-            self.start = self.state.position
-
-        def __exit__(self, *exc: Any) -> bool:
-            spans = self.state.spans
-            start = spans[self.start_node][0] if self.start_node is not None else self.start
-            end = spans[self.end_node][1] if self.end_node is not None else self.state.position
-            spans[self.node] = (start, end)
-            return False
-
-    @dataclass
-    class CharSpanState(codegen_state):  # type: ignore[misc, valid-type]
-        position: int = 0
-        spans: dict[Any, tuple[int, int]] = field(default_factory=dict)
-        starts: list[int] = field(default_factory=list)
-
-        def add_indent_tokens(self) -> None:
-            super().add_indent_tokens()
-            for token in self.indent_tokens:
-                self.position += len(token)
-
-        def add_token(self, value: str) -> None:
-            self.tokens.append(value)
-            self.position += len(value)
-
-        def before_codegen(self, node: Any) -> None:
-            self.starts.append(self.position)
-
-        def after_codegen(self, node: Any) -> None:
-            start = self.starts.pop()
-            if node not in self.spans:  # a syntactic position recorded inside wins
-                self.spans[node] = (start, self.position)
-
-        def record_syntactic_position(self, node: Any, *, start_node: Any = None, end_node: Any = None) -> Any:
-            return Recorded(self, node, start_node, end_node)
-
-    _STATE_CLASS.append(CharSpanState)
-    return CharSpanState
+def is_string(node: Any) -> bool:
+    """A string expression: a str or bytes literal (implicit concatenations included) or an
+    f-string."""
+    kind = type(node)
+    if kind is ast.Constant:
+        return type(node.value) is str or type(node.value) is bytes
+    return kind is ast.JoinedStr
 
 
 @dataclass(slots=True)
@@ -110,58 +47,155 @@ class NodeRef:
 class PythonInfo:
     """Helpers over one parsed module, shared by the handler and the Python rules."""
 
-    def __init__(self, text: str, module: Any, shift: int = 0) -> None:
+    def __init__(self, text: str, module: Any, shift: int = 0, layout: str | None = None) -> None:
         self.text = text
         self.module = module
         self.shift = shift  # a BOM before the module's text
         self.imports: dict[str, str] = {}  # local name -> qualified name
-        self._spans: dict[Any, tuple[int, int]] | None = None
+        # `layout`: the text the tree was parsed from, when it differs from `text` only inside
+        # literals of the same length (its byte columns are what `ast` counted).
+        self.positions = Positions(layout if layout is not None else text, shift)
+        # id(node) -> its parent, filled by the walk (a dict, not an attribute on the nodes,
+        # so that the tree stays free of reference cycles and goes when the document goes).
+        self.parents: dict[int, Any] = {}
+        self._children: dict[int, tuple[list[Any], dict[int, int]]] = {}
+        self._own: dict[int, set[int]] = {}
 
-    @property
-    def positions_resolved(self) -> bool:
-        return self._spans is not None
+    positions_resolved = True  # positions come with the tree: nothing is computed lazily
+
+    # -- positions ---------------------------------------------------------------------
 
     def span(self, node: Any) -> Span:
-        """The node's own code-point span (parentheses around it excluded). Positions are
-        computed for the whole module on first use."""
-        if self._spans is None:
-            self._spans = _span_table(self.module, self.shift)
-        start, end = self._spans[node]
+        """The node's own code-point span (parentheses around it excluded; a parenthesized
+        tuple's own pair included, as `ast` gives it)."""
+        start, end = self.positions.span(node)
         return Span(start, end)
 
     def outer_span(self, node: Any) -> Span:
-        """The node's span including its own parentheses (and the space inside them)."""
-        inner = self.span(node)
-        lpar = getattr(node, "lpar", ())
-        rpar = getattr(node, "rpar", ())
-        start = self.span(lpar[0]).start if lpar else inner.start
-        end = self.span(rpar[-1]).end if rpar else inner.end
+        """The node's span including the parentheses that wrap it (and the space inside them)."""
+        start, end = self.positions.span(node)
+        # What precedes the node on its own line is code, never a comment: unless it is a
+        # `(` (or the line holds nothing before the node), no parenthesis wraps it.
+        text = self.text
+        before = start - 1
+        while before >= 0 and text[before] in " \t":
+            before -= 1
+        if before >= 0 and text[before] not in "(\r\n":
+            return Span(start, end)
+        opens, closes = self._wrapping(node, start, end)
+        depth = min(len(opens), len(closes))
+        if depth:
+            return Span(opens[depth - 1], closes[depth - 1] + 1)
         return Span(start, end)
+
+    def parenthesized(self, node: Any) -> bool:
+        """Whether the node has parentheses of its own or around it (a tuple `("a", "b")`,
+        unlike the slice of `d["a", "b"]`)."""
+        if isinstance(node, ast.Tuple):
+            start, end = self.positions.span(node)
+            if not node.elts:
+                return True
+            first = self.outer_span(node.elts[0]).start
+            return any(c == "(" for _, c in significant(self.text, start, first))
+        outer = self.outer_span(node)
+        return outer != self.span(node)
+
+    def parent(self, node: Any) -> Any:
+        return self.parents.get(id(node))
+
+    def _wrapping(self, node: Any, start: int, end: int) -> tuple[list[int], list[int]]:
+        """Offsets of the `(` before the node and the `)` after it, innermost first, that may
+        wrap it (the caller pairs them up)."""
+        parent = self.parent(node)
+        while parent is not None and not has_position(parent):
+            parent = self.parent(parent)
+        text = self.text
+        if parent is None or isinstance(parent, (ast.FormattedValue, ast.JoinedStr)):
+            # Inside an f-string field (older interpreters give field parts no positions of
+            # their own; fields hold no comments): read outward from the node.
+            return _parens_back(text, start), _parens_forward(text, end)
+        siblings, where = self._positioned(parent)
+        p_start, p_end = self.positions.span(parent)
+        index = where.get(id(node))
+        if index is None:  # not a child the tree walk recorded: no parentheses known
+            return [], []
+        low = self.positions.span(siblings[index - 1])[1] if index else p_start
+        high = self.positions.span(siblings[index + 1])[0] if index + 1 < len(siblings) else p_end
+        opens = [i for i, c in reversed(significant(text, min(low, start), start))]
+        opens = _run(opens, text, "(")
+        closes = _run([i for i, _ in significant(text, end, max(high, end))], text, ")")
+        own = self._own_parens(parent)
+        if own:
+            opens = [i for i in opens if i not in own]
+            closes = [i for i in closes if i not in own]
+        return opens, closes
+
+    def _positioned(self, parent: Any) -> tuple[list[Any], dict[int, int]]:
+        """The parent's positioned children in source order, and each one's index (a list
+        literal of 20,000 names must not cost a scan per element)."""
+        key = id(parent)
+        found = self._children.get(key)
+        if found is None:
+            children = positioned_children(parent)
+            children.sort(key=lambda n: self.positions.span(n))
+            found = self._children[key] = (children, {id(c): i for i, c in enumerate(children)})
+        return found
+
+    def _own_parens(self, parent: Any) -> set[int]:
+        """The parentheses of a call's (or class's) argument list (once per parent: finding
+        them reads the whole argument list)."""
+        key = id(parent)
+        own = self._own.get(key)
+        if own is None:
+            own = self._own[key] = self._find_own_parens(parent)
+        return own
+
+    def _find_own_parens(self, parent: Any) -> set[int]:
+        if isinstance(parent, ast.Call):
+            func_end = self.positions.span(parent.func)[1]
+            end = self.positions.span(parent)[1]
+            opening = next((i for i, c in significant(self.text, func_end, end) if c == "("), None)
+            return {i for i in (opening, end - 1) if i is not None}
+        if isinstance(parent, ast.ClassDef) and (parent.bases or parent.keywords):
+            start = self.positions.span(parent)[0]
+            enclosed = sorted((self.positions.span(n) for n in [*parent.bases, *parent.keywords]))
+            first, last = enclosed[0][0], enclosed[-1][1]
+            opening = next((i for i, c in significant(self.text, start, first) if c == "("), None)
+            body = self.positions.span(parent.body[0])[0] if parent.body else len(self.text)
+            after = significant(self.text, last, body)
+            colon = next((k for k, (_, c) in enumerate(after) if c == ":"), len(after))
+            closing = next((i for i, c in reversed(after[:colon]) if c == ")"), None)
+            return {i for i in (opening, closing) if i is not None}
+        return set()
 
     def source(self, node: Any, outer: bool = False) -> str:
         span = self.outer_span(node) if outer else self.span(node)
         return self.text[span.start : span.end]
 
+    def operator_span(self, node: Any) -> Span:
+        """Where the operator of a binary operation is written."""
+        left_end = self.outer_span(node.left).end
+        right_start = self.outer_span(node.right).start
+        chars = significant(self.text, left_end, right_start)
+        start = chars[0][0]
+        return Span(start, chars[-1][0] + 1)
+
+    # -- names -------------------------------------------------------------------------
+
     def dotted(self, node: Any) -> str | None:
         """`a.b.c` for a Name/Attribute chain, else None."""
-        import libcst as cst
-
         parts: list[str] = []
-        while isinstance(node, cst.Attribute):
-            parts.append(node.attr.value)
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
             node = node.value
-        if not isinstance(node, cst.Name):
+        if not isinstance(node, ast.Name):
             return None
-        parts.append(node.value)
+        parts.append(node.id)
         return ".".join(reversed(parts))
 
     def qualified_names(self, node: Any) -> set[str]:
         """What a Name/Attribute refers to through the file's imports (aliases resolved).
-
-        libcst's QualifiedNameProvider does the same with full scope analysis, at about a
-        second per 2,600 lines; import aliases are all the rules need, so a table built during
-        the one walk answers instead. Shadowing by a local assignment is not tracked.
-        """
+        Import aliases are all the rules need; shadowing by a local assignment is not tracked."""
         dotted = self.dotted(node)
         if dotted is None:
             return set()
@@ -173,42 +207,99 @@ class PythonInfo:
 
     def locator(self, ancestors: Iterable[Any]) -> str:
         """`function Class.method`, `class Class` or `module`: the enclosing definition."""
-        import libcst as cst
-
         names: list[str] = []
         kind = "module"
         for node in ancestors:
-            if isinstance(node, cst.FunctionDef):
-                names.append(node.name.value)
+            if isinstance(node, _FUNCTIONS):
+                names.append(node.name)
                 kind = "function"
-            elif isinstance(node, cst.ClassDef):
-                names.append(node.name.value)
+            elif isinstance(node, ast.ClassDef):
+                names.append(node.name)
                 kind = "class"
         return f"{kind} {'.'.join(names)}" if names else "module"
+
+    def ancestors(self, node: Any) -> tuple[Any, ...]:
+        chain = []
+        parent = self.parent(node)
+        while parent is not None:
+            chain.append(parent)
+            parent = self.parent(parent)
+        return tuple(reversed(chain))
 
     def ref(self, node: Any, ancestors: tuple[Any, ...], kind: str = "") -> NodeRef:
         return NodeRef(node, ancestors, self.span(node), self.locator(ancestors), kind)
 
     # -- clean removal of one element -------------------------------------------------
 
+    def element_spans(self, collection: Any) -> list[tuple[int, int]]:
+        """Each element of a list/set/tuple literal, or each entry (`key: value`, `**more`) of
+        a dict literal, with its parentheses and without its comma."""
+        if isinstance(collection, ast.Dict):
+            spans: list[tuple[int, int]] = []
+            low = self.span(collection).start
+            for key, value in zip(collection.keys, collection.values):
+                end = self.outer_span(value)
+                if key is not None:
+                    spans.append((self.outer_span(key).start, end.end))
+                else:
+                    stars = [i for i, c in significant(self.text, spans[-1][1] if spans else low, end.start) if c == "*"]
+                    spans.append((stars[-2] if len(stars) >= 2 else end.start, end.end))
+            return spans
+        return [(s.start, s.end) for s in map(self.outer_span, collection.elts)]
+
     def element_removal(self, collection: Any, index: int) -> tuple[Edit, ...] | None:
         """Edits removing element `index` of a list/set/tuple literal or entry `index` of a
         dict literal; None when it is the only one (a collection is never emptied)."""
-        import libcst as cst
-
-        spans = [self.span(e) for e in collection.elements]
         return element_removal_edits(
-            self.text, [(s.start, s.end) for s in spans], index, is_tuple=isinstance(collection, cst.Tuple)
+            self.text, self.element_spans(collection), index, is_tuple=isinstance(collection, ast.Tuple)
         )
 
+    def arguments(self, call: Any) -> list[Any]:
+        """A call's arguments in source order: positional ones (`ast.Starred` for `*x`) and
+        `ast.keyword`s (`**x` too)."""
+        return sorted([*call.args, *call.keywords], key=lambda n: self.positions.span(n))
+
+    def argument_span(self, argument: Any) -> Span:
+        return self.span(argument) if isinstance(argument, (ast.keyword, ast.Starred)) else self.outer_span(argument)
+
     def argument_removal(self, call: Any, index: int) -> tuple[Edit, ...] | None:
-        """Edits removing argument `index` of a call; the argument list may become empty."""
-        spans = [self.span(a) for a in call.args]
+        """Edits removing argument `index` (of `arguments(call)`); the list may become empty."""
+        spans = [self.argument_span(a) for a in self.arguments(call)]
         open_paren = self.text.find("(", self.outer_span(call.func).end)
         close_paren = self.span(call).end - 1
         return element_removal_edits(
             self.text, [(s.start, s.end) for s in spans], index, inside=(open_paren + 1, close_paren)
         )
+
+
+def _run(offsets: list[int], text: str, char: str) -> list[int]:
+    """The leading offsets of `offsets` whose character is `char`."""
+    out = []
+    for i in offsets:
+        if text[i] != char:
+            break
+        out.append(i)
+    return out
+
+
+def _parens_back(text: str, pos: int) -> list[int]:
+    out = []
+    i = pos - 1
+    while i >= 0 and text[i] in " \t\r\n(":
+        if text[i] == "(":
+            out.append(i)
+        i -= 1
+    return out
+
+
+def _parens_forward(text: str, pos: int) -> list[int]:
+    out = []
+    i = pos
+    while i < len(text) and text[i] in " \t\r\n)":
+        if text[i] == ")":
+            out.append(i)
+        i += 1
+    return out
 
 
 # ----------------------------------------------------------------------------- the walk
@@ -218,11 +309,23 @@ RuleCallback = Callable[[Any, PythonInfo, tuple[Any, ...]], Any]
 
 @dataclass(slots=True)
 class WalkResult:
-    # String expressions the site builder wanted (pieces of a concatenation are not separate).
+    # String expressions the site builder wanted, with their ancestors.
     strings: list[tuple[Any, tuple[Any, ...]]] = field(default_factory=list)
     templates: dict[int, str] = field(default_factory=dict)  # id(string node) -> "format" | "percent"
     template_names: dict[str, str] = field(default_factory=dict)  # NAME used as NAME.format(...) / NAME % x
     collected: dict[str, list[NodeRef]] = field(default_factory=dict)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}  # a node type's fields that may hold nodes, last first
+# Fields that never hold a node worth visiting (operators and contexts are shared singletons).
+_SKIPPED_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "conversion"})
+
+
+def _reversed_fields(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(n for n in reversed(kind._fields) if n not in _SKIPPED_FIELDS)
+    return names
 
 
 def walk(
@@ -230,175 +333,120 @@ def walk(
     wants_string: Callable[[Any, list[Any]], bool],
     rule_callbacks: dict[type, list[tuple[str, RuleCallback]]],
 ) -> WalkResult:
-    """The single walk over the module. `wants_string(node, stack)` says whether a string
-    expression may become a site; `rule_callbacks` maps a libcst node class to the (rule code,
-    callback) pairs registered for it. Nodes come in field order, which is not always source
-    order (a function's decorators come after its body): consumers sort by position."""
-    import libcst as cst
-
-    handlers, leaves = _format_handlers(cst)
-    if any(issubclass(kind, leaves) for kind in rule_callbacks):
-        leaves = ()  # a rule wants comments or whitespace: walk everything
-    walker = _Walker(info, handlers, leaves, rule_callbacks, wants_string)
-    walker.visit(info.module)
-    for refs in walker.result.collected.values():
-        refs.sort(key=lambda ref: (ref.span.start, -ref.span.end))
-    return walker.result
-
-
-class _Walker:
-    """Depth-first over the dataclass fields of libcst nodes, the ancestor stack kept by
-    hand. libcst's own visitor costs three times as much: it rebuilds every node's children
-    and looks up `visit_<Type>` methods for each."""
-
-    def __init__(
-        self,
-        info: PythonInfo,
-        handlers: dict[type, Any],
-        leaves: tuple[type, ...],
-        rules: dict[type, list[tuple[str, RuleCallback]]],
-        wants_string: Callable[[Any, list[Any]], bool],
-    ) -> None:
-        self.info = info
-        self.handlers = handlers
-        self.leaves = leaves
-        self.rules = rules
-        self.wants_string = wants_string
-        self.result = WalkResult()
-        self.stack: list[Any] = []
-        # Filled as import statements go by, so callbacks see the imports above them.
-        self.imports = info.imports
-        self.verdicts: dict[type, bool] = {}
-
-    def visit(self, node: Any) -> None:
+    """The single walk over the module, depth first in field order (not always source order:
+    a dict's keys come before its values; consumers sort by position). `wants_string(node,
+    path)` says whether a string expression may become a site; `rule_callbacks` maps an `ast`
+    class to the (rule code, callback) pairs registered for it. Every visited node gets its
+    parent (`PythonInfo.parent`)."""
+    result = WalkResult()
+    imports = info.imports
+    parents = info.parents
+    collected = result.collected
+    strings = result.strings
+    templates = result.templates
+    template_names = result.template_names
+    AST = ast.AST
+    Constant, JoinedStr, FormattedValue = ast.Constant, ast.JoinedStr, ast.FormattedValue
+    path: list[Any] = []
+    nodes: list[Any] = [info.module]
+    depths: list[int] = [0]
+    pop_node, push_node, pop_depth, push_depth = nodes.pop, nodes.append, depths.pop, depths.append
+    fields_of = _FIELDS
+    constant_rules = Constant in rule_callbacks
+    Name = ast.Name
+    name_rules = Name in rule_callbacks
+    while nodes:
+        node = pop_node()
+        depth = pop_depth()
+        del path[depth:]
         kind = type(node)
-        handler = self.handlers.get(kind)
-        if handler is not None:
-            handler(self, node)
-        callbacks = self.rules.get(kind)
+        if kind is Name and not name_rules:
+            continue  # a leaf, and the commonest node
+        if kind is Constant:
+            value_kind = type(node.value)
+            if (value_kind is str or value_kind is bytes) and wants_string(node, path):
+                strings.append((node, tuple(path)))
+            if not constant_rules:
+                continue  # a leaf
+        if kind is JoinedStr:
+            if wants_string(node, path):
+                strings.append((node, tuple(path)))
+        elif kind is ast.Call:
+            func = node.func
+            if type(func) is ast.Attribute and func.attr == "format":
+                if is_string(func.value):
+                    templates[id(func.value)] = "format"
+                elif type(func.value) is ast.Name:
+                    template_names[func.value.id] = "format"
+        elif kind is ast.BinOp:
+            if type(node.op) is ast.Mod:
+                if is_string(node.left):
+                    templates[id(node.left)] = "percent"
+                elif type(node.left) is ast.Name:
+                    template_names.setdefault(node.left.id, "percent")
+        elif kind is ast.Import:
+            for alias in node.names:
+                if alias.asname is not None:
+                    imports[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    imports.setdefault(head, head)
+        elif kind is ast.ImportFrom:
+            module = "." * node.level + (node.module or "")
+            for alias in node.names:
+                if alias.name == "*":
+                    break
+                local = alias.asname or alias.name
+                imports[local] = f"{module}.{alias.name}" if module and not module.endswith(".") else module + alias.name
+        callbacks = rule_callbacks.get(kind)
         if callbacks is not None:
-            ancestors = tuple(self.stack)
+            ancestors = tuple(path)
             for code, callback in callbacks:
-                found = callback(node, self.info, ancestors)
+                found = callback(node, info, ancestors)
                 if found:
-                    self.result.collected.setdefault(code, []).append(self.info.ref(node, ancestors, found))
-        self.stack.append(node)
-        # Whether a child is a libcst node worth visiting (not a leaf) comes from a per-type
-        # table: `isinstance` against libcst's abstract node class costs more than the walk.
-        verdicts = self.verdicts
-        for value in _children(node, kind):
-            if type(value) is tuple or type(value) is list:
-                for item in value:
-                    wanted = verdicts.get(type(item))
-                    if wanted is None:
-                        wanted = self.verdict(type(item))
-                    if wanted:
-                        self.visit(item)
-            else:
-                wanted = verdicts.get(type(value))
-                if wanted is None:
-                    wanted = self.verdict(type(value))
-                if wanted:
-                    self.visit(value)
-        self.stack.pop()
-
-    def verdict(self, kind: type) -> bool:
-        wanted = self.verdicts[kind] = issubclass(kind, _CST_NODE) and not issubclass(kind, self.leaves)
-        return wanted
-
-
-_HANDLERS_CACHE: list[tuple[dict[type, Any], tuple[type, ...]]] = []
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_CST_NODE: Any = None  # libcst.CSTNode, once libcst is imported
-
-
-def _children(node: Any, kind: type) -> list[Any]:
-    names = _FIELDS.get(kind)
-    if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
-    return [getattr(node, name) for name in names]
-
-
-def _format_handlers(cst: Any) -> tuple[dict[type, Any], tuple[type, ...]]:
-    """What the format itself collects during the walk (built once; needs libcst imported)."""
-    global _CST_NODE
-    if _HANDLERS_CACHE:
-        return _HANDLERS_CACHE[0]
-    string_types = (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)
-
-    def on_string(w: Any, node: Any) -> None:
-        if w.stack and isinstance(w.stack[-1], cst.ConcatenatedString):
-            return  # a piece of a concatenation: handled with the whole expression
-        if w.wants_string(node, w.stack):
-            w.result.strings.append((node, tuple(w.stack)))
-
-    def on_call(w: Any, node: Any) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "format":
-            if isinstance(func.value, string_types):
-                w.result.templates[id(func.value)] = "format"
-            elif isinstance(func.value, cst.Name):
-                w.result.template_names[func.value.value] = "format"
-
-    def on_binary(w: Any, node: Any) -> None:
-        if isinstance(node.operator, cst.Modulo):
-            if isinstance(node.left, string_types):
-                w.result.templates[id(node.left)] = "percent"
-            elif isinstance(node.left, cst.Name):
-                w.result.template_names.setdefault(node.left.value, "percent")
-
-    def on_import(w: Any, node: Any) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        for alias in node.names:
-            full = w.info.dotted(alias.name) or ""
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                w.imports[alias.asname.name.value] = full
-            else:
-                head = full.split(".")[0]
-                w.imports.setdefault(head, head)
-
-    def on_import_from(w: Any, node: Any) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        module = ("." * len(node.relative)) + (w.info.dotted(node.module) or "" if node.module else "")
-        for alias in node.names:
-            name = w.info.dotted(alias.name) or ""
-            local = alias.asname.name.value if alias.asname is not None else name
-            w.imports[local] = f"{module}.{name}" if module and not module.endswith(".") else module + name
-
-    handlers = {
-        cst.SimpleString: on_string,
-        cst.FormattedString: on_string,
-        cst.ConcatenatedString: on_string,
-        cst.Call: on_call,
-        cst.BinaryOperation: on_binary,
-        cst.Import: on_import,
-        cst.ImportFrom: on_import_from,
-    }
-    # Nodes below which nothing of interest lives: whitespace, comments, commas.
-    leaves = (
-        cst.SimpleWhitespace,
-        cst.ParenthesizedWhitespace,
-        cst.TrailingWhitespace,
-        cst.EmptyLine,
-        cst.Newline,
-        cst.Comment,
-        cst.Comma,
-    )
-    _CST_NODE = cst.CSTNode
-    _HANDLERS_CACHE.append((handlers, leaves))
-    return handlers, leaves
+                    collected.setdefault(code, []).append(info.ref(node, ancestors, found))
+        path.append(node)
+        depth += 1
+        if kind is JoinedStr:
+            # Only the fields' expressions: the literal parts are the string's own text.
+            children = [v for v in node.values if type(v) is FormattedValue]
+        elif kind is FormattedValue:
+            children = [node.value]
+            if node.format_spec is not None:  # its fields, not the spec as a string of its own
+                children += [v for v in node.format_spec.values if type(v) is FormattedValue]
+        else:
+            # Children are pushed last field first, so that they come off the stack in order.
+            names = fields_of.get(kind)
+            if names is None:
+                names = _reversed_fields(kind)
+            for name in names:
+                value = getattr(node, name)
+                if type(value) is list:
+                    for item in reversed(value):
+                        if isinstance(item, AST):
+                            parents[id(item)] = node
+                            push_node(item)
+                            push_depth(depth)
+                elif isinstance(value, AST):
+                    parents[id(value)] = node
+                    push_node(value)
+                    push_depth(depth)
+            continue
+        for child in reversed(children):
+            parents[id(child)] = node
+            push_node(child)
+            push_depth(depth)
+    for refs in collected.values():
+        refs.sort(key=lambda ref: (ref.span.start, -ref.span.end))
+    return result
 
 
 def rule_callbacks(needs_python: Iterable[tuple[str, str, RuleCallback]]) -> dict[type, list[tuple[str, RuleCallback]]]:
-    """`SiteNeeds.python` entries by libcst node class."""
-    import libcst as cst
-
+    """`SiteNeeds.python` entries by `ast` node class."""
     table: dict[type, list[tuple[str, RuleCallback]]] = {}
     for class_name, code, callback in needs_python:
-        node_class = getattr(cst, class_name, None)
-        if not isinstance(node_class, type) or not issubclass(node_class, cst.CSTNode):
-            raise ValueError(f"rule {code} registers {class_name!r}, which is not a libcst node type")
+        node_class = getattr(ast, class_name, None)
+        if not isinstance(node_class, type) or not issubclass(node_class, ast.AST):
+            raise ValueError(f"rule {code} registers {class_name!r}, which is not a Python `ast` node type")
         table.setdefault(node_class, []).append((code, callback))
     return table

@@ -1,7 +1,7 @@
 """Command-line pieces for `verify` and `check --prometheus-url`, kept apart from cli.py so the
 two features can be wired in with a few lines:
 
-    from migrator.cli_extra import live_check_options, run_live_check, verify_command
+    from migrator.cli_verify_and_live import live_check_options, run_live_check, verify_command
     main.add_command(verify_command)
 
     @main.command()
