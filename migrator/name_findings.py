@@ -45,9 +45,9 @@ def data_hits(ctx: "RuleContext") -> list[DataHit]:
         target = ctx.settings.target
         prefixes = tuple(ctx.settings.metric_prefixes)
         found: list[DataHit] = []
-        covered: list[Span] = []
+        covered: list[tuple[int, int]] = []
         for site in ctx.doc.sites:
-            covered.append(site.file_span(0, len(site.value)))
+            covered.append((site.to_file(0), site.to_file(len(site.value))))
             if site.kind in PROMQL_KINDS or "vllm" not in site.value:
                 continue
             for hit in find_names(site.value, prefixes):
@@ -57,7 +57,7 @@ def data_hits(ctx: "RuleContext") -> list[DataHit]:
         # Text no site covers: comments and the like. In other text files that is all of the
         # text outside embedded documents, which VMM900 reports.
         if "vllm" in ctx.doc.text and ctx.doc.format != "text":
-            inside = Coverage(covered)
+            inside = Coverage.of_ranges(covered)
             for hit in find_names(ctx.doc.text, prefixes):
                 if inside(hit.start, hit.end):
                     continue
@@ -74,15 +74,25 @@ class Coverage:
     tens of thousands of sites)."""
 
     def __init__(self, spans: list[Span]) -> None:
+        self._merge([(span.start, span.end) for span in spans])
+
+    @classmethod
+    def of_ranges(cls, ranges: list[tuple[int, int]]) -> "Coverage":
+        """The same from (start, end) pairs (no Span made for each of thousands of sites)."""
+        coverage = cls.__new__(cls)
+        coverage._merge(ranges)
+        return coverage
+
+    def _merge(self, ranges: list[tuple[int, int]]) -> None:
         import bisect
 
         self._bisect = bisect.bisect_right
         merged: list[list[int]] = []
-        for span in sorted(spans, key=lambda sp: sp.start):
-            if merged and span.start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], span.end)
+        for start, end in sorted(ranges):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
             else:
-                merged.append([span.start, span.end])
+                merged.append([start, end])
         self.starts = [m[0] for m in merged]
         self.ends = [m[1] for m in merged]
 

@@ -87,8 +87,10 @@ class StaleMetricInProse(Rule):
             if grafana.panel_key not in panels:
                 continue
             lowered = site.value.lower()
-            names = [(h.start, h.end) for h in find_names(site.value, tuple(ctx.settings.metric_prefixes))]
             at = lowered.find(word)
+            if at == -1:
+                continue  # the usual case: no need to look for the names it might sit in
+            names = [(h.start, h.end) for h in find_names(site.value, tuple(ctx.settings.metric_prefixes))]
             while at != -1 and any(s <= at < e for s, e in names):
                 at = lowered.find(word, at + 1)  # inside a metric name: reported as a name
             if at == -1:

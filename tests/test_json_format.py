@@ -13,7 +13,8 @@ from migrator.engine import apply_edits
 from migrator.formats.base import GrafanaPlace, ParseError, RulePlace, Site, SiteKind, SiteNeeds
 from migrator.formats.grafana_datasources import is_prometheus_datasource
 from migrator.formats.json_format import JsonHandler, dashboard_sites_from_string
-from migrator.formats.json_scan import JArray, JObject, JsonStyle, decode_string, parse
+from migrator.formats.json_scan import JArray, JObject, parse
+from migrator.formats.json_strings import JsonStyle, decode_string
 
 HANDLER = JsonHandler()
 REMOVED = "vllm:prompt_tokens_recomputed_total"

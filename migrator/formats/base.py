@@ -11,7 +11,7 @@ import contextlib
 import enum
 import gc
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from migrator.model import Applicability, Edit, LineIndex, Span
 
@@ -144,10 +144,11 @@ class Site:
     value: str
     kind: SiteKind
     locator: str
-    # offsets[i] is the file offset of decoded character i; offsets[len(value)] is the end.
+    # offsets[i] is the file offset of decoded character i; offsets[len(value)] is the end
+    # (a list, or any sequence that indexes the same way, such as JSON's compact OffsetMap).
     # None means the value is stored verbatim starting at `base`.
     base: int = 0
-    offsets: list[int] | None = None
+    offsets: Sequence[int] | None = None
     editable: bool = True
     encode: Callable[[str], str] = _identity
     # Why a non-editable site cannot be edited, for the finding's fix message.

@@ -23,22 +23,13 @@ from typing import Any, Callable
 
 from migrator.formats.base import Container, GrafanaPlace, SiteContext, SiteKind
 from migrator.formats.grafana_datasources import PROMETHEUS_TYPES, is_mixed, is_prometheus_datasource
-from migrator.formats.json_scan import (
-    JArray,
-    JObject,
-    JString,
-    Node,
-    element_removal_span,
-    json_pointer,
-    string_value,
-    to_python,
-)
+from migrator.formats.json_index import JsonIndex, Loc, json_pointer
 from migrator.formats.json_sites import SiteBuilder, one_line
 from migrator.model import Edit, Span
 
 __all__ = ["DashboardWalker", "Panel", "is_prometheus_datasource", "panel_locator", "removal_of"]
 
-_EMPTY = JObject(0)
+_EMPTY: dict[str, Any] = {}
 
 
 class Panel:
@@ -47,7 +38,7 @@ class Panel:
 
     __slots__ = ("node", "path", "panel_id", "title", "datasource", "has_promql")
 
-    def __init__(self, node: JObject, path: list[Any], panel_id: Any, title: str | None, datasource: Any) -> None:
+    def __init__(self, node: dict[str, Any], path: list[Any], panel_id: Any, title: str | None, datasource: Any) -> None:
         self.node = node
         self.path = path
         self.panel_id = panel_id
@@ -69,18 +60,20 @@ def panel_locator(pointer: str, panel: Panel | None, ref_id: Any = None, what: s
     return f"{pointer} ({', '.join(parts)})" if parts else pointer
 
 
-def removal_of(array: JArray, index: int, keeps_another: bool) -> tuple[Edit, ...] | None:
-    """Edits removing element `index` of a panel's targets, or None when no other target with a
-    query would be left (a panel without queries is for a person to delete)."""
+def removal_of(index: JsonIndex, array: list[Any] | Loc, element: int, keeps_another: bool) -> tuple[Edit, ...] | None:
+    """Edits removing element `element` of the array at `array` (its path, or where it is: a
+    panel's targets), or None when no other target with a query would be left (a panel
+    without queries is for a person to delete)."""
     if not keeps_another:
         return None
-    start, end = element_removal_span(array, index)
+    loc = array if type(array) is Loc else index.locate(array)  # type: ignore[arg-type]
+    start, end = index.element_removal_span(loc, element)
     return (Edit(Span(start, end), ""),)
 
 
-# A query found by a schema-specific locator: (query node, path inside the query object, refId,
+# A query found by a schema-specific locator: (query value, path inside the query object, refId,
 # datasource, is it Prometheus).
-Located = tuple[Node | None, list[Any], Any, Any, bool]
+Located = tuple[Any, list[Any], Any, Any, bool]
 
 
 class DashboardWalker(SiteBuilder):
@@ -99,35 +92,31 @@ class DashboardWalker(SiteBuilder):
 
     # ------------------------------------------------------------------ classic dashboards
 
-    def walk_dashboard(self, d: JObject, path: list[Any], uid_fallback: str | None = None) -> None:
+    def walk_dashboard(self, d: dict[str, Any], path: list[Any], uid_fallback: str | None = None) -> None:
         previous = (self.uid, self.ds_vars)
         self.uid = self.s(d.get("uid")) or uid_fallback
         self.dashboards.append((self.uid, self.s(d.get("title"))))
         self.ds_vars = self.datasource_variables(d)
-        panels: list[tuple[JObject, list[Any]]] = []
+        panels: list[tuple[dict[str, Any], list[Any]]] = []
         top = self.arr(d.get("panels"))
         if top is not None:
-            panels += [(p, path + ["panels", i]) for i, p in enumerate(top.items) if type(p) is JObject]  # type: ignore[misc]
+            panels += [(p, path + ["panels", i]) for i, p in enumerate(top) if type(p) is dict]
         rows = self.arr(d.get("rows"))
         if rows is not None:
-            for ri, row in enumerate(rows.items):
-                row_panels = self.arr(row.get("panels")) if type(row) is JObject else None
+            for ri, row in enumerate(rows):
+                row_panels = self.arr(row.get("panels")) if type(row) is dict else None
                 if row_panels is not None:
-                    panels += [
-                        (p, path + ["rows", ri, "panels", i])  # type: ignore[misc]
-                        for i, p in enumerate(row_panels.items)
-                        if type(p) is JObject
-                    ]
+                    panels += [(p, path + ["rows", ri, "panels", i]) for i, p in enumerate(row_panels) if type(p) is dict]
         for key in ("__elements", "libraryPanels"):
             holder = d.get(key)
-            if type(holder) is JObject:
-                members = list(zip(holder.names, holder.values))
-            elif type(holder) is JArray:
-                members = list(enumerate(holder.items))  # type: ignore[arg-type]
+            if type(holder) is dict:
+                members = list(self.members(holder, path + [key]))
+            elif type(holder) is list:
+                members = list(enumerate(holder))  # type: ignore[arg-type]
             else:
                 continue
             for name, element in members:
-                model = self.obj(element.get("model")) if type(element) is JObject else None
+                model = self.obj(element.get("model")) if type(element) is dict else None
                 if model is not None:
                     panels.append((model, path + [key, name, "model"]))
         self.walk_panels(panels)
@@ -135,18 +124,18 @@ class DashboardWalker(SiteBuilder):
         self.walk_annotations(d, path)
         self.uid, self.ds_vars = previous
 
-    def datasource_variables(self, d: JObject) -> dict[str, str]:
+    def datasource_variables(self, d: dict[str, Any]) -> dict[str, str]:
         """Datasource variables → plugin id, from templating and the export's `__inputs`."""
         found: dict[str, str] = {}
         sources = []
         inputs = self.arr(d.get("__inputs")) or self.arr(self.at(self.root, "__inputs"))
         if inputs is not None:
-            sources += [(i, "name", "pluginId") for i in inputs.items]
+            sources += [(i, "name", "pluginId") for i in inputs]
         variables = self.arr(self.at(d, "templating", "list"))
         if variables is not None:
-            sources += [(v, "name", "query") for v in variables.items]
+            sources += [(v, "name", "query") for v in variables]
         for item, name_key, plugin_key in sources:
-            if type(item) is not JObject:
+            if type(item) is not dict:
                 continue
             if plugin_key == "query" and self.s(item.get("type")) != "datasource":
                 continue
@@ -155,7 +144,7 @@ class DashboardWalker(SiteBuilder):
                 found[name] = plugin
         return found
 
-    def walk_panels(self, panels: list[tuple[JObject, list[Any]]]) -> None:
+    def walk_panels(self, panels: list[tuple[dict[str, Any], list[Any]]]) -> None:
         stack = list(reversed(panels))
         while stack:
             panel, path = stack.pop()
@@ -163,35 +152,19 @@ class DashboardWalker(SiteBuilder):
             children = self.arr(panel.get("panels"))  # a (collapsed) row's panels
             if children is not None:
                 stack.extend(
-                    (p, path + ["panels", i])  # type: ignore[misc]
-                    for i, p in reversed(list(enumerate(children.items)))
-                    if type(p) is JObject
+                    (p, path + ["panels", i]) for i, p in reversed(list(enumerate(children))) if type(p) is dict
                 )
             model = self.obj(self.at(panel, "libraryPanel", "model"))
             if model is not None:
                 stack.append((model, path + ["libraryPanel", "model"]))
 
-    def panel_info(self, panel: JObject, path: list[Any]) -> Panel:
+    def panel_info(self, panel: dict[str, Any], path: list[Any]) -> Panel:
         pid = self.scalar(panel.get("id"))
         if isinstance(pid, bool) or not isinstance(pid, (int, str)):
             pid = None
-        return Panel(panel, path, pid, self.s(panel.get("title")), self.datasource(panel.get("datasource")))
+        return Panel(panel, path, pid, self.s(panel.get("title")), panel.get("datasource"))
 
-    def datasource(self, node: Node | None) -> Any:
-        """A datasource reference's value; its strings are consumed (they name a datasource,
-        never a metric, and a big dashboard repeats them on every target)."""
-        t = type(node)
-        if t is JString:
-            self.sited[node.start] = node.end  # type: ignore[union-attr]
-            return string_value(self.text, node)  # type: ignore[arg-type]
-        if t is JObject:
-            sited = self.sited
-            for member in node.values:  # type: ignore[union-attr]
-                if type(member) is JString:
-                    sited[member.start] = member.end
-        return None if node is None else to_python(self.text, node)
-
-    def walk_panel(self, panel_node: JObject, path: list[Any]) -> None:
+    def walk_panel(self, panel_node: dict[str, Any], path: list[Any]) -> None:
         targets = self.arr(panel_node.get("targets"))
         if targets is None:
             return
@@ -199,150 +172,157 @@ class DashboardWalker(SiteBuilder):
         panel_ds = None if is_mixed(panel.datasource) else panel.datasource
         # First pass: which targets have an expr, and from which datasource.
         entries = []
-        for i, target in enumerate(targets.items):
-            if type(target) is not JObject:
+        for i, target in enumerate(targets):
+            if type(target) is not dict:
                 continue
             expr = target.get("expr")
-            if type(expr) is not JString:
+            if type(expr) is not str:
                 continue
-            own_ds = self.datasource(target.get("datasource"))
+            own_ds = target.get("datasource")
             ds = own_ds if own_ds is not None and not is_mixed(own_ds) else panel_ds
-            entries.append((i, target, expr, ds, self.s(expr)))
-        with_expr = [e for e in entries if e[4]]
-        for i, target, expr, ds, value in entries:
+            entries.append((i, target, expr, ds))
+        with_expr = [e for e in entries if e[2]]
+        targets_loc = None
+        for i, target, expr, ds in entries:
             tpath = path + ["targets", i]
             ref_id = self.scalar(target.get("refId"))
-            pointer = json_pointer(tpath + ["expr"])
+            target_pointer = json_pointer(tpath)
+            pointer = target_pointer + "/expr"
             locator = panel_locator(pointer, panel, ref_id)
             place = self.place(
                 panel,
                 ref_id=ref_id,
                 datasource=ds,
-                path=json_pointer(tpath),
+                path=target_pointer,
                 kind="target",
-                hidden=self.scalar(target.get("hide")) is True,
+                hidden=target.get("hide") is True,
             )
             context = SiteContext(grafana=place, field="expr", json_path=pointer)
             if not is_prometheus_datasource(ds, self.ds_vars):
-                self.not_prometheus(expr, locator, context)
+                self.not_prometheus(expr, tpath + ["expr"], locator, context)
                 continue
-            if not value:
+            if not expr:
                 continue
+            if targets_loc is None:
+                targets_loc = self.locate(path + ["targets"])
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(targets, i, bool(others))
-            place.sibling_exprs = tuple(e[4] for e in others)
-            self.add(expr, SiteKind.PROMQL, locator, context)
+            place.target_removal = removal_of(self.index, targets_loc, i, bool(others))
+            place.sibling_exprs = tuple(e[2] for e in others)
+            expr_loc = self.index.child(self.index.child(targets_loc, i), "expr")
+            self.add(expr_loc, SiteKind.PROMQL, locator, context)
             panel.has_promql = True
         if panel.has_promql:
             self.panel_prose(panel, targets)
 
-    def panel_prose(self, panel: Panel, targets: JArray) -> None:
+    def panel_prose(self, panel: Panel, targets: list[Any]) -> None:
         """TEXT sites of the panel's title, description, legends and display names that mention
         a needle (the rules pass the words they look for in prose as needles too). Paths are
         built only for the few strings that do: a big dashboard has tens of thousands."""
         p, prose, at = panel.node, self.prose, self.at
         prose(p.get("title"), ("title",), "title", panel)
         prose(p.get("description"), ("description",), "description", panel)
-        for i, target in enumerate(targets.items):
-            if type(target) is JObject:
+        for i, target in enumerate(targets):
+            if type(target) is dict:
                 legend = target.get("legendFormat")
-                if type(legend) is JString:
+                if type(legend) is str:
                     prose(legend, ("targets", i, "legendFormat"), "legendFormat", panel, self.scalar(target.get("refId")))
         field_config = p.get("fieldConfig")
-        if type(field_config) is JObject:
+        if type(field_config) is dict:
             prose(at(field_config, "defaults", "displayName"), ("fieldConfig", "defaults", "displayName"), "displayName", panel)
             overrides = field_config.get("overrides")
-            for oi, override in enumerate(overrides.items if type(overrides) is JArray else ()):
+            for oi, override in enumerate(overrides if type(overrides) is list else ()):
                 base = ("fieldConfig", "overrides", oi)
                 prose(at(override, "matcher", "options"), base + ("matcher", "options"), "displayName", panel)
                 props = at(override, "properties")
-                for pi, prop in enumerate(props.items if type(props) is JArray else ()):
+                for pi, prop in enumerate(props if type(props) is list else ()):
                     if self.s(at(prop, "id")) in ("displayName", "displayNameFromDS"):
                         prose(at(prop, "value"), base + ("properties", pi, "value"), "displayName", panel)
         aliases = p.get("seriesOverrides")  # the old graph panel
-        for ai, alias in enumerate(aliases.items if type(aliases) is JArray else ()):
+        for ai, alias in enumerate(aliases if type(aliases) is list else ()):
             prose(at(alias, "alias"), ("seriesOverrides", ai, "alias"), "displayName", panel)
 
     def prose(
-        self, node: Node | None, where: tuple[Any, ...], prose: str, panel: Panel, ref_id: Any = None, what: str = "panel"
+        self, value: Any, where: tuple[Any, ...], prose: str, panel: Panel, ref_id: Any = None, what: str = "panel"
     ) -> None:
         """A TEXT site of a panel's prose at `panel.path + where`, when it mentions a needle."""
-        if type(node) is not JString or node.start in self.sited or not self.mentions(node):
+        if type(value) is not str or not self.might_mention(value):
             return
-        pointer = json_pointer(panel.path + list(where))
+        path = panel.path + list(where)
+        if not self.mentions(value, path) or self.locate(path).start in self.sited:
+            return
+        pointer = json_pointer(path)
         place = self.place(panel, ref_id=ref_id, datasource=panel.datasource, path=json_pointer(panel.path), kind="panel")
         context = SiteContext(grafana=place, prose=prose, field=where[-1], json_path=pointer)
-        self.add(node, SiteKind.TEXT, panel_locator(pointer, panel, ref_id, what), context)
+        self.add(path, SiteKind.TEXT, panel_locator(pointer, panel, ref_id, what), context)
 
-    def walk_templating(self, d: JObject, path: list[Any]) -> None:
+    def walk_templating(self, d: dict[str, Any], path: list[Any]) -> None:
         variables = self.arr(self.at(d, "templating", "list"))
         if variables is None:
             return
-        for i, var in enumerate(variables.items):
-            if type(var) is not JObject:
+        for i, var in enumerate(variables):
+            if type(var) is not dict:
                 continue
             vtype = self.s(var.get("type"))
             if vtype not in (None, "query"):
                 continue
             vpath = path + ["templating", "list", i]
             name = self.s(var.get("name"))
-            ds = self.value(var.get("datasource"))
+            ds = var.get("datasource")
             query = var.get("query")
             qpath = vpath + ["query"]
             ref_id = None
-            if type(query) is JObject:  # {"query": "...", "refId": "PrometheusVariableQueryEditor-VariableQuery"}
+            if type(query) is dict:  # {"query": "...", "refId": "PrometheusVariableQueryEditor-VariableQuery"}
                 ref_id = self.scalar(query.get("refId"))
                 query = query.get("query")
                 qpath = qpath + ["query"]
             suffix = f' (variable "{one_line(name)}")' if name else ""
             query_value = self.s(query)
             prometheus = is_prometheus_datasource(ds, self.ds_vars)
-            for node, npath, is_definition in ((query, qpath, False), (var.get("definition"), vpath + ["definition"], True)):
-                if type(node) is not JString:
+            for value, npath, is_definition in ((query, qpath, False), (var.get("definition"), vpath + ["definition"], True)):
+                if type(value) is not str:
                     continue
                 pointer = json_pointer(npath)
                 place = self.place(None, ref_id=ref_id, datasource=ds, path=json_pointer(vpath), kind="templating")
                 context = SiteContext(grafana=place, field=npath[-1], json_path=pointer)
                 if not prometheus:
-                    self.not_prometheus(node, pointer + suffix, context)
+                    self.not_prometheus(value, npath, pointer + suffix, context)
                     continue
-                value = self.s(node)
                 if not value:
                     continue
                 place.duplicate_of_query = is_definition and value == query_value
-                self.add(node, SiteKind.GRAFANA_QUERY, pointer + suffix, context)
+                self.add(npath, SiteKind.GRAFANA_QUERY, pointer + suffix, context)
 
-    def walk_annotations(self, d: JObject, path: list[Any]) -> None:
+    def walk_annotations(self, d: dict[str, Any], path: list[Any]) -> None:
         items = self.arr(self.at(d, "annotations", "list"))
         if items is None:
             return
-        for i, ann in enumerate(items.items):
-            if type(ann) is not JObject:
+        for i, ann in enumerate(items):
+            if type(ann) is not dict:
                 continue
             apath = path + ["annotations", "list", i]
             name = self.s(ann.get("name"))
-            ds = self.value(ann.get("datasource"))
+            ds = ann.get("datasource")
             # Newer Grafana: {"target": {"expr": ..., "refId": "Anno"}}.
-            for node, npath in ((ann.get("expr"), apath + ["expr"]), (self.at(ann, "target", "expr"), apath + ["target", "expr"])):
-                if type(node) is not JString:
+            for value, npath in ((ann.get("expr"), apath + ["expr"]), (self.at(ann, "target", "expr"), apath + ["target", "expr"])):
+                if type(value) is not str:
                     continue
                 pointer = json_pointer(npath)
                 locator = pointer + (f' (annotation "{one_line(name)}")' if name else "")
                 place = self.place(None, datasource=ds, path=json_pointer(apath), kind="annotation")
                 context = SiteContext(grafana=place, field="expr", json_path=pointer)
                 if not is_prometheus_datasource(ds, self.ds_vars):
-                    self.not_prometheus(node, locator, context)
-                elif self.s(node):
-                    self.add(node, SiteKind.PROMQL, locator, context)
+                    self.not_prometheus(value, npath, locator, context)
+                elif value:
+                    self.add(npath, SiteKind.PROMQL, locator, context)
 
     # ------------------------------------------------------------------ Perses and Grafana v2
 
     def walk_queries(
         self,
-        queries: JArray,
+        queries: list[Any],
         qpath: list[Any],
         panel: Panel,
-        locate: Callable[[JObject], Located],
+        locate: Callable[[dict[str, Any]], Located],
         prose: tuple[tuple[tuple[Any, ...], str], ...],
         legend: tuple[str, ...],
     ) -> None:
@@ -350,28 +330,29 @@ class DashboardWalker(SiteBuilder):
         `prose`: (path in the panel, kind) of its title and description; `legend`: the path of
         a query's legend in the query object."""
         entries = []
-        for i, q in enumerate(queries.items):
-            if type(q) is not JObject:
+        for i, q in enumerate(queries):
+            if type(q) is not dict:
                 continue
-            node, sub, ref_id, ds, prom = locate(q)
-            if type(node) is JString:
-                entries.append((i, node, sub, ref_id, ds, prom, self.s(node)))
-        with_expr = [e for e in entries if e[6]]
-        for i, node, sub, ref_id, ds, prom, value in entries:
+            value, sub, ref_id, ds, prom = locate(q)
+            if type(value) is str:
+                entries.append((i, value, sub, ref_id, ds, prom))
+        with_expr = [e for e in entries if e[1]]
+        for i, value, sub, ref_id, ds, prom in entries:
             path = qpath + [i]
-            pointer = json_pointer(path + sub)
+            vpath = path + sub
+            pointer = json_pointer(vpath)
             place = self.place(panel, ref_id=ref_id, datasource=ds, path=json_pointer(path), kind="target")
             context = SiteContext(grafana=place, field=sub[-1], json_path=pointer)
             locator = panel_locator(pointer, panel, ref_id)
             if not prom:
-                self.not_prometheus(node, locator, context)
+                self.not_prometheus(value, vpath, locator, context)
                 continue
             if not value:
                 continue
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(queries, i, bool(others))
-            place.sibling_exprs = tuple(e[6] for e in others)
-            self.add(node, SiteKind.PROMQL, locator, context)
+            place.target_removal = removal_of(self.index, qpath, i, bool(others))
+            place.sibling_exprs = tuple(e[1] for e in others)
+            self.add(vpath, SiteKind.PROMQL, locator, context)
             panel.has_promql = True
         if not panel.has_promql:
             return
@@ -379,34 +360,34 @@ class DashboardWalker(SiteBuilder):
             self.prose(self.at(panel.node, *where), where, kind, panel)
         inside = qpath[len(panel.path) :]  # qpath extends the panel's path
         ref_ids = {e[0]: e[3] for e in entries}
-        for i, q in enumerate(queries.items):
+        for i, q in enumerate(queries):
             self.prose(self.at(q, *legend), (*inside, i, *legend), "legendFormat", panel, ref_ids.get(i))
 
-    def walk_perses(self, spec: JObject, path: list[Any], name: str | None) -> None:
+    def walk_perses(self, spec: dict[str, Any], path: list[Any], name: str | None) -> None:
         """Perses: spec.panels.<name>.spec.queries[].spec.plugin.spec.query; variables' expr."""
         previous = self.uid
         self.uid = name
         self.dashboards.append((name, self.s(self.at(spec, "display", "name"))))
-        panels = self.obj(spec.get("panels")) or _EMPTY
-        for pname, pnode in zip(panels.names, panels.values):
+        panels = self.obj(spec.get("panels"))
+        for pname, pnode in self.members(panels, path + ["panels"]) if panels is not None else ():
             queries = self.arr(self.at(pnode, "spec", "queries"))
             if queries is None:
                 continue
             title = self.s(self.at(pnode, "spec", "display", "name"))
-            panel = Panel(pnode, path + ["panels", pname], pname, title, None)  # type: ignore[arg-type]
+            panel = Panel(pnode, path + ["panels", pname], str(pname), title, None)
 
-            def locate(q: JObject) -> Located:
+            def locate(q: dict[str, Any]) -> Located:
                 plugin = self.obj(self.at(q, "spec", "plugin"))
                 pkind = self.s(self.at(plugin, "kind"))
                 pspec = self.obj(self.at(plugin, "spec"))
                 prom = pkind is None or pkind.startswith("Prometheus")
-                return self.at(pspec, "query"), ["spec", "plugin", "spec", "query"], None, self.value(self.at(pspec, "datasource")), prom
+                return self.at(pspec, "query"), ["spec", "plugin", "spec", "query"], None, self.at(pspec, "datasource"), prom
 
             prose = ((("spec", "display", "name"), "title"), (("spec", "display", "description"), "description"))
             legend = ("spec", "plugin", "spec", "seriesNameFormat")
             self.walk_queries(queries, panel.path + ["spec", "queries"], panel, locate, prose, legend)
         variables = self.arr(spec.get("variables"))
-        for vi, var in enumerate(variables.items if variables else ()):
+        for vi, var in enumerate(variables if variables else ()):
             plugin = self.obj(self.at(var, "spec", "plugin"))
             pspec = self.obj(self.at(plugin, "spec"))
             if pspec is None or not (self.s(self.at(plugin, "kind")) or "").startswith("Prometheus"):
@@ -418,15 +399,17 @@ class DashboardWalker(SiteBuilder):
             prefix = ["spec", "plugin", "spec"]
             self.variable_site(pspec.get("expr"), vpath + prefix + ["expr"], SiteKind.PROMQL, suffix, place_path)
             matchers = self.arr(pspec.get("matchers"))
-            for mi, m in enumerate(matchers.items if matchers else ()):
+            for mi, m in enumerate(matchers if matchers else ()):
                 site_path = vpath + prefix + ["matchers", mi]
-                container = self.container(matchers, mi, False, json_pointer(site_path[:-1]))  # type: ignore[arg-type]
+                if not self.s(m):
+                    continue
+                container = self.container(self.locate(site_path[:-1]), mi, json_pointer(site_path[:-1]))
                 self.variable_site(m, site_path, SiteKind.PROMQL, suffix, place_path, container=container)
         self.uid = previous
 
     def variable_site(
         self,
-        node: Node | None,
+        value: Any,
         path: list[Any],
         kind: SiteKind,
         suffix: str,
@@ -435,35 +418,34 @@ class DashboardWalker(SiteBuilder):
         container: Container | None = None,
         duplicate_of: str | None = None,
     ) -> None:
-        value = self.s(node)
-        if not value:
+        if not self.s(value):
             return
         pointer = json_pointer(path)
         place = self.place(None, path=place_path, kind="templating", duplicate_of_query=value == duplicate_of)
         field = path[-1] if isinstance(path[-1], str) else path[-2]
         context = SiteContext(grafana=place, container=container, field=field, json_path=pointer)
-        self.add(node, kind, pointer + suffix, context)  # type: ignore[arg-type]
+        self.add(path, kind, pointer + suffix, context)
 
-    def walk_v2(self, spec: JObject, path: list[Any], name: str | None) -> None:
+    def walk_v2(self, spec: dict[str, Any], path: list[Any], name: str | None) -> None:
         """Grafana's v2 dashboard schema: spec.elements.<key>.spec.data.spec.queries[]."""
         previous = self.uid
         self.uid = name
         self.dashboards.append((name, self.s(spec.get("title"))))
-        elements = self.obj(spec.get("elements")) or _EMPTY
-        for ename, element in zip(elements.names, elements.values):
+        elements = self.obj(spec.get("elements"))
+        for ename, element in self.members(elements, path + ["elements"]) if elements is not None else ():
             espec = self.obj(self.at(element, "spec"))
             queries = self.arr(self.at(espec, "data", "spec", "queries"))
             if queries is None:
                 continue
-            panel = Panel(element, path + ["elements", ename], self.scalar(espec.get("id")), self.s(espec.get("title")), None)  # type: ignore[arg-type, union-attr]
+            panel = Panel(element, path + ["elements", ename], self.scalar(espec.get("id")), self.s(espec.get("title")), None)  # type: ignore[union-attr]
 
-            def locate(q: JObject) -> Located:
+            def locate(q: dict[str, Any]) -> Located:
                 qspec = self.obj(q.get("spec")) or _EMPTY
                 query = self.obj(qspec.get("query")) or _EMPTY
                 kind = self.s(query.get("kind"))
                 if kind == "DataQuery":
                     kind = self.s(query.get("group"))
-                ds = self.value(qspec.get("datasource")) or self.value(query.get("datasource"))
+                ds = qspec.get("datasource") or query.get("datasource")
                 prom = (kind is None or kind in PROMETHEUS_TYPES) and is_prometheus_datasource(ds, self.ds_vars)
                 return self.at(query, "spec", "expr"), ["spec", "query", "spec", "expr"], self.scalar(qspec.get("refId")), ds, prom
 
@@ -471,15 +453,15 @@ class DashboardWalker(SiteBuilder):
             legend = ("spec", "query", "spec", "legendFormat")
             self.walk_queries(queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend)
         variables = self.arr(spec.get("variables"))
-        for vi, var in enumerate(variables.items if variables else ()):
-            if type(var) is not JObject or self.s(var.get("kind")) != "QueryVariable":
+        for vi, var in enumerate(variables if variables else ()):
+            if type(var) is not dict or self.s(var.get("kind")) != "QueryVariable":
                 continue
             vspec = self.obj(var.get("spec")) or _EMPTY
             qspec = self.obj(self.at(vspec, "query", "spec")) or _EMPTY
             vname = self.s(vspec.get("name"))
             vpath = path + ["variables", vi]
             suffix = f' (variable "{one_line(vname)}")' if vname else ""
-            query_key = "query" if type(qspec.get("query")) is JString else "expr"
+            query_key = "query" if type(qspec.get("query")) is str else "expr"
             query = qspec.get(query_key)
             place_path = json_pointer(vpath)
             self.variable_site(query, vpath + ["spec", "query", "spec", query_key], SiteKind.GRAFANA_QUERY, suffix, place_path)
@@ -488,4 +470,3 @@ class DashboardWalker(SiteBuilder):
                 duplicate_of=self.s(query),
             )
         self.uid = previous
-

@@ -1,7 +1,8 @@
-"""A position-keeping JSON scanner: a light tree of nodes with file offsets.
+"""An iterative, position-keeping JSON scanner: a light tree of nodes with file offsets.
 
-Why not `json.loads`: it throws positions away, and rules need to know where every decoded
-character of a string lives in the file (escapes included) to produce byte-minimal edits.
+The JSON handler parses with the C `json` module; this scanner is what it falls back on for
+valid JSON nested deeper than the C decoder's recursion limit (and what decides whether such a
+text is valid at all), with `to_value` turning its tree into the values `json.loads` would give.
 
 Design constraints, and how they are met:
 - **Linear time on 20 MB dashboards.** One compiled master regex recognises a whole token
@@ -17,32 +18,13 @@ Design constraints, and how they are met:
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
-from typing import Callable, Iterator, Union
+from typing import Any, Union
 
 from migrator.formats.base import ParseError, no_gc
 
-__all__ = [
-    "JArray",
-    "JObject",
-    "JScalar",
-    "JString",
-    "JsonStyle",
-    "Node",
-    "ParseError",
-    "decode_string",
-    "element_removal_span",
-    "find_string_at",
-    "member_removal_span",
-    "iter_strings",
-    "no_gc",
-    "json_pointer",
-    "parse",
-    "string_value",
-    "to_python",
-]
+__all__ = ["JArray", "JObject", "JScalar", "JString", "Node", "ParseError", "no_gc", "parse", "to_value"]
 
 
 # --------------------------------------------------------------------------- nodes
@@ -299,12 +281,7 @@ def _string_error(text: str, quote: int) -> tuple[str, int]:
     return "Unterminated string starting at", quote
 
 
-# --------------------------------------------------------------------------- strings
-
-_LITERALS = {"true": True, "false": False, "null": None}
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
-_HIGH = range(0xD800, 0xDC00)
-_LOW = range(0xDC00, 0xE000)
+# --------------------------------------------------------------------------- values
 
 
 def _decode_plain(raw: str) -> str:
@@ -313,281 +290,29 @@ def _decode_plain(raw: str) -> str:
     return json.loads('"' + raw + '"')
 
 
-def string_value(text: str, node: JString) -> str:
-    """The decoded value of a string token, without offsets (cheap when nothing is escaped)."""
-    raw = text[node.start + 1 : node.end - 1]
-    return raw if "\\" not in raw else _decode_plain(raw)
-
-
-def decode_string(text: str, start: int, end: int) -> tuple[str, list[int]]:
-    """Decode the string token text[start:end] (quotes included).
-
-    Returns (value, offsets): offsets[i] is the file offset of decoded character i and
-    offsets[len(value)] the offset of the closing quote. An escape maps to the offset of its
-    backslash; a surrogate pair `\\ud83d\\ude00` decodes to one code point mapped to the start
-    of the 12-character escape. A lone surrogate escape decodes to a lone surrogate, as
-    json.loads does.
-    """
-    i = start + 1
-    stop = end - 1
-    if text.find("\\", i, stop) == -1:
-        return text[i:stop], list(range(i, stop + 1))
-    chars: list[str] = []
-    offsets: list[int] = []
-    find = text.find
-    while i < stop:
-        j = find("\\", i, stop)
-        if j == -1:
-            j = stop
-        if j > i:
-            chars.append(text[i:j])
-            offsets.extend(range(i, j))
-        if j == stop:
-            break
-        esc = text[j + 1]
-        if esc != "u":
-            chars.append(_SIMPLE_ESCAPES[esc])
-            offsets.append(j)
-            i = j + 2
-            continue
-        code = int(text[j + 2 : j + 6], 16)
-        i = j + 6
-        if code in _HIGH and text.startswith("\\u", i):
-            low = int(text[i + 2 : i + 6], 16)
-            if low in _LOW:
-                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                i += 6
-        chars.append(chr(code))
-        offsets.append(j)
-    offsets.append(stop)
-    return "".join(chars), offsets
-
-
-def to_python(text: str, node: Node) -> object:
-    """The Python value of a (small) subtree, via the C json module; None if it is too deep."""
-    t = type(node)
-    if t is JString:
-        return string_value(text, node)
-    if t is JScalar:
+def to_value(text: str, root: Node) -> Any:
+    """The value `json.loads` gives for the tree `root` of `text` (dicts, lists, str, int,
+    float, bool, None; the last of duplicate keys wins), built iteratively, so a tree of any
+    depth converts."""
+    def leaf(node: Node) -> Any:
         raw = text[node.start : node.end]
-        if raw in _LITERALS:
-            return _LITERALS[raw]
-        try:
-            return int(raw)
-        except ValueError:
-            return float(raw)
-    try:
-        return json.loads(text[node.start : node.end])
-    except (ValueError, RecursionError):
-        return None
+        if type(node) is JString:
+            raw = raw[1:-1]
+            return raw if "\\" not in raw else _decode_plain(raw)
+        return json.loads(raw)  # numbers, literals, NaN and Infinity as json.loads reads them
 
-
-# --------------------------------------------------------------------------- re-encoding
-
-_HTML_ESCAPE_RE = re.compile(r"\\u00(?:3[cCeE]|26)")
-_NON_ASCII_ESCAPE_RE = re.compile(r"\\u(?:00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})")
-_UPPER_HEX_RE = re.compile(r"\\u[0-9A-F]{0,3}[A-F]")
-_LOWER_HEX_RE = re.compile(r"\\u[0-9a-f]{0,3}[a-f]")
-_SHORT = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-class JsonStyle:
-    """How a file escapes strings, so a replacement is written the way its neighbours are.
-
-    - `"`, `\\` and control characters are always escaped (that is JSON);
-    - lone surrogates are always written as `\\uXXXX` (a literal one cannot be UTF-8 encoded);
-    - `html_safe`: `<`, `>`, `&`, U+2028, U+2029 as `\\u003c`… — Go's encoding/json default,
-      so common in Grafana exports;
-    - `ascii_only`: non-ASCII as `\\uXXXX` (Python's json.dumps default);
-    - `escape_slash`: `/` as `\\/` (PHP's json_encode);
-    - `upper_hex`: hex digits of `\\u` escapes in upper case.
-    """
-
-    __slots__ = ("html_safe", "ascii_only", "escape_slash", "upper_hex", "_re")
-
-    def __init__(
-        self,
-        *,
-        html_safe: bool = False,
-        ascii_only: bool = False,
-        escape_slash: bool = False,
-        upper_hex: bool = False,
-    ) -> None:
-        self.html_safe = html_safe
-        self.ascii_only = ascii_only
-        self.escape_slash = escape_slash
-        self.upper_hex = upper_hex
-        special = r'"\\\x00-\x1f\ud800-\udfff'
-        if html_safe:
-            special += "<>&\u2028\u2029"
-        if escape_slash:
-            special += "/"
-        if ascii_only:
-            special += "\x80-\U0010ffff"
-        self._re = re.compile(f"[{special}]")
-
-    @classmethod
-    def detect(cls, text: str) -> "JsonStyle":
-        """The style of a whole file (cheap: a few C-level scans)."""
-        has_u = "\\u" in text
-        html_safe = has_u and _HTML_ESCAPE_RE.search(text) is not None
-        # ASCII-only output: the file escapes non-ASCII and never writes it literally.
-        ascii_only = has_u and text.isascii() and _NON_ASCII_ESCAPE_RE.search(text) is not None
-        escape_slash = "\\/" in text
-        upper_hex = has_u and _UPPER_HEX_RE.search(text) is not None and _LOWER_HEX_RE.search(text) is None
-        return cls(html_safe=html_safe, ascii_only=ascii_only, escape_slash=escape_slash, upper_hex=upper_hex)
-
-    def for_string(self, text: str, node: JString) -> "JsonStyle":
-        """The style for one string: its own evidence about non-ASCII escaping wins."""
-        raw = text[node.start + 1 : node.end - 1]
-        if _NON_ASCII_ESCAPE_RE.search(raw) is not None:
-            ascii_only = True
-        elif not raw.isascii():
-            ascii_only = False
-        else:
-            ascii_only = self.ascii_only
-        if ascii_only == self.ascii_only:
-            return self
-        return JsonStyle(
-            html_safe=self.html_safe, ascii_only=ascii_only, escape_slash=self.escape_slash, upper_hex=self.upper_hex
-        )
-
-    def _escape(self, m: re.Match[str]) -> str:
-        ch = m.group()
-        short = _SHORT.get(ch)
-        if short is not None:
-            return short
-        if ch == "/":
-            return "\\/"
-        code = ord(ch)
-        fmt = "\\u{:04X}" if self.upper_hex else "\\u{:04x}"
-        if code > 0xFFFF:
-            code -= 0x10000
-            return fmt.format(0xD800 + (code >> 10)) + fmt.format(0xDC00 + (code & 0x3FF))
-        return fmt.format(code)
-
-    def encode(self, value: str) -> str:
-        """A decoded replacement as the inside of a JSON string in this style."""
-        return self._re.sub(self._escape, value)
-
-    def __repr__(self) -> str:
-        flags = [k for k in ("html_safe", "ascii_only", "escape_slash", "upper_hex") if getattr(self, k)]
-        return f"JsonStyle({', '.join(flags)})"
-
-
-# --------------------------------------------------------------------------- navigation
-
-
-def json_pointer(path: "list[str | int] | tuple[str | int, ...]") -> str:
-    """RFC 6901 pointer for a path of keys and indexes (`~` → `~0`, `/` → `~1`)."""
-    parts = []
-    for p in path:
-        s = str(p)
-        if "~" in s or "/" in s:
-            s = s.replace("~", "~0").replace("/", "~1")
-        parts.append(s)
-    return "/" + "/".join(parts) if parts else ""
-
-
-def _start_of(node: Node) -> int:
-    return node.start
-
-
-class StringHit:
-    """Where a string token sits: its node, its path, its parent and whether it is a key."""
-
-    __slots__ = ("node", "path", "parent", "index", "is_key")
-
-    def __init__(self, node: JString, path: list[str | int], parent: JObject | JArray | None, index: int, is_key: bool):
-        self.node = node
-        self.path = path
-        self.parent = parent
-        self.index = index
-        self.is_key = is_key
-
-
-def find_string_at(text: str, root: Node, offset: int) -> StringHit | None:
-    """The string token whose raw span contains `offset`, found by bisecting down the tree.
-
-    O(depth · log width) per lookup, iterative; None when the offset is not inside a string.
-    """
-    node: Node = root
-    path: list[str | int] = []
-    parent: JObject | JArray | None = None
-    index = -1
-    while True:
-        if not node.start <= offset < node.end:
-            return None
-        t = type(node)
-        if t is JString:
-            return StringHit(node, path, parent, index, False)  # type: ignore[arg-type]
-        if t is JArray:
-            items = node.items  # type: ignore[union-attr]
-            i = bisect.bisect_right(items, offset, key=_start_of) - 1
-            if i < 0:
-                return None
-            parent, index = node, i  # type: ignore[assignment]
-            path.append(i)
-            node = items[i]
-            continue
-        if t is JObject:
-            keys = node.keys  # type: ignore[union-attr]
-            i = bisect.bisect_right(keys, offset, key=_start_of) - 1
-            if i < 0:
-                return None
-            key = keys[i]
-            path.append(node.names[i])  # type: ignore[union-attr]
-            if key.start <= offset < key.end:
-                return StringHit(key, path, node, i, True)  # type: ignore[arg-type]
-            parent, index = node, i  # type: ignore[assignment]
-            node = node.values[i]  # type: ignore[union-attr]
-            continue
-        return None
-
-
-def element_removal_span(array: JArray, index: int) -> tuple[int, int]:
-    """The span that removes items[index] and exactly one adjacent comma from the array.
-
-    Not the last element: from its start to the next element's start (the element, its comma
-    and the line break + indentation before the next one), so the next element takes its place
-    and indentation is kept. The last element: from the end of the previous element to its own
-    end (the comma, the line break and indentation before it). The only element: itself,
-    leaving `[]` with the original whitespace inside.
-    """
-    items = array.items
-    if index + 1 < len(items):
-        return items[index].start, items[index + 1].start
-    if index > 0:
-        return items[index - 1].end, items[index].end
-    return items[index].start, items[index].end
-
-
-def member_removal_span(obj: JObject, index: int) -> tuple[int, int] | None:
-    """The span that removes member `index` (key, colon and value) and one adjacent comma,
-    the way `element_removal_span` does for arrays; None for the only member (removing it
-    would leave an empty object, which is for a person to decide)."""
-    keys, values = obj.keys, obj.values
-    if index + 1 < len(keys):
-        return keys[index].start, keys[index + 1].start
-    if index > 0:
-        return values[index - 1].end, values[index].end
-    return None
-
-
-def iter_strings(root: Node) -> Iterator[tuple[JString, bool]]:
-    """Every string token (keys flagged True), iteratively; for tests and small documents."""
-    stack: list[Node] = [root]
+    if type(root) is JString or type(root) is JScalar:
+        return leaf(root)
+    made: dict[int, Any] = {}
+    # Post-order without recursion: a container is built once its children are.
+    stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
-        node = stack.pop()
-        t = type(node)
-        if t is JString:
-            yield node, False  # type: ignore[misc]
-        elif t is JArray:
-            stack.extend(reversed(node.items))  # type: ignore[union-attr]
-        elif t is JObject:
-            for k, v in zip(reversed(node.keys), reversed(node.values)):  # type: ignore[union-attr]
-                stack.append(v)
-                yield k, True
-
-
-Encoder = Callable[[str], str]
+        node, ready = stack.pop()
+        children = node.values if type(node) is JObject else node.items  # type: ignore[union-attr]
+        if not ready:
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if type(c) is JObject or type(c) is JArray)
+            continue
+        values = [made.pop(id(c)) if type(c) is JObject or type(c) is JArray else leaf(c) for c in children]
+        made[id(node)] = dict(zip(node.names, values)) if type(node) is JObject else values  # type: ignore[union-attr]
+    return made[id(root)]

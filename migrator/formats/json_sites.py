@@ -1,6 +1,11 @@
-"""What every JSON walker shares: making sites of string tokens, the needle fallback for strings
-outside the places known to hold PromQL, containers (array elements, object keys), and the
-composition of sites found in a JSON document embedded in a string of another file.
+"""What every JSON walker shares: making sites of strings, the needle fallback for strings outside
+the places known to hold PromQL, containers (array elements, object keys), and the composition
+of sites found in a JSON document embedded in a string of another file.
+
+Walkers read the document's values (what `json.loads` gives: dicts, lists, str, ...) and name
+the values they make sites of by path; only those are located in the text (`JsonIndex`). The
+needle fallback goes the other way: from each place a needle occurs in the text to the string
+token holding it.
 
 Nothing here knows a rule or a metric: which strings matter outside the known places is decided
 by the needles the enabled rules pass in `SiteNeeds`.
@@ -10,29 +15,17 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import json
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 from migrator.formats.base import Container, RulePlace, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
-from migrator.formats.json_scan import (
-    JArray,
-    JObject,
-    JScalar,
-    JsonStyle,
-    JString,
-    Node,
-    StringHit,
-    decode_string,
-    element_removal_span,
-    find_string_at,
-    json_pointer,
-    member_removal_span,
-    string_value,
-    to_python,
-)
+from migrator.formats.json_index import JsonIndex, Loc, MemberKey, StringHit, json_pointer
+from migrator.formats.json_strings import JsonStyle, decode_token
 from migrator.model import Edit, Span
 
 Encoder = Callable[[str], str]
+Path = Sequence[Any]
 
 # What each JSON short escape stands for, to find escapes that could hide a needle's character.
 _SHORT_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t"}
@@ -57,6 +50,15 @@ def hiding_escapes(needles: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(r"\\(?:" + "|".join(alternatives) + ")")
 
 
+def needle_inside_escape(needles: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A pattern for the places where a needle's raw text starts inside an escape (`\\recomput`
+    is a carriage return and `ecomput`): the only way raw text can hold a needle its decoded
+    value does not, when no needle holds a backslash. None when there is no needle."""
+    if not needles:
+        return None
+    return re.compile(r"\\(?:u[0-9a-fA-F]{0,3})?(?=" + "|".join(map(re.escape, needles)) + ")")
+
+
 # Keys whose values are identifiers or prose in every JSON schema this tool reads (Grafana,
 # Perses, Cloud Monitoring, Kubernetes): a string there is never PromQL, even when it parses as
 # PromQL (`"uid": "vllm-main"` reads as a subtraction).
@@ -69,7 +71,7 @@ _NOT_PROMQL_KEYS = frozenset(
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:.]*")
 
 
-def _datasource_reference(path: list[str | int]) -> bool:
+def _datasource_reference(path: Path) -> bool:
     """A Grafana datasource reference (`"datasource": "vllm-prom"`, `"datasource": {"uid":
     "vllm-prom"}`, `"datasourceUid"`): it names a datasource, never a metric."""
     last = path[-1] if path else None
@@ -83,13 +85,15 @@ def one_line(value: str | None) -> str:
 class SiteBuilder:
     """Sites of one JSON text. Walkers (Grafana, Cloud Monitoring, rules) subclass it."""
 
-    def __init__(self, text: str, root: Node, style: JsonStyle, needs: SiteNeeds) -> None:
+    def __init__(self, text: str, root: Any, index: JsonIndex, style: JsonStyle, needs: SiteNeeds) -> None:
         self.text = text
-        self.root = root
+        self.root = root  # the document's value
+        self.index = index
         self.style = style
         self.needs = needs
         self.needles = needs.needles
         self.hiding = hiding_escapes(needs.needles)
+        self.inside_escape = needle_inside_escape(needs.needles)
         self.sites: list[Site] = []
         # Start -> end of string tokens already made into sites (or deliberately consumed), so
         # the needle fallback does not make a second site of them.
@@ -98,56 +102,105 @@ class SiteBuilder:
         self.rules: list[RulePlace] = []  # in file order
         # Decoded element values per collection (keyed by its start), shared by its elements.
         self._values: dict[int, tuple[str | None, ...]] = {}
+        # String tokens (start -> end) whose raw text holds a needle although their decoded
+        # value does not (an escape swallowed part of it, as in `\recomputed`); see `mentions`.
+        self._raw_only: dict[int, int] | None = None
 
     # ------------------------------------------------------------------ small readers
 
-    def s(self, node: Node | None) -> str | None:
-        return string_value(self.text, node) if type(node) is JString else None
-
-    def scalar(self, node: Node | None) -> Any:
-        if type(node) is JScalar or type(node) is JString:
-            return to_python(self.text, node)
-        return None
+    @staticmethod
+    def s(value: Any) -> str | None:
+        return value if type(value) is str else None
 
     @staticmethod
-    def obj(node: Node | None) -> JObject | None:
-        return node if type(node) is JObject else None  # type: ignore[return-value]
+    def scalar(value: Any) -> Any:
+        """A number, string, boolean or null; None for an object or array."""
+        return None if type(value) is dict or type(value) is list else value
 
     @staticmethod
-    def arr(node: Node | None) -> JArray | None:
-        return node if type(node) is JArray else None  # type: ignore[return-value]
+    def obj(value: Any) -> dict[str, Any] | None:
+        return value if type(value) is dict else None
 
-    def at(self, node: Node | None, *keys: str) -> Node | None:
-        """`node[k1][k2]...` through objects; None as soon as a step is missing."""
+    @staticmethod
+    def arr(value: Any) -> list[Any] | None:
+        return value if type(value) is list else None
+
+    @staticmethod
+    def at(value: Any, *keys: str) -> Any:
+        """`value[k1][k2]...` through objects; None as soon as a step is missing."""
         for key in keys:
-            if type(node) is not JObject:
+            if type(value) is not dict:
                 return None
-            node = node.get(key)
-        return node
+            value = value.get(key)
+        return value
 
-    def value(self, node: Node | None) -> Any:
-        return None if node is None else to_python(self.text, node)
+    def members(self, value: dict[str, Any], path: Path) -> Iterator[tuple[str, Any]]:
+        """An object's members in file order, duplicated keys included (an earlier duplicate
+        gets a `MemberKey` and its value decoded from the text), as the old walkers saw them."""
+        m = self.index.members(self.index.locate(path))
+        if not m.duplicates:
+            yield from value.items()
+            return
+        for i in range(len(m.names)):
+            key = m.occurrence(i)
+            yield key, (value[key] if type(key) is str else self._decode(m.values[i]))
+
+    def _decode(self, loc: Loc) -> Any:
+        from migrator.formats.json_scan import parse, to_value
+
+        raw = self.text[loc.start : loc.end]
+        try:
+            return json.loads(raw)
+        except RecursionError:
+            return to_value(raw, parse(raw))
 
     # ------------------------------------------------------------------ sites
 
-    def mentions(self, node: Node) -> bool:
-        """Whether a string token mentions a needle: in its raw text, or in its decoded value
-        when an escape in it stands for a needle's character."""
-        text, start, end = self.text, node.start, node.end
-        for needle in self.needles:
-            if text.find(needle, start, end) != -1:
-                return True
-        if self.hiding is not None and text.find("\\", start, end) != -1 and self.hiding.search(text, start, end):
-            return self.needs.mentions(string_value(text, node))  # type: ignore[arg-type]
-        return False
+    def locate(self, path: Path) -> Loc:
+        return self.index.locate(path)
 
-    def consume(self, node: Node) -> None:
-        """Mark a string as handled without a site (the fallback must not look at it)."""
-        self.sited[node.start] = node.end
+    def mentions(self, value: str, path: Path) -> bool:
+        """Whether a string mentions a needle: in its raw text, or in its decoded value (where
+        an escape may stand for a needle's character). A decoded value that mentions one always
+        counts (its raw text holds the needle or an escape hiding part of it); the raw text
+        alone matters only for the rare string where an escape swallowed part of a needle."""
+        for needle in self.needles:
+            if needle in value:
+                return True
+        raw_only = self._raw_only_strings()
+        return bool(raw_only) and self.locate(path).start in raw_only
+
+    def might_mention(self, value: str) -> bool:
+        """False when `mentions` is False whatever the path (the common case, without a path)."""
+        for needle in self.needles:
+            if needle in value:
+                return True
+        return bool(self._raw_only_strings())
+
+    def _raw_only_strings(self) -> dict[int, int]:
+        """String tokens (start -> end) whose raw text holds a needle their value does not."""
+        if self._raw_only is not None:
+            return self._raw_only
+        text, string_at = self.text, self.index.string_at
+        found: set[tuple[int, int]] = set()
+        if any("\\" in n for n in self.needles):  # a needle can span an escape: look at every one
+            for needle in self.needles:
+                i = text.find(needle)
+                while i != -1:
+                    hit = string_at(i)
+                    if hit is not None:
+                        found.add(hit[:2])
+                    i = text.find(needle, i + 1)
+        elif self.inside_escape is not None:
+            found = {hit[:2] for m in self.inside_escape.finditer(text) if (hit := string_at(m.start())) is not None}
+        self._raw_only = {
+            start: end for start, end in found if not self.needs.mentions(json.loads(text[start:end]))
+        }
+        return self._raw_only
 
     def add(
         self,
-        node: JString,
+        path: Path | Loc,
         kind: SiteKind,
         locator: str,
         context: SiteContext,
@@ -155,55 +208,64 @@ class SiteBuilder:
         editable: bool = True,
         readonly_reason: str = "",
     ) -> Site:
-        value, offsets = decode_string(self.text, node.start, node.end)
-        site = Site(
+        loc = path if type(path) is Loc else self.locate(path)  # type: ignore[arg-type]
+        value, offsets = decode_token(self.text, loc.start, loc.end)
+        site = self._site(loc.start, loc.end, value, offsets, kind, locator, context)
+        site.editable = editable
+        site.readonly_reason = readonly_reason
+        self.sites.append(site)
+        self.sited[loc.start] = loc.end
+        return site
+
+    def _site(
+        self, start: int, end: int, value: str, offsets: list[int] | None, kind: SiteKind, locator: str, context: SiteContext
+    ) -> Site:
+        return Site(
             value=value,
             kind=kind,
             locator=locator,
+            base=start + 1,
             offsets=offsets,
-            encode=self.style.for_string(self.text, node).encode,
-            editable=editable,
-            readonly_reason=readonly_reason,
+            encode=self.style.for_string(self.text, start, end).encode,
             context=context,
         )
-        self.sites.append(site)
-        self.sited[node.start] = node.end
-        return site
 
-    def not_prometheus(self, node: JString, locator: str, context: SiteContext) -> None:
+    def not_prometheus(self, value: str, path: Path, locator: str, context: SiteContext) -> None:
         """A query for another datasource: never PromQL; a read-only text site when it mentions
         a needle (a rule may still want to say the name is there)."""
-        if self.mentions(node):
+        if self.mentions(value, path):
             context.not_prometheus = True
             self.add(
-                node,
+                path,
                 SiteKind.TEXT,
                 locator,
                 context,
                 editable=False,
                 readonly_reason="the query is for a datasource that is not Prometheus",
             )
-        else:
-            self.consume(node)
 
     # ------------------------------------------------------------------ containers
 
-    def container(self, parent: JArray | JObject, index: int, is_key: bool, pointer: str) -> Container:
+    def container(self, parent: Loc, index: int, pointer: str) -> Container:
         """The collection a string is an element (or key) of, as `base.Container` says."""
+        idx = self.index
         values = self._values.get(parent.start)
-        if type(parent) is JArray:
+        if idx.kind(parent.tok) == "[":
+            items = idx.elements(parent)
             if values is None:
-                s = self.s
-                values = self._values[parent.start] = tuple(s(item) for item in parent.items)
+                text = self.text
+                values = self._values[parent.start] = tuple(
+                    json.loads(text[i.start : i.end]) if text[i.start] == '"' else None for i in items
+                )
             removal = None
-            if len(parent.items) > 1:
-                start, end = element_removal_span(parent, index)
+            if len(items) > 1:
+                start, end = idx.element_removal_span(parent, index)
                 removal = (Edit(Span(start, end), ""),)
             kind = "array"
         else:
             if values is None:
-                values = self._values[parent.start] = tuple(parent.names)  # type: ignore[union-attr]
-            span = member_removal_span(parent, index)  # type: ignore[arg-type]
+                values = self._values[parent.start] = tuple(idx.members(parent).names)
+            span = idx.member_removal_span(parent, index)
             removal = None if span is None else (Edit(Span(*span), ""),)
             kind = "mapping-key"
         return Container(
@@ -219,61 +281,58 @@ class SiteBuilder:
 
     def needle_fallback(self) -> None:
         """Strings outside the known places whose text mentions a needle become sites."""
-        text, root = self.text, self.root
-        starts = sorted(self.sited)
-        sited = self.sited
+        text, index, sited = self.text, self.index, self.sited
+        starts = sorted(sited)
         for needle in self.needles:
             i = text.find(needle)
             while i != -1:
-                # Inside a string already made a site? Skip past it without walking the tree.
+                # Inside a string already made a site? Skip past it without looking it up.
                 k = bisect.bisect_right(starts, i) - 1
                 if k >= 0 and i < sited[starts[k]]:
                     i = text.find(needle, sited[starts[k]])
                     continue
-                hit = find_string_at(text, root, i)
-                if hit is None:
+                found = index.string_at(i)
+                if found is None:
                     i = text.find(needle, i + 1)
                     continue
-                if hit.node.start not in sited and not _datasource_reference(hit.path):
-                    self.generic_site(hit)
-                i = text.find(needle, hit.node.end)
+                if found[0] not in sited:
+                    hit = index.find_string(i)
+                    if hit is not None and not _datasource_reference(hit.path):
+                        self.generic_site(hit)
+                i = text.find(needle, found[1])
         if self.hiding is None:
             return
         # Needles hidden behind escapes: rare, so each escape is looked at on its own.
         for m in self.hiding.finditer(text):
-            hit = find_string_at(text, root, m.start())
-            if hit is None or hit.node.start in sited or _datasource_reference(hit.path):
+            found = index.string_at(m.start())
+            if found is None or found[0] in sited:
                 continue
-            if self.needs.mentions(string_value(text, hit.node)):
+            hit = index.find_string(m.start())
+            if hit is None or _datasource_reference(hit.path):
+                continue
+            if self.needs.mentions(json.loads(text[hit.start : hit.end])):
                 self.generic_site(hit)
 
     def generic_site(self, hit: StringHit) -> None:
-        node, parent, path = hit.node, hit.parent, hit.path
+        parent, path = hit.parent, hit.path
         pointer = json_pointer(path)
         context = SiteContext(json_path=pointer)
         holder = None  # the key holding the string (or the array it is an element of)
         if hit.is_key:
-            context.container = self.container(parent, hit.index, True, json_pointer(path[:-1]))  # type: ignore[arg-type]
-        elif type(parent) is JArray:
-            context.container = self.container(parent, hit.index, False, json_pointer(path[:-1]))
+            context.container = self.container(parent, hit.index, json_pointer(path[:-1]))  # type: ignore[arg-type]
+        elif parent is not None and self.index.kind(parent.tok) == "[":
+            context.container = self.container(parent, hit.index, json_pointer(path[:-1]))
             holder = path[-2] if len(path) > 1 and isinstance(path[-2], str) else None
-        elif type(parent) is JObject:
-            context.field = holder = parent.names[hit.index]
-        value, offsets = decode_string(self.text, node.start, node.end)
+        elif parent is not None:
+            context.field = holder = self.index.members(parent).names[hit.index]
+        value, offsets = decode_token(self.text, hit.start, hit.end)
         if holder in _NOT_PROMQL_KEYS:
             kind = SiteKind.NAME if _METRIC_NAME.fullmatch(value.strip()) else SiteKind.TEXT
         else:
             kind = guess_kind(value)
-        site = Site(
-            value=value,
-            kind=kind,
-            locator=pointer + " (key)" if hit.is_key else pointer,
-            offsets=offsets,
-            encode=self.style.for_string(self.text, node).encode,
-            context=context,
-        )
+        site = self._site(hit.start, hit.end, value, offsets, kind, pointer + " (key)" if hit.is_key else pointer, context)
         self.sites.append(site)
-        self.sited[node.start] = node.end
+        self.sited[hit.start] = hit.end
 
 
 # --------------------------------------------------------------------------- composition
@@ -284,7 +343,7 @@ class Composer:
     offsets through the string's offset map, encoders chained (the inner document's escaping,
     then the outer string's), and every edit and span in the context moved along."""
 
-    def __init__(self, outer_offsets: list[int], outer_encode: Encoder, prefix: str) -> None:
+    def __init__(self, outer_offsets: Sequence[int], outer_encode: Encoder, prefix: str) -> None:
         self.offsets = outer_offsets
         self.encode = outer_encode
         self.prefix = prefix
@@ -325,3 +384,6 @@ class Composer:
             protected=site.protected,
             context=self.context(site.context),
         )
+
+
+__all__ = ["Composer", "Encoder", "MemberKey", "SiteBuilder", "hiding_escapes", "one_line"]

@@ -18,32 +18,54 @@ composed back onto the outer file (`json_sites.Composer`).
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Sequence
 
 from migrator.formats.base import GrafanaPlace, ParseError, RulePlace, Site, SiteContext, SiteKind, SiteNeeds
 from migrator.formats.cloud_monitoring import CloudMonitoringWalker
 from migrator.formats.grafana_datasources import is_prometheus_datasource
-from migrator.formats.json_scan import JArray, JObject, JsonStyle, JString, Node, decode_string, json_pointer, parse
+from migrator.formats.json_index import JsonIndex, json_pointer
+from migrator.formats.json_scan import no_gc, parse, to_value
 from migrator.formats.json_sites import Composer, Encoder, one_line
+from migrator.formats.json_strings import JsonStyle, decode_string
 
-__all__ = ["JsonWalker", "build_sites", "dashboard_sites_from_string"]
+__all__ = ["JsonWalker", "build_sites", "dashboard_sites_from_string", "load"]
 
 _DASHBOARD_KINDS = ("GrafanaDashboard", "Dashboard", "PersesDashboard")
+
+
+def load(text: str) -> tuple[Any, JsonIndex]:
+    """Parse a JSON text: its value (as `json.loads` gives it) and the index of its positions.
+    Raises ParseError with the message and offset `json.loads` reports; a leading BOM is
+    skipped (offsets stay file offsets)."""
+    start = 1 if text.startswith("\ufeff") else 0
+    try:
+        # The C decoder builds a million small objects on a big dashboard; the cyclic collector
+        # would walk them over and over (see base.no_gc).
+        with no_gc():
+            value = json.loads(text[start:] if start else text)
+    except json.JSONDecodeError as err:
+        raise ParseError(err.msg, err.pos + start) from None
+    except RecursionError:
+        # Valid JSON may be deeper than the C decoder's recursion limit: the iterative scanner
+        # decides, and its tree gives the same value.
+        value = to_value(text, parse(text, start))
+    return value, JsonIndex(text, start)
 
 
 class JsonWalker(CloudMonitoringWalker):
     def run(self) -> list[Site]:
         root = self.root
-        if type(root) is JObject:
+        if type(root) is dict:
             self.walk_any(root, [])
-        elif type(root) is JArray:
-            for i, item in enumerate(root.items):
-                if type(item) is JObject:
+        elif type(root) is list:
+            for i, item in enumerate(root):
+                if type(item) is dict:
                     self.walk_any(item, [i])
         self.needle_fallback()
         return self.sites
 
-    def walk_any(self, o: JObject, path: list[Any]) -> None:
+    def walk_any(self, o: dict[str, Any], path: list[Any]) -> None:
         """Recognise the shape of a top-level object (or an element of a top-level array)."""
         kind = self.s(o.get("kind"))
         spec = self.obj(o.get("spec"))
@@ -53,8 +75,8 @@ class JsonWalker(CloudMonitoringWalker):
             return
         items = self.arr(o.get("items"))
         if kind == "List" and items is not None:  # kubectl get -o json
-            for i, item in enumerate(items.items):
-                if type(item) is JObject:
+            for i, item in enumerate(items):
+                if type(item) is dict:
                     self.walk_any(item, path + ["items", i])
             return
         if kind == "ConfigMap":
@@ -66,11 +88,11 @@ class JsonWalker(CloudMonitoringWalker):
         if spec is not None and kind in _DASHBOARD_KINDS:
             name = self.s(self.at(o, "metadata", "name"))
             embedded = spec.get("json")
-            if type(embedded) is JString:  # grafana-operator: the dashboard as a JSON string
-                self.walk_embedded(embedded, path + ["spec", "json"])
-            elif type(spec.get("panels")) is JObject or kind == "PersesDashboard":
+            if type(embedded) is str:  # grafana-operator: the dashboard as a JSON string
+                self.walk_embedded(path + ["spec", "json"])
+            elif type(spec.get("panels")) is dict or kind == "PersesDashboard":
                 self.walk_perses(spec, path + ["spec"], name)
-            elif type(spec.get("elements")) is JObject:  # Grafana dashboard schema v2
+            elif type(spec.get("elements")) is dict:  # Grafana dashboard schema v2
                 self.walk_v2(spec, path + ["spec"], name)
             else:
                 self.walk_dashboard(spec, path + ["spec"], uid_fallback=name)
@@ -92,61 +114,62 @@ class JsonWalker(CloudMonitoringWalker):
             self.walk_rule_groups(o, path)
             return
         # The ruler API: {"<folder>": [{"name": ..., "rules": [...]}, ...], ...}
-        for name, value in zip(o.names, o.values):
+        for name, value in self.members(o, path):
             groups = self.arr(value)
-            if groups is not None and groups.items and all(self.arr(self.at(g, "rules")) is not None for g in groups.items):
-                for gi, group in enumerate(groups.items):
-                    self.walk_rule_group(group, path + [name, gi])  # type: ignore[arg-type]
+            if groups and all(self.arr(self.at(g, "rules")) is not None for g in groups):
+                for gi, group in enumerate(groups):
+                    self.walk_rule_group(group, path + [name, gi])
 
-    def looks_like_dashboard(self, o: JObject) -> bool:
+    def looks_like_dashboard(self, o: dict[str, Any]) -> bool:
         return (
             self.arr(o.get("panels")) is not None
             or self.arr(o.get("rows")) is not None
             or self.obj(o.get("templating")) is not None
-            or o.get("schemaVersion") is not None
-            or o.get("__elements") is not None
-            or o.get("libraryPanels") is not None
+            or "schemaVersion" in o
+            or "__elements" in o
+            or "libraryPanels" in o
         )
 
     # ------------------------------------------------------------------ embedded JSON
 
-    def walk_configmap(self, o: JObject, path: list[Any]) -> None:
+    def walk_configmap(self, o: dict[str, Any], path: list[Any]) -> None:
         data = self.obj(o.get("data"))
-        for name, value in zip(data.names if data else (), data.values if data else ()):
-            if type(value) is JString and (self.s(value) or "").lstrip().startswith(("{", "[")):
-                self.walk_embedded(value, path + ["data", name])
+        for name, value in self.members(data, path + ["data"]) if data is not None else ():
+            if type(value) is str and value.lstrip().startswith(("{", "[")):
+                self.walk_embedded(path + ["data", name])
 
-    def walk_embedded(self, node: JString, path: list[Any]) -> None:
+    def walk_embedded(self, path: list[Any]) -> None:
         """A JSON document inside a JSON string: parse the decoded value, compose sites back."""
-        value, offsets = decode_string(self.text, node.start, node.end)
+        loc = self.locate(path)
+        value, offsets = decode_string(self.text, loc.start, loc.end)
         inner = _walker_for_text(value, self.needs)
         if inner is None:
             return  # not JSON after all: the needle fallback sees the string as text
-        self.consume(node)
+        self.sited[loc.start] = loc.end
         self.dashboards.extend(inner.dashboards)
         self.rules.extend(inner.rules)
-        composer = Composer(offsets, self.style.for_string(self.text, node).encode, json_pointer(path))
+        composer = Composer(offsets, self.style.for_string(self.text, loc.start, loc.end).encode, json_pointer(path))
         self.sites.extend(composer.site(s) for s in inner.sites)
 
     # ------------------------------------------------------------------ rules
 
-    def walk_rule_groups(self, o: JObject, path: list[Any]) -> None:
+    def walk_rule_groups(self, o: dict[str, Any], path: list[Any]) -> None:
         groups = self.arr(o.get("groups"))
         if groups is not None:
-            for gi, group in enumerate(groups.items):
-                if type(group) is JObject:
+            for gi, group in enumerate(groups):
+                if type(group) is dict:
                     self.walk_rule_group(group, path + ["groups", gi])
         elif self.arr(o.get("rules")) is not None:  # a single group
             self.walk_rule_group(o, path)
 
-    def walk_rule_group(self, group: JObject, path: list[Any]) -> None:
+    def walk_rule_group(self, group: dict[str, Any], path: list[Any]) -> None:
         rules = self.arr(group.get("rules"))
         if rules is None:
             return
         group_name = self.s(group.get("name"))
         group_index = path[-1] if path and isinstance(path[-1], int) else 0
-        for ri, rule in enumerate(rules.items):
-            if type(rule) is not JObject:
+        for ri, rule in enumerate(rules):
+            if type(rule) is not dict:
                 continue
             rpath = path + ["rules", ri]
             grafana_alert = self.obj(rule.get("grafana_alert"))  # the ruler API's shape
@@ -161,14 +184,14 @@ class JsonWalker(CloudMonitoringWalker):
                 place = RulePlace(kind="alert" if alert else "record", name=alert or record, group=group_name, index=(group_index, ri))
                 self.rules.append(place)
             expr = rule.get("expr")
-            if type(expr) is JString and self.s(expr):  # a Prometheus rule written as JSON
+            if type(expr) is str and expr:  # a Prometheus rule written as JSON
                 label = f" {place.kind}={place.name}" if place else ""
                 index = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rpath).lstrip(".")
                 context = SiteContext(rule=place, field="expr", json_path=json_pointer(rpath + ["expr"]))
-                self.add(expr, SiteKind.PROMQL, f"{index}{label} expr", context)
+                self.add(rpath + ["expr"], SiteKind.PROMQL, f"{index}{label} expr", context)
 
     def walk_alert_data(
-        self, holder: JObject, path: list[Any], data: JArray, group_name: str | None, index: tuple[int, int]
+        self, holder: dict[str, Any], path: list[Any], data: list[Any], group_name: str | None, index: tuple[int, int]
     ) -> None:
         """Unified-alerting queries: `data[].model.expr` for a Prometheus datasource."""
         uid = self.s(holder.get("uid"))
@@ -176,21 +199,22 @@ class JsonWalker(CloudMonitoringWalker):
         rule = RulePlace(kind="alert", name=title, group=group_name, index=index)
         self.rules.append(rule)
         entries = []
-        for di, item in enumerate(data.items):
+        for di, item in enumerate(data):
             model = self.obj(self.at(item, "model"))
             expr = self.at(model, "expr")
-            if type(expr) is not JString:
+            if type(expr) is not str:
                 continue
-            ds = self.value(model.get("datasource"))  # type: ignore[union-attr]
+            ds = model.get("datasource")  # type: ignore[union-attr]
             ds_uid = self.s(self.at(item, "datasourceUid"))
             if ds is None and ds_uid is not None:
                 ds = {"uid": ds_uid}
-            entries.append((di, item, expr, ds, self.s(expr)))
-        for di, item, expr, ds, value in entries:
+            entries.append((di, item, expr, ds))
+        for di, item, expr, ds in entries:
             ref_id = self.scalar(item.get("refId"))
             dpath = path + ["data", di]
-            pointer = json_pointer(dpath + ["model", "expr"])
-            siblings = tuple(e[4] for e in entries if e[0] != di and e[4])
+            epath = dpath + ["model", "expr"]
+            pointer = json_pointer(epath)
+            siblings = tuple(e[2] for e in entries if e[0] != di and e[2])
             place = GrafanaPlace(uid=uid, ref_id=ref_id, datasource=ds, path=json_pointer(dpath), kind="alert", sibling_exprs=siblings)
             context = SiteContext(rule=rule, grafana=place, field=f"data[{di}].model.expr", json_path=pointer)
             parts = [f'alert rule "{one_line(title)}"'] if title else []
@@ -199,9 +223,9 @@ class JsonWalker(CloudMonitoringWalker):
             locator = pointer + (f" ({', '.join(parts)})" if parts else "")
             is_expression = isinstance(ds, dict) and (ds.get("uid") == "__expr__" or ds.get("type") == "__expr__")
             if is_expression or not is_prometheus_datasource(ds, self.ds_vars):
-                self.not_prometheus(expr, locator, context)
-            elif value:
-                self.add(expr, SiteKind.PROMQL, locator, context)
+                self.not_prometheus(expr, epath, locator, context)
+            elif expr:
+                self.add(epath, SiteKind.PROMQL, locator, context)
 
 
 # --------------------------------------------------------------------------- entry points
@@ -210,24 +234,24 @@ class JsonWalker(CloudMonitoringWalker):
 def _walker_for_text(text: str, needs: SiteNeeds) -> JsonWalker | None:
     """The walked sites of a JSON text, or None when it is not JSON."""
     try:
-        root = parse(text)
+        root, index = load(text)
     except ParseError:
         return None
-    walker = JsonWalker(text, root, JsonStyle.detect(text), needs)
+    walker = JsonWalker(text, root, index, JsonStyle.detect(text), needs)
     walker.run()
     return walker
 
 
-def build_sites(text: str, root: Node, style: JsonStyle, needs: SiteNeeds) -> JsonWalker:
+def build_sites(text: str, root: Any, index: JsonIndex, style: JsonStyle, needs: SiteNeeds) -> JsonWalker:
     """Walk a parsed JSON file: `.sites`, `.dashboards` ((uid, title) pairs), `.rules`."""
-    walker = JsonWalker(text, root, style, needs)
+    walker = JsonWalker(text, root, index, style, needs)
     walker.run()
     return walker
 
 
 def dashboard_sites_from_string(
     value: str,
-    outer_offsets: list[int],
+    outer_offsets: Sequence[int],
     outer_encode: Encoder,
     locator_prefix: str,
     *,
@@ -248,13 +272,13 @@ def dashboard_sites_from_string(
     extended with what the document holds (for the outer `Document`'s fields).
     """
     try:
-        root = parse(value)
+        root, index = load(value)
     except ParseError as err:
         if not strict:
             return []
         offset = outer_offsets[min(max(err.offset, 0), len(value))]
         raise ParseError(f"embedded JSON: {err.message}", offset) from None
-    walker = build_sites(value, root, JsonStyle.detect(value), needs)
+    walker = build_sites(value, root, index, JsonStyle.detect(value), needs)
     if dashboards is not None:
         dashboards.extend(walker.dashboards)
     if rules is not None:
