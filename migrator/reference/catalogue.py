@@ -272,6 +272,16 @@ class Catalogue:
     def close_names(self, stem: str, limit: int = 3) -> list[Series]:
         """Catalogue names a misspelled or truncated stem probably meant ("did you mean"): one
         per metric, the name a query would use (no `_created`)."""
+        key = (stem, limit)
+        if key not in self._close_cache:  # the catalogue never changes; a file repeats its names
+            self._close_cache[key] = self._close_names(stem, limit)
+        return list(self._close_cache[key])
+
+    @cached_property
+    def _close_cache(self) -> dict[tuple[str, int], list[Series]]:
+        return {}
+
+    def _close_names(self, stem: str, limit: int) -> list[Series]:
         import difflib
 
         stems = self._suggestable_stems
