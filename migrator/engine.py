@@ -11,7 +11,7 @@ from typing import Callable
 from migrator.config import Settings
 from migrator.formats import handler_for
 from migrator.formats.base import Document, ParseError, SiteNeeds
-from migrator.model import Applicability, Edit, Finding, Fix, LineIndex, Severity, Span
+from migrator.model import Applicability, Edit, Finding, Fix, LineIndex, Span
 from migrator.rule import Rule, RuleContext, all_rules, rule_by_code, site_needs
 
 # The rule that reports files a handler cannot parse; the engine emits it, the registry owns it.

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from migrator.formats.base import Site, SiteKind
+from migrator.formats.base import Site
 from migrator.model import Applicability, Fix, Span
 from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue

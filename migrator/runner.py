@@ -13,7 +13,6 @@ from migrator.filenames import printable
 from migrator.files import decode, discover, display_path, looks_binary, read_if_contains, unicode_bom
 from migrator.formats import EXTENSION_FORMATS, detect_format
 from migrator.model import FileResult
-from migrator.rule import all_rules
 from migrator.safe_write import WriteRefused, is_stale_temp, write_fixed
 
 

@@ -54,9 +54,6 @@ def fake_rules(monkeypatch):
     rules = (RenameToCached(), BreakJson())
     monkeypatch.setattr(engine, "all_rules", lambda: rules)
     monkeypatch.setattr(rule, "all_rules", lambda: rules)
-    import migrator.runner as runner
-
-    monkeypatch.setattr(runner, "all_rules", lambda: rules)
     return rules
 
 
