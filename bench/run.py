@@ -141,14 +141,17 @@ def profile(setup: Setup, target: str, profiler: str, top: int, keep: Path | Non
     if command.prepare is not None:
         command.prepare()
     script, *args = command.argv
-    print(f"profiling {key}:{label} ({row.corpus}) with {profiler}", flush=True)
+    # A profiler sees only its own process: with the tool's process pool the work would show
+    # as time waiting on a lock. One job keeps every file in the profiled process.
+    env = {**os.environ, "VLLM_METRICS_MIGRATOR_JOBS": "1"}
+    print(f"profiling {key}:{label} ({row.corpus}) with {profiler}, in one process", flush=True)
     if profiler == "pyinstrument":
         if subprocess.run([setup.python, "-c", "import pyinstrument"], capture_output=True).returncode:
             raise SystemExit(f"pyinstrument is not installed for {setup.python}")
         with tempfile.TemporaryDirectory() as scratch:
             tree = Path(scratch) / "profile.txt"
             subprocess.run([setup.python, "-m", "pyinstrument", "-o", str(tree), script, *args],
-                           cwd=command.cwd, stdout=subprocess.DEVNULL, check=False)
+                           cwd=command.cwd, env=env, stdout=subprocess.DEVNULL, check=False)
             print(tree.read_text())  # a call tree, not a flat list
         return
     import pstats  # only here: it would add to the harness's RSS
@@ -159,6 +162,7 @@ def profile(setup: Setup, target: str, profiler: str, top: int, keep: Path | Non
         subprocess.run(
             [setup.python, "-m", "cProfile", "-o", str(stats_file), script, *args],
             cwd=command.cwd,
+            env=env,
             stdout=subprocess.DEVNULL,
             check=False,
         )
