@@ -5,7 +5,8 @@ simulation, so every part of the migrator shares one model of vLLM.
 """
 
 # Everything loads on first attribute access (PEP 562): the catalogue when a rule asks for it,
-# render and simulate (prometheus_client) only for `reference`, `verify` and the oracle.
+# render and simulate only for `reference`, `verify` and the oracle, exposition (prometheus_client)
+# only for fixtures and `verify`.
 _LAZY = {
     **dict.fromkeys(
         ("REMOVED_METRIC", "SURVIVING_PROMPT_METRICS", "CANONICAL_NAME", "Catalogue", "Change", "ChangeKind",
@@ -19,11 +20,11 @@ _LAZY = {
     "reference_json": "render",
     "reference_text": "render",
     **dict.fromkeys(
-        ("CANONICAL_CASES", "ERAS", "FIXED_CREATED_TIMESTAMP", "CanonicalCase", "LabelKey", "Request",
-         "Sample", "counter_samples", "exposition_text", "random_workload", "simulate_era_a",
-         "simulate_era_c", "standard_workloads"),
+        ("CANONICAL_CASES", "ERAS", "CanonicalCase", "LabelKey", "Request", "Sample", "counter_samples",
+         "random_workload", "simulate_era_a", "simulate_era_c", "standard_workloads"),
         "simulate",
     ),
+    **dict.fromkeys(("FIXED_CREATED_TIMESTAMP", "exposition_text"), "exposition"),
 }
 
 
