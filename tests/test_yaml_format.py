@@ -590,6 +590,30 @@ def test_helm_templates_are_blanked_and_protected():
         expr.edit(i, i + 3, "x")
 
 
+def test_template_only_line_after_a_block_scalar_is_not_part_of_it():
+    # `{{- range }}`/`{{- end }}` indented less than the block's content but more than its
+    # key: blanked with spaces, the line would be a content line of the literal block (more
+    # spaces than its indentation), and the expression would end in the template's text.
+    text = (
+        "groups:\n  - name: g\n    rules:\n"
+        "        - alert: Itl\n"
+        "          expr: |\n"
+        "            sum(rate(vllm:time_per_output_token_seconds_count{ {{- include \"sel\" . -}} }[5m])) > 1\n"
+        "        {{- range .Values.extraRules }}\n"
+        "        - alert: {{ .name }}\n"
+        "        {{- end }}\n"
+    )
+    doc = parse(text)
+    expr = [s for s in doc.sites if s.kind is SiteKind.PROMQL][0]
+    assert expr.value == (
+        'sum(rate(vllm:time_per_output_token_seconds_count{ {{- include "sel" . -}} }[5m])) > 1\n'
+    )
+    # A template line inside the block (as deep as its content) stays content, as before.
+    inside = "a:\n  expr: |\n    sum(vllm:x)\n    {{- if .Values.y }}\n    > 1\n    {{- end }}\nb: {{ .Values.z }}\n"
+    doc = parse(inside)
+    assert only(doc, SiteKind.PROMQL).value == "sum(vllm:x)\n{{- if .Values.y }}\n> 1\n{{- end }}\n"
+
+
 def test_prometheus_templates_in_valid_yaml_are_content():
     text = (
         "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vllm:prompt_tokens_recomputed_total > 1\n"

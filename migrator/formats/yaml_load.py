@@ -52,9 +52,10 @@ def load_text(text: str, *, build: bool = True) -> tuple[str, list[Any], list[tu
     # Templates inside a line first become a same-length word, so a value such as
     # `> {{ .Values.threshold }}` or a key such as `{{ .Values.name }}:` stays where it is in
     # the YAML structure; then plain spaces (pint's blanking) for layouts a word would break.
-    # Lines holding only templates are spaces either way.
-    for placeholder in ("x", " "):
-        blanked = blank_templates(text, spans, placeholder=placeholder)
+    # Lines holding only templates become comments first (see `blank_templates`), spaces when
+    # a comment cannot stand there.
+    for placeholder, comment_lines in (("x", True), ("x", False), (" ", False)):
+        blanked = blank_templates(text, spans, placeholder=placeholder, comment_lines=comment_lines)
         try:
             return blanked, load(blanked), spans
         except ParseError as err:
