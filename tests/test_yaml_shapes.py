@@ -136,6 +136,23 @@ def test_keda_query_is_promql_and_metric_name_is_a_free_label():
     assert not any("metricName" in locator for locator in sites)
 
 
+
+def test_free_label_that_spells_an_old_metric_is_not_reported_as_prose():
+    # A user may well call the metric KEDA exports after the series it queries; the label is
+    # theirs (renaming the series never requires renaming it), so it is no finding at all —
+    # not even VMM008's "reword this text", which is for comments and descriptions.
+    from migrator import engine
+    from migrator.config import Settings
+
+    text = KEDA.replace("metricName: vllm_gpu_cache_usage_perc", "metricName: vllm:gpu_cache_usage_perc")
+    findings = engine.lint_text("keda.yaml", text, Settings(), "yaml").findings
+    assert [(f.code, text[f.span.start : f.span.end]) for f in findings] == [("VMM010", OLD)]
+    assert findings[0].span.start == text.index("max(") + 4
+    # A comment naming the same metric is still prose.
+    commented = text.replace("threshold:", "# was vllm:gpu_cache_usage_perc\n        threshold:")
+    codes = [f.code for f in engine.lint_text("keda.yaml", commented, Settings(), "yaml").findings]
+    assert codes == ["VMM010", "VMM008"]
+
 HELM_VALUES = """\
 router:
   env:

@@ -207,6 +207,9 @@ class Document:
     template_regions: list[tuple[int, int]] = field(default_factory=list)
     # YAML: the composed documents, for node-wide suppression comments (yaml_suppression_scopes).
     yaml_nodes: list[Any] = field(default_factory=list)
+    # Values that look like metric names but are labels a user chose (KEDA's `metricName`):
+    # (start, end) file offsets that no rule reads as a metric reference or as prose.
+    labels: list[tuple[int, int]] = field(default_factory=list)
     # Regions of a text file read as an embedded format (a heredoc, a Markdown code block).
     embedded: list[Span] = field(default_factory=list)
     # The most a fix in this file can be trusted: a text file cannot be re-parsed as a whole,

@@ -69,6 +69,7 @@ class YamlHandler:
             sites=sites,
             dashboards=walker.dashboards,
             rules=walker.rules,
+            labels=walker.labels,
             generated=generated,
             template_regions=regions,
             yaml_nodes=docs,  # node-wide suppression comments (yaml_suppression_scopes)

@@ -61,6 +61,7 @@ class Walker(RuleFileWalk):
         self.needs = needs
         self.rules: list[RulePlace] = []
         self.dashboards: list[tuple[str | None, str | None]] = []
+        self.labels: list[tuple[int, int]] = []  # see Document.labels
         self.generated: str | None = None
         self._check_generated = CONTROLLER_GEN_ANNOTATION in text
         self.roles: dict[int, str] = {}
@@ -157,6 +158,8 @@ class Walker(RuleFileWalk):
                 continue
             if role is not None and k.value == _FREE_FORM_KEY.get(role) and type(v) is Scalar:
                 self.visited.add(id(v))  # a label the user chose, not a metric (see _FREE_FORM_KEY)
+                start, end = layer.to_file([v.start, v.end])
+                self.labels.append((start, end))
                 continue
             child = child_path(path, self._key(layer, k))
             if id(k) not in self.visited and layer.mentions(k):
