@@ -259,6 +259,29 @@ def test_ordinary_edits_are_accepted_in_every_style(text):
     assert yaml.safe_load(new)["k"] == sm.value.replace("a[5m]", "vllm:prompt_tokens_cached_total[5m]")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'k: "sum(vllm:gpu_cache_usage_perc\\\n    \\ > 0.95)"\n',  # escaped line break, escaped space
+        'k: "sum(vllm:gpu_cache_usage_perc\\\n    ) > 0.95"\n',
+        'k: "sum(vllm:gpu_cache_usage_perc   \n\n    ) > 0.95"\n',  # trailing blanks before a fold
+        "k: 'sum(vllm:gpu_cache_usage_perc  \n    ) > 0.95'\n",
+        "k: sum(vllm:gpu_cache_usage_perc \n    ) > 0.95\n",
+    ],
+)
+def test_a_name_at_the_end_of_a_line_is_replaced_without_its_line_break(text):
+    # The decoded character after the name starts on the next line; the edit must end where
+    # the name ends, not swallow the (escaped) line break and indentation up to that character.
+    sm = map_scalar(text, compose_documents(text)[0].pairs[0][1])
+    old = "vllm:gpu_cache_usage_perc"
+    i = sm.value.index(old)
+    s, e, content = sm.replace(i, i + len(old), "vllm:kv_cache_usage_perc")
+    assert (text[s:e], content) == (old, "vllm:kv_cache_usage_perc")
+    new = text[:s] + content + text[e:]
+    assert new == text.replace(old, "vllm:kv_cache_usage_perc")
+    assert yaml.safe_load(new)["k"] == sm.value.replace(old, "vllm:kv_cache_usage_perc")
+
+
 def test_encoder_per_style():
     text = "p: plain\ns: 'single'\nd: \"double\"\nl: |\n  lit\n  eral\nf: >\n  fol\n  ded\n"
     nodes = {k.value: v for k, v in yaml.compose(text).value}
