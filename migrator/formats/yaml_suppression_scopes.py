@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrator.formats.base import Document
-from migrator.formats.yaml_scalars import Mapping, Sequence
+from migrator.formats.yaml_scalars import Mapping, Scalar, Sequence
 from migrator.model import LineIndex
 
 _BLANK = " \t\r\n"
@@ -66,3 +66,23 @@ def _cover(scopes: dict[int, int], lines: LineIndex, text: str, start: int, end:
         scopes[first] = last
     else:
         scopes.setdefault(first, first)
+
+
+def inside_scalar(document: Document, offset: int) -> bool:
+    """Whether `offset` lies inside a scalar of the document (a string, not a comment)."""
+    seen: set[int] = set()
+    stack: list[Any] = [d for d in document.yaml_nodes if d is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not node.start <= offset < max(node.end, node.start + 1):
+            continue  # a collection ends where its last child does: nothing later is inside
+        seen.add(id(node))
+        if type(node) is Scalar:
+            return True
+        if type(node) is Sequence:
+            stack.extend(node.items)
+        elif type(node) is Mapping:
+            for key, value in node.pairs:
+                stack.append(key)
+                stack.append(value)
+    return False
