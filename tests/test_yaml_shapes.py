@@ -205,6 +205,58 @@ def test_prometheus_adapter_queries():
     assert sites["rules.custom[0].name.matches"].value == "^vllm:(.*)$"
 
 
+
+def _adapter_rule(name_block: str) -> str:
+    return (
+        "rules:\n  external:\n"
+        "    - seriesQuery: 'vllm:gpu_cache_usage_perc{namespace!=\"\"}'\n"
+        "      resources: {overrides: {namespace: {resource: namespace}}}\n"
+        + name_block
+        + "      metricsQuery: avg(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n"
+    )
+
+
+def test_adapter_rename_that_keeps_the_exported_name_is_safe_and_renames_name_matches_too():
+    # `name.matches` is the adapter's regex over series names: left on the old name after the
+    # seriesQuery rename, the adapter drops every series ("did not match expected pattern").
+    from migrator import engine
+    from migrator.config import Settings
+    from migrator.model import Applicability
+
+    text = _adapter_rule('      name: {matches: "^vllm:gpu_cache_usage_perc$", as: "kv_usage"}\n')
+    findings = engine.lint_text("adapter.yaml", text, Settings(), "yaml").findings
+    assert [(f.code, f.fix.applicability) for f in findings] == [
+        ("VMM010", Applicability.SAFE), ("VMM010", Applicability.SAFE)
+    ]
+    fixed = engine.fix_text("adapter.yaml", text, Settings(), "yaml").text
+    assert fixed == text.replace(OLD, NEW)
+
+
+@pytest.mark.parametrize(
+    "name_block, old_export, new_export",
+    [
+        ("", OLD, NEW),  # no `name`: the adapter exports the series under its own name
+        ('      name: {matches: "^vllm:(.*)$", as: "vllm_${1}"}\n', "vllm_gpu_cache_usage_perc", "vllm_kv_cache_usage_perc"),
+        ("      name:\n        matches: ^(.*)_perc$\n", "vllm:gpu_cache_usage", "vllm:kv_cache_usage"),
+    ],
+)
+def test_adapter_rename_that_changes_the_exported_name_is_unsafe(name_block, old_export, new_export):
+    # The HPA asks the adapter for the exported name: a rename that changes it breaks the
+    # autoscaler however equal the values are.
+    from migrator import engine
+    from migrator.config import Settings
+    from migrator.model import Applicability
+
+    text = _adapter_rule(name_block)
+    findings = engine.lint_text("adapter.yaml", text, Settings(), "yaml").findings
+    series = [f for f in findings if f.span.start == text.index(OLD)]
+    assert [(f.code, f.fix.applicability) for f in series] == [("VMM010", Applicability.UNSAFE)]
+    message = series[0].fix.message
+    assert f"`{old_export}`" in message and f"`{new_export}`" in message and "HPA" in message
+    assert engine.fix_text("adapter.yaml", text, Settings(), "yaml").text == text
+    unsafe = engine.fix_text("adapter.yaml", text, Settings(), "yaml", unsafe=True).text
+    assert yaml.safe_load(unsafe)["rules"]["external"][0]["seriesQuery"] == 'vllm:kv_cache_usage_perc{namespace!=""}'
+
 # --------------------------------------------------------------------------- operators
 
 GRAFANA_DASHBOARD = """\

@@ -110,6 +110,9 @@ class SiteContext:
     embedded_in: str | None = None  # locator of the string this document was embedded in
     yaml_style: str | None = None
     json_path: str | None = None
+    # A prometheus-adapter rule's (`name.matches`, `name.as`): the name it exports a series
+    # under comes from the series name (`migrator.adapter_naming`).
+    adapter_naming: tuple[str | None, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
