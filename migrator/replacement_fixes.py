@@ -68,7 +68,8 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
     new = _new_series(ref.status.series, change)
     edit = rename_edit(ref, new) if new is not None else None
     if edit is None:
-        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)})")
+        why = " — not applied: a template is part of the metric name" if ref.selector.templated else ""
+        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)}){why}")
     return rewrite_fix(
         site, [edit], applicability, _titled(f"Rename to `{edit.content}` (same values; {_when(change)})", applicability, reason),
         scoped=False, kind=kind, reason=reason, renames=renames, whole=whole,
