@@ -191,7 +191,9 @@ def promql_formula_fix(site: Site, analysis: "Analysis", ref: "Reference", chang
     selector = ref.selector
     if change.formula is None or ref.hit is None or ref.kind == "regex":
         return Fix(Applicability.DISPLAY_ONLY, advice)
-    if ref.in_range or selector.offset or selector.at or selector.templated:
+    if selector.templated:
+        return Fix(Applicability.DISPLAY_ONLY, f"{advice} (not rewritten: a template is part of the metric name)")
+    if ref.in_range or selector.offset or selector.at:
         return Fix(Applicability.DISPLAY_ONLY, f"{advice} (not rewritten: the selector has a range, offset or @ of its own)")
     window = "$__rate_interval" if site.context.grafana is not None else "5m"
     formula = change.formula.replace("$window", window)
