@@ -198,6 +198,36 @@ def test_yaml_ignore_file_counts_only_as_a_comment_not_inside_a_string():
         assert _rows("rules.yaml", quoted + comment, "yaml") == []
 
 
+CONFIGMAP_RULES = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: rules
+data:
+  vllm.yaml: |
+    groups:
+      - name: a
+        rules:
+          # vllm-metrics-migrator: ignore[VMM010]
+          - alert: Kv
+            expr: |
+              max(vllm:gpu_cache_usage_perc)
+                > 0.9
+          - alert: Other
+            expr: vllm:gpu_cache_usage_perc > 0.5
+"""
+
+
+def test_a_directive_above_a_node_of_a_rule_file_in_a_configmap_covers_that_node():
+    assert _rows("cm.yaml", CONFIGMAP_RULES, "yaml") == [("VMM010", 16)]
+    # The embedded file's comments are comments: its ignore-file covers the file; quoted in
+    # one of its annotations, it is text.
+    commented = CONFIGMAP_RULES.replace("    groups:\n", "    # vllm-metrics-migrator: ignore-file\n    groups:\n")
+    assert _rows("cm.yaml", commented, "yaml") == []
+    quoted = CONFIGMAP_RULES + "            annotations: {runbook: 'silence: # vllm-metrics-migrator: ignore-file'}\n"
+    assert _rows("cm.yaml", quoted, "yaml") == [("VMM010", 16)]
+
+
 def test_write_fixed_keeps_permissions(tmp_path: Path):
     target = tmp_path / "rules.yaml"
     target.write_text("old\n")

@@ -210,6 +210,9 @@ class Document:
     template_regions: list[tuple[int, int]] = field(default_factory=list)
     # YAML: the composed documents, for node-wide suppression comments (yaml_suppression_scopes).
     yaml_nodes: list[Any] = field(default_factory=list)
+    # YAML texts embedded in it (a ConfigMap's rule file): (documents, text, file offset of
+    # each character of that text and of its end), for the same comments inside them.
+    yaml_embedded: list[tuple[list[Any], str, list[int]]] = field(default_factory=list)
     # Values that look like metric names but are labels a user chose (KEDA's `metricName`):
     # (start, end) file offsets that no rule reads as a metric reference or as prose.
     labels: list[tuple[int, int]] = field(default_factory=list)

@@ -73,6 +73,7 @@ class YamlHandler:
             generated=generated,
             template_regions=regions,
             yaml_nodes=docs,  # node-wide suppression comments (yaml_suppression_scopes)
+            yaml_embedded=walker.embedded,
         )
 
     def validate(self, text: str) -> None:

@@ -63,6 +63,7 @@ class Walker(RuleFileWalk):
         self.rules: list[RulePlace] = []
         self.dashboards: list[tuple[str | None, str | None]] = []
         self.labels: list[tuple[int, int]] = []  # see Document.labels
+        self.embedded: list[tuple[list[Any], str, list[int]]] = []  # see Document.yaml_embedded
         self.generated: str | None = None
         self._check_generated = CONTROLLER_GEN_ANNOTATION in text
         self.roles: dict[int, str] = {}
@@ -370,6 +371,8 @@ class Walker(RuleFileWalk):
             parent=layer,
             prefix=path.rstrip() + " ",
         )
+        assert inner.file_offsets is not None
+        self.embedded.append((docs, inner.text, inner.file_offsets))
         self.walk_stream(inner, docs, inner.prefix)
         return True
 
