@@ -637,6 +637,34 @@ def test_template_only_line_after_a_block_scalar_is_not_part_of_it():
     assert only(doc, SiteKind.PROMQL).value == "sum(vllm:x)\n{{- if .Values.y }}\n> 1\n{{- end }}\n"
 
 
+def test_template_lines_in_a_plain_scalar_and_after_a_block_scalar_in_one_file():
+    # A comment cannot stand inside a multi-line plain scalar (rule B): that one template line
+    # stays spaces, while the one after rule A's block scalar still ends that block.
+    text = (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: >-\n"
+        "          max(vllm:gpu_cache_usage_perc)\n"
+        "        {{- with .Values.labels }}\n        labels: {{ toYaml . }}\n        {{- end }}\n"
+        "      - alert: B\n        expr: sum(vllm:gpu_cache_usage_perc)\n"
+        "          {{- if .Values.x }}\n          > 1\n          {{- end }}\n"
+    )
+    a, b = [s for s in parse(text).sites if s.kind is SiteKind.PROMQL]
+    assert a.value == "max(vllm:gpu_cache_usage_perc)"
+    assert b.value == "sum(vllm:gpu_cache_usage_perc)\n> 1"
+
+
+def test_a_rewrite_of_an_expression_that_does_not_parse_says_so():
+    from migrator import engine
+    from migrator.config import Settings
+
+    text = (
+        "groups:\n- name: g\n  rules:\n  - alert: A\n"
+        "    expr: max(vllm:gpu_cache_usage_perc) {{ if .Values.byPod }}by (pod){{ end }} > 0.9\n"
+    )
+    (finding,) = engine.lint_text("r.yaml", text, Settings(), "yaml").findings
+    assert "the expression as written cannot be parsed" in finding.fix.message
+    assert "the result would not be valid" not in finding.fix.message
+
+
 def test_prometheus_templates_in_valid_yaml_are_content():
     text = (
         "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: vllm:prompt_tokens_recomputed_total > 1\n"

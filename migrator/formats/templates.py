@@ -121,7 +121,12 @@ def has_template_markers(text: str) -> bool:
 
 
 def blank_templates(
-    text: str, spans: list[tuple[int, int]], *, placeholder: str = " ", comment_lines: bool = False
+    text: str,
+    spans: list[tuple[int, int]],
+    *,
+    placeholder: str = " ",
+    comment_lines: bool = False,
+    spaced: frozenset[int] = frozenset(),
 ) -> str:
     """The text with every span overwritten, line breaks kept, so all offsets stay valid.
 
@@ -133,8 +138,8 @@ def blank_templates(
     indentation is a content line of that scalar, so a `{{- end }}` indented between a rule's
     keys and its `expr: |` content would otherwise end the expression in template text. A
     comment there ends the block scalar, as Helm's rendering (which drops the line) does;
-    where a comment cannot stand (inside a multi-line plain scalar) the caller falls back to
-    spaces. A placeholder other than a space is the fallback for templates in key position
+    where a comment cannot stand (inside a multi-line plain scalar) the caller names the
+    templates that stay spaces (`spaced`, by start offset). A placeholder other than a space is the fallback for templates in key position
     (`{{ .Values.name }}: x`), where spaces would leave a key-less `: x`.
     """
     if not spans:
@@ -146,7 +151,7 @@ def blank_templates(
     for s, e in spans:
         parts.append(text[cursor:s])
         if _alone_on_lines(text, s, e, spans, starts):
-            if comment_lines:
+            if comment_lines and s not in spaced:
                 first = line_start(text, s, "\r\n")
                 parts.append(_comment_fill(text[s:e], first_marked=first == commented_line))
                 commented_line = line_start(text, e, "\r\n")
@@ -157,6 +162,13 @@ def blank_templates(
         cursor = e
     parts.append(text[cursor:])
     return "".join(parts)
+
+
+def template_only_lines(text: str, spans: list[tuple[int, int]]) -> list[int]:
+    """Start offsets of the templates that hold their lines alone (what `comment_lines` turns
+    into comments), in order."""
+    starts = [s for s, _ in spans]
+    return [s for s, e in spans if _alone_on_lines(text, s, e, spans, starts)]
 
 
 _NOT_BREAK = re.compile(r"[^\r\n\x85\u2028\u2029]")

@@ -273,6 +273,20 @@ def apply_text_edits(text: str, edits: tuple[TextEdit, ...] | list[TextEdit]) ->
 def check_rewrite(text: str, grafana: bool) -> str | None:
     """None when `text` is valid for both parsers (in a Grafana query, the PromQL inside
     `query_result(...)`/`label_values(...)`), else why not."""
+    syntax, note = _problems(text, grafana)
+    if syntax is not None:
+        return f"the result would not be valid PromQL ({syntax})"
+    return note
+
+
+def promql_problem(text: str, grafana: bool) -> str | None:
+    """What keeps `text` from being valid PromQL (for both parsers), or None."""
+    syntax, note = _problems(text, grafana)
+    return syntax if syntax is not None else note
+
+
+def _problems(text: str, grafana: bool) -> tuple[str | None, str | None]:
+    """(this package's syntax error, the validator's note); both None when valid."""
     from migrator.promql.variables import validate_promql
 
     inner = text
@@ -281,14 +295,14 @@ def check_rewrite(text: str, grafana: bool) -> str | None:
             query = parse_grafana_query(text)
             if query.kind != "promql":
                 if query.expr is None:
-                    return None
+                    return None, None
                 inner = text[query.expr.start : query.expr.end]
         else:
             parse(text)
     except (PromQLSyntaxError, RecursionError) as err:
-        return f"the result would not be valid PromQL ({getattr(err, 'message', err)})"
+        return str(getattr(err, "message", err)), None
     verdict = validate_promql(inner)
-    return None if verdict.valid else (verdict.note or "the result would not be valid PromQL")
+    return None, (None if verdict.valid else (verdict.note or "the result would not be valid PromQL"))
 
 
 def valid_rewrite(text: str, grafana: bool) -> bool:
