@@ -213,7 +213,8 @@ class Document:
     # YAML texts embedded in it (a ConfigMap's rule file): (documents, text, file offset of
     # each character of that text and of its end), for the same comments inside them.
     yaml_embedded: list[tuple[list[Any], str, list[int]]] = field(default_factory=list)
-    # Values that look like metric names but are labels a user chose (KEDA's `metricName`):
+    # Values that look like metric names but are names a user chose (KEDA's `metricName`, a
+    # recording rule's `record`):
     # (start, end) file offsets that no rule reads as a metric reference or as prose.
     labels: list[tuple[int, int]] = field(default_factory=list)
     # Regions of a text file read as an embedded format (a heredoc, a Markdown code block).
