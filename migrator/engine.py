@@ -64,10 +64,16 @@ class Suppressions:
     A directive trailing code covers its own line only. A directive on a line of its own covers
     the next line that is not a comment (stacked directive lines all reach it); in YAML, when
     that line starts a list item or a mapping key, the whole node (`node_scopes`: a rule, an
-    `expr` block scalar). `ignore-file` anywhere covers the file.
+    `expr` block scalar). `ignore-file` anywhere covers the file — in YAML, anywhere but inside
+    a string (`in_string`): a runbook annotation that quotes the directive is not one.
     """
 
-    def __init__(self, text: str, node_scopes: Callable[[], dict[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        node_scopes: Callable[[], dict[int, int]] | None = None,
+        in_string: Callable[[int], bool] | None = None,
+    ) -> None:
         self.file_level = False
         # (first row, last row, codes or None for every code)
         self.ranges: list[tuple[int, int, frozenset[str] | None]] = []
@@ -78,7 +84,8 @@ class Suppressions:
         for match in _DIRECTIVE.finditer(text):
             row = index.position(match.start())[0]
             if match["kind"] == "ignore-file":
-                self.file_level = True
+                if in_string is None or not in_string(match.start()):
+                    self.file_level = True
                 continue
             raw = match["codes"] if match["kind"] else match["noqa"]
             codes = (
@@ -106,12 +113,13 @@ class Suppressions:
 
     @classmethod
     def for_document(cls, document: Document) -> "Suppressions":
-        scopes = None
+        scopes = in_string = None
         if document.format == "yaml":
-            from migrator.formats.yaml_suppression_scopes import node_scopes
+            from migrator.formats.yaml_suppression_scopes import inside_scalar, node_scopes
 
             scopes = lambda: node_scopes(document)  # noqa: E731 - only computed when needed
-        return cls(document.text, scopes)
+            in_string = lambda offset: inside_scalar(document, offset)  # noqa: E731
+        return cls(document.text, scopes, in_string)
 
     def hides(self, code: str, row: int) -> bool:
         if self.file_level:

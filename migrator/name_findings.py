@@ -45,7 +45,7 @@ def data_hits(ctx: "RuleContext") -> list[DataHit]:
         target = ctx.settings.target
         prefixes = tuple(ctx.settings.metric_prefixes)
         found: list[DataHit] = []
-        covered: list[tuple[int, int]] = []
+        covered: list[tuple[int, int]] = list(ctx.doc.labels)
         for site in ctx.doc.sites:
             covered.append((site.to_file(0), site.to_file(len(site.value))))
             if site.kind in PROMQL_KINDS or "vllm" not in site.value:

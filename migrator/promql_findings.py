@@ -96,12 +96,15 @@ def rewrite_fix(
     display-only one saying why it cannot be applied here. With `kind`, the fix records what it
     does to the whole expression (`whole`: every edit of that kind in it, when the fix is one of
     several) so `verify` can prove it on a real engine."""
-    from migrator.promql.references import apply_text_edits, check_rewrite
+    from migrator.promql.references import apply_text_edits, check_rewrite, promql_problem
 
     new = apply_text_edits(site.value, edits)
     is_grafana = site.kind is SiteKind.GRAFANA_QUERY if grafana is None else grafana
     problem = check_rewrite(new, is_grafana)
     if problem is not None:
+        original = promql_problem(site.value, is_grafana)
+        if original is not None:  # not the rewrite's doing: say what is wrong with the original
+            problem = f"the expression as written cannot be parsed, so the result cannot be checked ({original})"
         return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {problem}")
     rewrite = None
     if kind is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from migrator.adapter_naming import rename_breaks_export
 from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
 from migrator.name_findings import DataHit, kept_on_purpose, replacement_available, side_by_side
@@ -47,23 +48,36 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
         )
     whole, renames = _all_renames(analysis, ctx.settings.target)
     reason = f"same values under the new name ({_when(change)})"
+    applicability: Applicability = Applicability.SAFE
+    kind: str | None = "rename"
+    naming = site.context.adapter_naming
+    if naming is not None:
+        breaks = next((r for r in (rename_breaks_export(naming, o, n) for o, n in renames) if r), None)
+        if breaks is not None:
+            # The values stay the same (what `verify` would prove); the exported name does not.
+            applicability, reason, kind = Applicability.UNSAFE, breaks, None
     if ref.kind == "regex":
         edit = _regex_rename(ref, change)
         if edit is None:
             return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select `{replacement.name}` instead, by hand")
         return rewrite_fix(
-            site, [edit], Applicability.SAFE, f"Rename in the regex: `{edit.content}` (same values; {_when(change)})",
-            scoped=False, kind="rename", reason=reason, renames=renames, whole=whole,
+            site, [edit], applicability, _titled(f"Rename in the regex: `{edit.content}` (same values; {_when(change)})", applicability, reason),
+            scoped=False, kind=kind, reason=reason, renames=renames, whole=whole,
         )
     assert ref.status is not None
     new = _new_series(ref.status.series, change)
     edit = rename_edit(ref, new) if new is not None else None
     if edit is None:
-        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)})")
+        why = " — not applied: a template is part of the metric name" if ref.selector.templated else ""
+        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)}){why}")
     return rewrite_fix(
-        site, [edit], Applicability.SAFE, f"Rename to `{edit.content}` (same values; {_when(change)})",
-        scoped=False, kind="rename", reason=reason, renames=renames, whole=whole,
+        site, [edit], applicability, _titled(f"Rename to `{edit.content}` (same values; {_when(change)})", applicability, reason),
+        scoped=False, kind=kind, reason=reason, renames=renames, whole=whole,
     )
+
+
+def _titled(title: str, applicability: Applicability, reason: str) -> str:
+    return title if applicability is Applicability.SAFE else f"{title} — unsafe: {reason}"
 
 
 def _regex_rename(ref: "Reference", change: Change):  # type: ignore[no-untyped-def]
@@ -159,6 +173,10 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
         edit = site.edit(dh.hit.start, dh.hit.end, spelled)
     except ValueError as err:
         return Fix(Applicability.DISPLAY_ONLY, f"{title} — not applied: {err}")
+    naming = site.context.adapter_naming
+    breaks = rename_breaks_export(naming, dh.hit.text, spelled) if naming is not None else None
+    if breaks is not None:
+        return Fix(Applicability.UNSAFE, f"{title} — unsafe: {breaks}", (edit,))
     return Fix(Applicability.SAFE, title, (edit,))
 
 
@@ -173,7 +191,9 @@ def promql_formula_fix(site: Site, analysis: "Analysis", ref: "Reference", chang
     selector = ref.selector
     if change.formula is None or ref.hit is None or ref.kind == "regex":
         return Fix(Applicability.DISPLAY_ONLY, advice)
-    if ref.in_range or selector.offset or selector.at or selector.templated:
+    if selector.templated:
+        return Fix(Applicability.DISPLAY_ONLY, f"{advice} (not rewritten: a template is part of the metric name)")
+    if ref.in_range or selector.offset or selector.at:
         return Fix(Applicability.DISPLAY_ONLY, f"{advice} (not rewritten: the selector has a range, offset or @ of its own)")
     window = "$__rate_interval" if site.context.grafana is not None else "5m"
     formula = change.formula.replace("$window", window)

@@ -336,6 +336,13 @@ def test_stdin_fix_passes_bytes_that_are_not_utf8_through_unchanged():
     assert "All checks passed!" not in stderr and "1 file was skipped" in stderr
 
 
+def test_fix_summary_counts_one_finding_in_the_singular():
+    from migrator.output import summary_line
+
+    assert summary_line([], False, fixed=1) == "Found 1 finding (1 fixed, 0 remaining)."
+    assert summary_line([], False, fixed=2) == "Found 2 findings (2 fixed, 0 remaining)."
+
+
 def test_stdin_fix_reports_positions_in_the_text_it_prints():
     rules = (
         "keep_metrics:\n  - vllm:prompt_tokens_total\n  - vllm:prompt_tokens_recomputed_total\n"

@@ -182,6 +182,52 @@ def test_ignore_file_directive():
     assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
 
 
+def test_yaml_ignore_file_counts_only_as_a_comment_not_inside_a_string():
+    # A runbook annotation that tells people how to silence the linter is not the directive:
+    # honouring it would pass a file whose rules are broken.
+    rule = "      - alert: A\n        expr: vllm:gpu_cache_usage_perc > 0.9\n"
+    quoted = (
+        "groups:\n  - name: g\n    rules:\n" + rule
+        + "        annotations:\n          description: |\n"
+        "            To silence the linter: # vllm-metrics-migrator: ignore-file\n"
+        + "      - alert: B\n        expr: 'up # vllm-metrics-migrator: ignore-file'\n"
+    )
+    assert _rows("rules.yaml", quoted, "yaml") == [("VMM010", 5)]
+    # As a comment (on its own line, or trailing a key) it still covers the file.
+    for comment in ("# vllm-metrics-migrator: ignore-file\n", "x: 1  # vllm-metrics-migrator: ignore-file\n"):
+        assert _rows("rules.yaml", quoted + comment, "yaml") == []
+
+
+CONFIGMAP_RULES = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: rules
+data:
+  vllm.yaml: |
+    groups:
+      - name: a
+        rules:
+          # vllm-metrics-migrator: ignore[VMM010]
+          - alert: Kv
+            expr: |
+              max(vllm:gpu_cache_usage_perc)
+                > 0.9
+          - alert: Other
+            expr: vllm:gpu_cache_usage_perc > 0.5
+"""
+
+
+def test_a_directive_above_a_node_of_a_rule_file_in_a_configmap_covers_that_node():
+    assert _rows("cm.yaml", CONFIGMAP_RULES, "yaml") == [("VMM010", 16)]
+    # The embedded file's comments are comments: its ignore-file covers the file; quoted in
+    # one of its annotations, it is text.
+    commented = CONFIGMAP_RULES.replace("    groups:\n", "    # vllm-metrics-migrator: ignore-file\n    groups:\n")
+    assert _rows("cm.yaml", commented, "yaml") == []
+    quoted = CONFIGMAP_RULES + "            annotations: {runbook: 'silence: # vllm-metrics-migrator: ignore-file'}\n"
+    assert _rows("cm.yaml", quoted, "yaml") == [("VMM010", 16)]
+
+
 def test_write_fixed_keeps_permissions(tmp_path: Path):
     target = tmp_path / "rules.yaml"
     target.write_text("old\n")

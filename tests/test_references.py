@@ -34,6 +34,25 @@ def test_renamed_metric_in_every_position():
         assert expr[ref.start : ref.end] == ref.written
 
 
+def test_literal_name_after_a_template_prefix_is_reported_not_edited():
+    # Helm charts put a configurable prefix before the name: the old name is still written.
+    expr = '{{ .Values.prefix }}vllm:gpu_cache_usage_perc{namespace="{{ $ns }}"} > 0.9'
+    (ref,) = _refs(expr)
+    assert (ref.kind, ref.written, ref.exact) == ("name", "vllm:gpu_cache_usage_perc", False)
+    assert expr[ref.start : ref.end] == ref.written
+    assert ref.change.kind is ChangeKind.RENAMED
+    assert rename_edit(ref, CAT.renamed_series(ref.status.series, ref.change)) is None
+    # A removed gauge behind a prefix: the formula is not written in, and the reason is that.
+    gauge = "avg({{ .Values.prefix }}vllm:gpu_prefix_cache_hit_rate) < 0.2"
+    (ref,) = _refs(gauge)
+    site = Site(value=gauge, kind=SiteKind.PROMQL, locator="")
+    fix = promql_formula_fix(site, analyse(gauge, target=CAT.target(None)), ref, ref.change)
+    assert fix.applicability is Applicability.DISPLAY_ONLY and "a template is part of the metric name" in fix.message
+    # A name put together by the template is not a literal name.
+    assert _refs("vllm:{{ .Values.name }}_perc + $prefix_vllm:gpu_cache_usage_perc") == []
+    assert _refs('{{ printf "vllm:gpu_cache_usage_perc" }}{job="x"}') == []
+
+
 def test_rename_keeps_suffix_and_prefix_form():
     expr = "sum(rate(ray_vllm_time_per_output_token_seconds_sum[5m])) / sum(rate(ray_vllm_time_per_output_token_seconds_count[5m]))"
     refs = _refs(expr)

@@ -76,6 +76,19 @@ def test_flow_items_take_one_comma():
     assert within(flow.span, flow.removal)
 
 
+@pytest.mark.parametrize("trailing_comma", [",", ""])
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_a_flow_item_on_its_own_line_goes_with_its_line_and_comment(index, trailing_comma):
+    # Its comment must not end up on a neighbour's line, describing the wrong entry.
+    items = ["vllm:num_requests_running", OLD, "vllm:num_requests_waiting"]
+    lines = [f"    {item},  # about {item}" for item in items]
+    lines[-1] = f"    {items[-1]}{trailing_comma}  # about {items[-1]}"
+    text = "keep: [\n" + "\n".join(lines) + "\n  ]\nnext: 1\n"
+    new = removed(text, by_locator(text)[f"keep[{index}]"])
+    assert new == text.replace(lines[index] + "\n", "")
+    assert yaml.safe_load(new)["keep"] == items[:index] + items[index + 1 :]
+
+
 def test_the_only_item_is_never_removed():
     # An emptied list would become null (`alone:` with nothing under it), not an empty allowlist.
     alone = by_locator(ALLOW)["alone[0]"].context.container

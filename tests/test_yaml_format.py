@@ -259,6 +259,29 @@ def test_ordinary_edits_are_accepted_in_every_style(text):
     assert yaml.safe_load(new)["k"] == sm.value.replace("a[5m]", "vllm:prompt_tokens_cached_total[5m]")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        'k: "sum(vllm:gpu_cache_usage_perc\\\n    \\ > 0.95)"\n',  # escaped line break, escaped space
+        'k: "sum(vllm:gpu_cache_usage_perc\\\n    ) > 0.95"\n',
+        'k: "sum(vllm:gpu_cache_usage_perc   \n\n    ) > 0.95"\n',  # trailing blanks before a fold
+        "k: 'sum(vllm:gpu_cache_usage_perc  \n    ) > 0.95'\n",
+        "k: sum(vllm:gpu_cache_usage_perc \n    ) > 0.95\n",
+    ],
+)
+def test_a_name_at_the_end_of_a_line_is_replaced_without_its_line_break(text):
+    # The decoded character after the name starts on the next line; the edit must end where
+    # the name ends, not swallow the (escaped) line break and indentation up to that character.
+    sm = map_scalar(text, compose_documents(text)[0].pairs[0][1])
+    old = "vllm:gpu_cache_usage_perc"
+    i = sm.value.index(old)
+    s, e, content = sm.replace(i, i + len(old), "vllm:kv_cache_usage_perc")
+    assert (text[s:e], content) == (old, "vllm:kv_cache_usage_perc")
+    new = text[:s] + content + text[e:]
+    assert new == text.replace(old, "vllm:kv_cache_usage_perc")
+    assert yaml.safe_load(new)["k"] == sm.value.replace(old, "vllm:kv_cache_usage_perc")
+
+
 def test_encoder_per_style():
     text = "p: plain\ns: 'single'\nd: \"double\"\nl: |\n  lit\n  eral\nf: >\n  fol\n  ded\n"
     nodes = {k.value: v for k, v in yaml.compose(text).value}
@@ -588,6 +611,58 @@ def test_helm_templates_are_blanked_and_protected():
     assert not expr.can_edit(i, i + 3)
     with pytest.raises(EncodeError):
         expr.edit(i, i + 3, "x")
+
+
+def test_template_only_line_after_a_block_scalar_is_not_part_of_it():
+    # `{{- range }}`/`{{- end }}` indented less than the block's content but more than its
+    # key: blanked with spaces, the line would be a content line of the literal block (more
+    # spaces than its indentation), and the expression would end in the template's text.
+    text = (
+        "groups:\n  - name: g\n    rules:\n"
+        "        - alert: Itl\n"
+        "          expr: |\n"
+        "            sum(rate(vllm:time_per_output_token_seconds_count{ {{- include \"sel\" . -}} }[5m])) > 1\n"
+        "        {{- range .Values.extraRules }}\n"
+        "        - alert: {{ .name }}\n"
+        "        {{- end }}\n"
+    )
+    doc = parse(text)
+    expr = [s for s in doc.sites if s.kind is SiteKind.PROMQL][0]
+    assert expr.value == (
+        'sum(rate(vllm:time_per_output_token_seconds_count{ {{- include "sel" . -}} }[5m])) > 1\n'
+    )
+    # A template line inside the block (as deep as its content) stays content, as before.
+    inside = "a:\n  expr: |\n    sum(vllm:x)\n    {{- if .Values.y }}\n    > 1\n    {{- end }}\nb: {{ .Values.z }}\n"
+    doc = parse(inside)
+    assert only(doc, SiteKind.PROMQL).value == "sum(vllm:x)\n{{- if .Values.y }}\n> 1\n{{- end }}\n"
+
+
+def test_template_lines_in_a_plain_scalar_and_after_a_block_scalar_in_one_file():
+    # A comment cannot stand inside a multi-line plain scalar (rule B): that one template line
+    # stays spaces, while the one after rule A's block scalar still ends that block.
+    text = (
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: >-\n"
+        "          max(vllm:gpu_cache_usage_perc)\n"
+        "        {{- with .Values.labels }}\n        labels: {{ toYaml . }}\n        {{- end }}\n"
+        "      - alert: B\n        expr: sum(vllm:gpu_cache_usage_perc)\n"
+        "          {{- if .Values.x }}\n          > 1\n          {{- end }}\n"
+    )
+    a, b = [s for s in parse(text).sites if s.kind is SiteKind.PROMQL]
+    assert a.value == "max(vllm:gpu_cache_usage_perc)"
+    assert b.value == "sum(vllm:gpu_cache_usage_perc)\n> 1"
+
+
+def test_a_rewrite_of_an_expression_that_does_not_parse_says_so():
+    from migrator import engine
+    from migrator.config import Settings
+
+    text = (
+        "groups:\n- name: g\n  rules:\n  - alert: A\n"
+        "    expr: max(vllm:gpu_cache_usage_perc) {{ if .Values.byPod }}by (pod){{ end }} > 0.9\n"
+    )
+    (finding,) = engine.lint_text("r.yaml", text, Settings(), "yaml").findings
+    assert "the expression as written cannot be parsed" in finding.fix.message
+    assert "the result would not be valid" not in finding.fix.message
 
 
 def test_prometheus_templates_in_valid_yaml_are_content():

@@ -136,6 +136,33 @@ def test_keda_query_is_promql_and_metric_name_is_a_free_label():
     assert not any("metricName" in locator for locator in sites)
 
 
+
+def test_free_label_that_spells_an_old_metric_is_not_reported_as_prose():
+    # A user may well call the metric KEDA exports after the series it queries; the label is
+    # theirs (renaming the series never requires renaming it), so it is no finding at all —
+    # not even VMM008's "reword this text", which is for comments and descriptions.
+    from migrator import engine
+    from migrator.config import Settings
+
+    text = KEDA.replace("metricName: vllm_gpu_cache_usage_perc", "metricName: vllm:gpu_cache_usage_perc")
+    findings = engine.lint_text("keda.yaml", text, Settings(), "yaml").findings
+    assert [(f.code, text[f.span.start : f.span.end]) for f in findings] == [("VMM010", OLD)]
+    assert findings[0].span.start == text.index("max(") + 4
+    # A comment naming the same metric is still prose.
+    commented = text.replace("threshold:", "# was vllm:gpu_cache_usage_perc\n        threshold:")
+    codes = [f.code for f in engine.lint_text("keda.yaml", commented, Settings(), "yaml").findings]
+    assert codes == ["VMM010", "VMM008"]
+
+
+def test_a_recording_rule_that_keeps_an_old_name_alive_is_not_prose():
+    # `record: vllm:gpu_cache_usage_perc` defines that series (a compatibility shim): no
+    # "reword this text" finding on the name it defines.
+    from migrator import engine
+    from migrator.config import Settings
+
+    text = f"groups:\n- name: compat\n  rules:\n  - record: {OLD}\n    expr: {NEW}\n"
+    assert engine.lint_text("compat.yaml", text, Settings(), "yaml").findings == []
+
 HELM_VALUES = """\
 router:
   env:
@@ -187,6 +214,58 @@ def test_prometheus_adapter_queries():
     assert "rules.custom[0].name.as" not in sites
     assert sites["rules.custom[0].name.matches"].value == "^vllm:(.*)$"
 
+
+
+def _adapter_rule(name_block: str) -> str:
+    return (
+        "rules:\n  external:\n"
+        "    - seriesQuery: 'vllm:gpu_cache_usage_perc{namespace!=\"\"}'\n"
+        "      resources: {overrides: {namespace: {resource: namespace}}}\n"
+        + name_block
+        + "      metricsQuery: avg(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n"
+    )
+
+
+def test_adapter_rename_that_keeps_the_exported_name_is_safe_and_renames_name_matches_too():
+    # `name.matches` is the adapter's regex over series names: left on the old name after the
+    # seriesQuery rename, the adapter drops every series ("did not match expected pattern").
+    from migrator import engine
+    from migrator.config import Settings
+    from migrator.model import Applicability
+
+    text = _adapter_rule('      name: {matches: "^vllm:gpu_cache_usage_perc$", as: "kv_usage"}\n')
+    findings = engine.lint_text("adapter.yaml", text, Settings(), "yaml").findings
+    assert [(f.code, f.fix.applicability) for f in findings] == [
+        ("VMM010", Applicability.SAFE), ("VMM010", Applicability.SAFE)
+    ]
+    fixed = engine.fix_text("adapter.yaml", text, Settings(), "yaml").text
+    assert fixed == text.replace(OLD, NEW)
+
+
+@pytest.mark.parametrize(
+    "name_block, old_export, new_export",
+    [
+        ("", OLD, NEW),  # no `name`: the adapter exports the series under its own name
+        ('      name: {matches: "^vllm:(.*)$", as: "vllm_${1}"}\n', "vllm_gpu_cache_usage_perc", "vllm_kv_cache_usage_perc"),
+        ("      name:\n        matches: ^(.*)_perc$\n", "vllm:gpu_cache_usage", "vllm:kv_cache_usage"),
+    ],
+)
+def test_adapter_rename_that_changes_the_exported_name_is_unsafe(name_block, old_export, new_export):
+    # The HPA asks the adapter for the exported name: a rename that changes it breaks the
+    # autoscaler however equal the values are.
+    from migrator import engine
+    from migrator.config import Settings
+    from migrator.model import Applicability
+
+    text = _adapter_rule(name_block)
+    findings = engine.lint_text("adapter.yaml", text, Settings(), "yaml").findings
+    series = [f for f in findings if f.span.start == text.index(OLD)]
+    assert [(f.code, f.fix.applicability) for f in series] == [("VMM010", Applicability.UNSAFE)]
+    message = series[0].fix.message
+    assert f"`{old_export}`" in message and f"`{new_export}`" in message and "HPA" in message
+    assert engine.fix_text("adapter.yaml", text, Settings(), "yaml").text == text
+    unsafe = engine.fix_text("adapter.yaml", text, Settings(), "yaml", unsafe=True).text
+    assert yaml.safe_load(unsafe)["rules"]["external"][0]["seriesQuery"] == 'vllm:kv_cache_usage_perc{namespace!=""}'
 
 # --------------------------------------------------------------------------- operators
 

@@ -110,6 +110,9 @@ class SiteContext:
     embedded_in: str | None = None  # locator of the string this document was embedded in
     yaml_style: str | None = None
     json_path: str | None = None
+    # A prometheus-adapter rule's (`name.matches`, `name.as`): the name it exports a series
+    # under comes from the series name (`migrator.adapter_naming`).
+    adapter_naming: tuple[str | None, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +210,13 @@ class Document:
     template_regions: list[tuple[int, int]] = field(default_factory=list)
     # YAML: the composed documents, for node-wide suppression comments (yaml_suppression_scopes).
     yaml_nodes: list[Any] = field(default_factory=list)
+    # YAML texts embedded in it (a ConfigMap's rule file): (documents, text, file offset of
+    # each character of that text and of its end), for the same comments inside them.
+    yaml_embedded: list[tuple[list[Any], str, list[int]]] = field(default_factory=list)
+    # Values that look like metric names but are names a user chose (KEDA's `metricName`, a
+    # recording rule's `record`):
+    # (start, end) file offsets that no rule reads as a metric reference or as prose.
+    labels: list[tuple[int, int]] = field(default_factory=list)
     # Regions of a text file read as an embedded format (a heredoc, a Markdown code block).
     embedded: list[Span] = field(default_factory=list)
     # The most a fix in this file can be trusted: a text file cannot be re-parsed as a whole,

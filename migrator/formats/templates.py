@@ -120,33 +120,75 @@ def has_template_markers(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
-def blank_templates(text: str, spans: list[tuple[int, int]], *, placeholder: str = " ") -> str:
+def blank_templates(
+    text: str,
+    spans: list[tuple[int, int]],
+    *,
+    placeholder: str = " ",
+    comment_lines: bool = False,
+    spaced: frozenset[int] = frozenset(),
+) -> str:
     """The text with every span overwritten, line breaks kept, so all offsets stay valid.
 
     Templates that share their line with other content are filled with `placeholder`; lines
     that hold nothing but templates (`{{- if .Values.x }}`, `{{- end }}`,
-    `{{ include … | nindent 4 }}`) are always blanked with spaces, so that they vanish from
-    the YAML structure whatever the placeholder. A placeholder other than a space is the
-    fallback for templates in key position (`{{ .Values.name }}: x`), where spaces would leave
-    a key-less `: x`.
+    `{{ include … | nindent 4 }}`) are blanked with spaces, so that they vanish from the YAML
+    structure whatever the placeholder — or, with `comment_lines`, become comments (`#` where
+    each of their lines starts, then spaces): a line of spaces longer than a block scalar's
+    indentation is a content line of that scalar, so a `{{- end }}` indented between a rule's
+    keys and its `expr: |` content would otherwise end the expression in template text. A
+    comment there ends the block scalar, as Helm's rendering (which drops the line) does;
+    where a comment cannot stand (inside a multi-line plain scalar) the caller names the
+    templates that stay spaces (`spaced`, by start offset). A placeholder other than a space is the fallback for templates in key position
+    (`{{ .Values.name }}: x`), where spaces would leave a key-less `: x`.
     """
     if not spans:
         return text
     parts: list[str] = []
     cursor = 0
     starts = [s for s, _ in spans]
+    commented_line = -1  # start of the last line that already got its `#`
     for s, e in spans:
         parts.append(text[cursor:s])
-        fill = " " if placeholder == " " or _alone_on_lines(text, s, e, spans, starts) else placeholder
-        parts.append(_fill(text[s:e], fill))
+        if _alone_on_lines(text, s, e, spans, starts):
+            if comment_lines and s not in spaced:
+                first = line_start(text, s, "\r\n")
+                parts.append(_comment_fill(text[s:e], first_marked=first == commented_line))
+                commented_line = line_start(text, e, "\r\n")
+            else:
+                parts.append(_fill(text[s:e], " "))
+        else:
+            parts.append(_fill(text[s:e], placeholder))
         cursor = e
     parts.append(text[cursor:])
     return "".join(parts)
 
 
+def template_only_lines(text: str, spans: list[tuple[int, int]]) -> list[int]:
+    """Start offsets of the templates that hold their lines alone (what `comment_lines` turns
+    into comments), in order."""
+    starts = [s for s, _ in spans]
+    return [s for s, e in spans if _alone_on_lines(text, s, e, spans, starts)]
+
+
+_NOT_BREAK = re.compile(r"[^\r\n\x85\u2028\u2029]")
+_LINE_PIECE = re.compile(r"[^\r\n\x85\u2028\u2029]+")
+
+
 def _fill(region: str, fill: str) -> str:
     # Keep every line-break character (CRLF included) where it was.
-    return re.sub(r"[^\r\n\x85\u2028\u2029]", fill, region)
+    return _NOT_BREAK.sub(fill, region)
+
+
+def _comment_fill(region: str, *, first_marked: bool) -> str:
+    """Spaces, with a `#` opening each line of the region (not the first when an earlier
+    template on that line already opened a comment)."""
+    def piece(m: re.Match) -> str:
+        if first_marked and m.start() == 0:
+            return " " * len(m.group())
+        return "#" + " " * (len(m.group()) - 1)
+
+    return _LINE_PIECE.sub(piece, region)
 
 
 def _alone_on_lines(text: str, s: int, e: int, spans: list[tuple[int, int]], starts: list[int]) -> bool:

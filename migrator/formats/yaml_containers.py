@@ -30,6 +30,7 @@ _ITEM_PREFIX = re.compile(r"[ \t]*-[ \t]+")
 _BLANKS = re.compile(r"[ \t]*")
 _LINE_REST = re.compile(r"[ \t]*(?:#[^\r\n\x85\u2028\u2029]*)?")
 _COMMA_AFTER = re.compile(r"[ \t]*,[ \t\r\n]*")
+_COMMA_ON_LINE = re.compile(r"[ \t]*,?")
 _COMMA_BEFORE = re.compile(r"[ \t\r\n]*,[ \t\r\n]*")
 # A removal is verified on the element and its neighbours; larger neighbourhoods (in characters)
 # are refused rather than parsed (a sibling holding a whole rule file is not worth re-parsing
@@ -208,8 +209,17 @@ def _block_pair_span(text: str, pairs: list[tuple[Any, Any]], index: int) -> tup
 
 
 def _flow_entry_span(text: str, entries: list[tuple[int, int]], index: int) -> tuple[int, int] | None:
-    """The entry and one adjacent comma (the following one; the preceding one for the last)."""
+    """The entry and one adjacent comma (the following one; the preceding one for the last).
+    An entry on lines of its own goes with those lines, its comma and its comment (a flow
+    collection accepts the trailing comma that may leave on the entry before)."""
     start, end = entries[index]
+    first = line_start(text, start)
+    if _BLANKS.fullmatch(text, first, start) and (index == 0 or entries[index - 1][1] <= first):
+        after = _COMMA_ON_LINE.match(text, end)
+        assert after is not None
+        own = _whole_lines(text, first, after.end())
+        if own is not None and (index == len(entries) - 1 or own[1] <= entries[index + 1][0]):
+            return own
     if index < len(entries) - 1:
         nxt = entries[index + 1][0]
         if _COMMA_AFTER.fullmatch(text, end, nxt):

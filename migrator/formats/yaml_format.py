@@ -69,9 +69,11 @@ class YamlHandler:
             sites=sites,
             dashboards=walker.dashboards,
             rules=walker.rules,
+            labels=walker.labels,
             generated=generated,
             template_regions=regions,
             yaml_nodes=docs,  # node-wide suppression comments (yaml_suppression_scopes)
+            yaml_embedded=walker.embedded,
         )
 
     def validate(self, text: str) -> None:

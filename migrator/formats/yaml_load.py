@@ -13,8 +13,19 @@ import bisect
 from typing import Any
 
 from migrator.formats.base import ParseError
-from migrator.formats.templates import blank_templates, find_template_spans, has_template_markers, line_start
+from migrator.formats.templates import (
+    blank_templates,
+    find_template_spans,
+    has_template_markers,
+    line_start,
+    template_only_lines,
+)
 from migrator.formats.yaml_compose import check_stream, compose_documents
+
+
+# How many template lines may turn back from comments to spaces before the comment layout is
+# given up (each costs a parse of the file).
+_COMMENT_RETRIES = 8
 
 
 def load_text(text: str, *, build: bool = True) -> tuple[str, list[Any], list[tuple[int, int]]]:
@@ -52,7 +63,21 @@ def load_text(text: str, *, build: bool = True) -> tuple[str, list[Any], list[tu
     # Templates inside a line first become a same-length word, so a value such as
     # `> {{ .Values.threshold }}` or a key such as `{{ .Values.name }}:` stays where it is in
     # the YAML structure; then plain spaces (pint's blanking) for layouts a word would break.
-    # Lines holding only templates are spaces either way.
+    # Lines holding only templates become comments first (see `blank_templates`); where a
+    # comment breaks the parse (inside a multi-line plain scalar) the nearest one before the
+    # error becomes spaces again, a few times; then every one of them.
+    alone = template_only_lines(text, spans)
+    spaced: set[int] = set()
+    for _ in range(_COMMENT_RETRIES if alone else 0):
+        blanked = blank_templates(text, spans, placeholder="x", comment_lines=True, spaced=frozenset(spaced))
+        try:
+            return blanked, load(blanked), spans
+        except ParseError as err:
+            blank_error = blank_error or err
+            before = [s for s in alone if s < err.offset and s not in spaced]
+            if not before:
+                break
+            spaced.add(before[-1])
     for placeholder in ("x", " "):
         blanked = blank_templates(text, spans, placeholder=placeholder)
         try:

@@ -59,6 +59,7 @@ class RuleFileWalk:
     factory: SiteFactory
     visited: set[int]
     rules: list[RulePlace]
+    labels: list[tuple[int, int]]
     _mapping: Callable[..., None]
     _value: Callable[..., None]
     _key: Callable[[Layer, Any], str]
@@ -130,6 +131,11 @@ class RuleFileWalk:
                 self.visited.add(id(v))
                 self._grafana_data(layer, v, head, path, place, mapping_keys(rule), stack)
             elif key == kind or (grafana and key == "title"):
+                if key == "record" and type(v) is Scalar:
+                    # The name of the series this rule defines: the user's, not a reference to a
+                    # vLLM metric and not prose, even when it keeps an old name alive (a shim).
+                    start, end = layer.to_file([v.start, v.end])
+                    self.labels.append((start, end))
                 continue
             elif type(v) is Scalar:
                 if id(v) not in self.visited:

@@ -18,6 +18,7 @@ import yaml
 
 from migrator.formats.base import ParseError
 from migrator.formats.yaml_compose import BREAKS, Mapping, Scalar, Sequence, compose_documents
+
 from migrator.formats.yaml_decode import (
     BlockHeader,
     HAS_BREAK,
@@ -156,9 +157,30 @@ class ScalarMap:
         s = self.offsets[a]
         e = self.offsets[b]
         expected = self.value[:a] + r + self.value[b:]
+        for tight in self._tighter_ends(a, b):
+            if self._verify(s, tight, enc, expected):
+                return s, tight, enc
         if not self._verify(s, e, enc, expected):
             return None
         return s, e, enc
+
+    def _tighter_ends(self, a: int, b: int) -> range:
+        """Where the source of decoded [a, b) may end before the next character's source
+        starts: when that character begins on a later line (after trailing blanks, an escaped
+        line break, indentation), the edit should end with the last character it replaces, not
+        swallow the line break. A character's own source never holds a line break, so the
+        candidates run from just after its first source character to the first break (the
+        next character's own start is the fallback)."""
+        if b <= a:
+            return range(0)
+        last = self.offsets[b - 1]
+        nxt = self.offsets[b]
+        if nxt - last < 2:
+            return range(0)
+        m = HAS_BREAK.search(self.text, last, nxt + 1)
+        if m is None:
+            return range(0)
+        return range(last + 1, min(m.start() + 1, nxt))
 
     def _verify(self, s: int, e: int, enc: str, expected: str) -> bool:
         """Parse the rewritten scalar alone, in an equivalent context, and compare."""

@@ -11,20 +11,30 @@ the widest node starting on that row. Rows are 1-based, like the engine's.
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from migrator.formats.base import Document
-from migrator.formats.yaml_scalars import Mapping, Sequence
+from migrator.formats.yaml_scalars import Mapping, Scalar, Sequence
 from migrator.model import LineIndex
 
 _BLANK = " \t\r\n"
 
 
 def node_scopes(document: Document) -> dict[int, int]:
-    docs = document.yaml_nodes
-    text = document.text
-    lines = document.lines
     scopes: dict[int, int] = {}
+    _layer_scopes(scopes, document.lines, document.yaml_nodes, document.text, None)
+    # Rule files embedded in the file (a ConfigMap's `data` block) hold comments of their own.
+    for docs, text, file_offsets in document.yaml_embedded:
+        _layer_scopes(scopes, document.lines, docs, text, file_offsets)
+    return scopes
+
+
+def _layer_scopes(
+    scopes: dict[int, int], lines: LineIndex, docs: list[Any], text: str, file_offsets: list[int] | None
+) -> None:
+    """Scopes of one parsed text: the file, or a text embedded in it (`file_offsets` maps
+    its offsets to the file's)."""
     seen: set[int] = set()
     stack: list[Any] = [d for d in docs if d is not None]
     while stack:
@@ -35,15 +45,14 @@ def node_scopes(document: Document) -> dict[int, int]:
         if type(node) is Sequence:
             for item in node.items:
                 if not node.flow:
-                    _cover(scopes, lines, text, _dash_before(text, item.start), item.end)
+                    _cover(scopes, lines, text, file_offsets, _dash_before(text, item.start), item.end)
                 stack.append(item)
         elif type(node) is Mapping:
             for key, value in node.pairs:
                 if not node.flow:
-                    _cover(scopes, lines, text, key.start, max(key.end, value.end))
+                    _cover(scopes, lines, text, file_offsets, key.start, max(key.end, value.end))
                 stack.append(key)
                 stack.append(value)
-    return scopes
 
 
 def _dash_before(text: str, start: int) -> int:
@@ -55,14 +64,50 @@ def _dash_before(text: str, start: int) -> int:
     return i - 1 if i > 0 and text[i - 1] == "-" else start
 
 
-def _cover(scopes: dict[int, int], lines: LineIndex, text: str, start: int, end: int) -> None:
+def _cover(
+    scopes: dict[int, int], lines: LineIndex, text: str, file_offsets: list[int] | None, start: int, end: int
+) -> None:
     # A block node's end is where the next token begins (often the next sibling's line):
     # step back over the whitespace to its last character.
     while end > start and text[end - 1] in _BLANK:
         end -= 1
+    end = max(end - 1, start)
+    if file_offsets is not None:
+        start, end = file_offsets[start], file_offsets[end]
     first = lines.position(start)[0]
-    last = lines.position(max(end - 1, start))[0]
+    last = lines.position(end)[0]
     if last > scopes.get(first, first):
         scopes[first] = last
     else:
         scopes.setdefault(first, first)
+
+
+def inside_scalar(document: Document, offset: int) -> bool:
+    """Whether `offset` lies inside a string of the document, not in a comment — a comment of
+    a rule file embedded in one of its strings counts as a comment."""
+    if not _in_scalar(document.yaml_nodes, offset):
+        return False
+    for docs, _text, file_offsets in document.yaml_embedded:
+        i = bisect.bisect_left(file_offsets, offset)
+        if i < len(file_offsets) - 1 and file_offsets[i] == offset:
+            return _in_scalar(docs, i)
+    return True
+
+
+def _in_scalar(docs: list[Any], offset: int) -> bool:
+    seen: set[int] = set()
+    stack: list[Any] = [d for d in docs if d is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not node.start <= offset < max(node.end, node.start + 1):
+            continue  # a collection ends where its last child does: nothing later is inside
+        seen.add(id(node))
+        if type(node) is Scalar:
+            return True
+        if type(node) is Sequence:
+            stack.extend(node.items)
+        elif type(node) is Mapping:
+            for key, value in node.pairs:
+                stack.append(key)
+                stack.append(value)
+    return False

@@ -39,7 +39,8 @@ _HPA_METRIC = "hpa-metric"  # HPA `metrics[].{external,pods,object}.metric`
 _HPA_V2BETA_SOURCE = "hpa-v2beta-source"  # autoscaling/v2beta1 `metrics[].external` etc.
 # The key of each role's mapping that holds a metric name whatever it looks like: the
 # Stackdriver adapter's `prometheus.googleapis.com|<metric>|gauge` is one, though no PromQL.
-_NAME_KEY = {_HPA_METRIC: "name", _HPA_V2BETA_SOURCE: "metricName"}
+# prometheus-adapter's `name.matches` is a regex over series names, written as a name.
+_NAME_KEY = {_HPA_METRIC: "name", _HPA_V2BETA_SOURCE: "metricName", _ADAPTER_NAME: "matches"}
 # The key of each role's mapping that is a free-form label chosen by the user: KEDA's
 # `metricName` and the adapter's `name.as` name the metric these tools *export* to the HPA, not
 # a Prometheus series, so a vLLM rename never requires changing them and they are no sites.
@@ -61,9 +62,13 @@ class Walker(RuleFileWalk):
         self.needs = needs
         self.rules: list[RulePlace] = []
         self.dashboards: list[tuple[str | None, str | None]] = []
+        self.labels: list[tuple[int, int]] = []  # see Document.labels
+        self.embedded: list[tuple[list[Any], str, list[int]]] = []  # see Document.yaml_embedded
         self.generated: str | None = None
         self._check_generated = CONTROLLER_GEN_ANNOTATION in text
         self.roles: dict[int, str] = {}
+        # prometheus-adapter rules' naming, by the id of their `seriesQuery` and `name.matches`.
+        self.adapter_naming: dict[int, tuple[str | None, str | None]] = {}
         self.visited: set[int] = set()
         # Scalars first met through an alias (`*name` before the walk reached `&name`): they
         # get a site at their anchor when the walk gets there, else at the alias, at the end.
@@ -157,6 +162,8 @@ class Walker(RuleFileWalk):
                 continue
             if role is not None and k.value == _FREE_FORM_KEY.get(role) and type(v) is Scalar:
                 self.visited.add(id(v))  # a label the user chose, not a metric (see _FREE_FORM_KEY)
+                start, end = layer.to_file([v.start, v.end])
+                self.labels.append((start, end))
                 continue
             child = child_path(path, self._key(layer, k))
             if id(k) not in self.visited and layer.mentions(k):
@@ -219,8 +226,17 @@ class Walker(RuleFileWalk):
                 if "metricName" in skeys:
                     self.roles[id(source)] = _HPA_V2BETA_SOURCE
         name = keys.get("name")
-        if type(name) is Mapping and "seriesQuery" in keys:
-            self.roles[id(name)] = _ADAPTER_NAME
+        series_query = keys.get("seriesQuery")
+        if type(series_query) is Scalar:
+            naming: tuple[str | None, str | None] = (None, None)
+            if type(name) is Mapping:
+                self.roles[id(name)] = _ADAPTER_NAME
+                name_keys = mapping_keys(name)
+                matches = name_keys.get("matches")
+                naming = (str_value(matches), str_value(name_keys.get("as")))
+                if type(matches) is Scalar:
+                    self.adapter_naming[id(matches)] = naming
+            self.adapter_naming[id(series_query)] = naming
 
     def _note_generated(self, kind: str, keys: dict[str, Any], meta_keys: dict[str, Any]) -> None:
         annotations = meta_keys.get("annotations")
@@ -257,7 +273,7 @@ class Walker(RuleFileWalk):
             return
         if name:
             if value.strip() and layer.mentions(node):
-                context = SiteContext(rule=rule, field=key)
+                context = SiteContext(rule=rule, field=key, adapter_naming=self.adapter_naming.get(id(node)))
                 self.factory.add(layer, node, SiteKind.NAME, path, context, flow=flow)
             return
         if key in PROMQL_KEYS and value.strip():
@@ -272,7 +288,8 @@ class Walker(RuleFileWalk):
                 return
             # Under a PromQL key a bare metric name is a PromQL selector, not a name as data.
             if guess_kind(value) is not SiteKind.TEXT:
-                self.factory.add(layer, node, SiteKind.PROMQL, path, SiteContext(rule=rule, field=key), flow=flow)
+                context = SiteContext(rule=rule, field=key, adapter_naming=self.adapter_naming.get(id(node)))
+                self.factory.add(layer, node, SiteKind.PROMQL, path, context, flow=flow)
                 return
         self._string(layer, node, path, flow=flow, field=key, rule=rule)
 
@@ -354,6 +371,8 @@ class Walker(RuleFileWalk):
             parent=layer,
             prefix=path.rstrip() + " ",
         )
+        assert inner.file_offsets is not None
+        self.embedded.append((docs, inner.text, inner.file_offsets))
         self.walk_stream(inner, docs, inner.prefix)
         return True
 

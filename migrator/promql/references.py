@@ -137,6 +137,10 @@ def _selector_references(
         if text[start : start + 1] in "\"'`":
             start, end = start + 1, end - 1  # a quoted name (Prometheus 3): edit inside the quotes
         found.append(("name", start, end, selector.name, text[start:end] == selector.name, None, ()))
+    elif selector.name is not None and selector.templated and selector.name_span is not None:
+        # `{{ .Values.prefix }}vllm:old_name`: the literal part still names the metric. Reported,
+        # never edited (what the template adds to the name is not known).
+        found.extend(_templated_name_hits(text, selector.name_span, prefixes))
     for m in selector.matchers:
         if m.label != "__name__":
             continue
@@ -165,7 +169,7 @@ def _selector_references(
         if written in dead:
             refs.append(Reference(kind="dead-series", **common))  # type: ignore[arg-type]
             continue
-        hit = classify(written, prefixes)
+        hit = _hit if _hit is not None else classify(written, prefixes)
         if hit is not None:
             status = _name_status(hit, target)
             family = status is not None and status.series.family and kind == "name"
@@ -175,6 +179,21 @@ def _selector_references(
         if split is not None and split[0].endswith(":") and written not in local_records:
             refs.append(Reference(kind="unknown", **common))  # type: ignore[arg-type]
     return refs
+
+
+def _templated_name_hits(text: str, span: tuple[int, int], prefixes: tuple[str, ...]) -> list[tuple]:
+    from migrator.promql.variables import find_variables
+    from migrator.reference.spellings import find_names
+
+    start, end = span
+    name = text[start:end]
+    regions = [(s, e) for _raw, s, e in find_variables(name)]
+    found: list[tuple] = []
+    for hit in find_names(name, prefixes):
+        if any(s < hit.end and hit.start < e for s, e in regions):
+            continue  # inside a template or variable: not literal text
+        found.append(("name", start + hit.start, start + hit.end, hit.text, False, hit, ()))
+    return found
 
 
 @lru_cache(maxsize=4096)
@@ -254,6 +273,20 @@ def apply_text_edits(text: str, edits: tuple[TextEdit, ...] | list[TextEdit]) ->
 def check_rewrite(text: str, grafana: bool) -> str | None:
     """None when `text` is valid for both parsers (in a Grafana query, the PromQL inside
     `query_result(...)`/`label_values(...)`), else why not."""
+    syntax, note = _problems(text, grafana)
+    if syntax is not None:
+        return f"the result would not be valid PromQL ({syntax})"
+    return note
+
+
+def promql_problem(text: str, grafana: bool) -> str | None:
+    """What keeps `text` from being valid PromQL (for both parsers), or None."""
+    syntax, note = _problems(text, grafana)
+    return syntax if syntax is not None else note
+
+
+def _problems(text: str, grafana: bool) -> tuple[str | None, str | None]:
+    """(this package's syntax error, the validator's note); both None when valid."""
     from migrator.promql.variables import validate_promql
 
     inner = text
@@ -262,14 +295,14 @@ def check_rewrite(text: str, grafana: bool) -> str | None:
             query = parse_grafana_query(text)
             if query.kind != "promql":
                 if query.expr is None:
-                    return None
+                    return None, None
                 inner = text[query.expr.start : query.expr.end]
         else:
             parse(text)
     except (PromQLSyntaxError, RecursionError) as err:
-        return f"the result would not be valid PromQL ({getattr(err, 'message', err)})"
+        return str(getattr(err, "message", err)), None
     verdict = validate_promql(inner)
-    return None if verdict.valid else (verdict.note or "the result would not be valid PromQL")
+    return None, (None if verdict.valid else (verdict.note or "the result would not be valid PromQL"))
 
 
 def valid_rewrite(text: str, grafana: bool) -> bool:
