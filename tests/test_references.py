@@ -113,3 +113,26 @@ def test_formula_in_an_operation_is_parenthesised_and_a_range_is_left_alone():
     analysis = analyse(expr, target=CAT.target())
     (ref,) = analysis.references
     assert promql_formula_fix(_site(expr), analysis, ref, ref.change).applicability is Applicability.DISPLAY_ONLY
+
+
+def test_grafana_metrics_query_is_a_name_regex():
+    """`metrics(regex)` lists the names the regex selects: a removed or renamed name in it is a
+    reference like `{__name__=~"regex"}`, located on the regex inside the parentheses."""
+    text = "metrics(vllm:gpu_cache_usage_perc|vllm:num_requests_running)"
+    (ref,) = _refs(text, grafana=True)
+    assert ref.kind == "regex"
+    assert text[ref.start : ref.end] == "vllm:gpu_cache_usage_perc|vllm:num_requests_running"
+    statuses = {h.text: s.status for h, s in ref.regex_hits}
+    assert statuses == {"vllm:gpu_cache_usage_perc": Status.GONE, "vllm:num_requests_running": Status.CURRENT}
+    (current,) = _refs("metrics( vllm:kv_cache_usage_.* )", grafana=True)
+    assert [(h.text, s.status) for h, s in current.regex_hits] == [("vllm:kv_cache_usage_perc", Status.CURRENT)]
+
+
+def test_a_name_regex_of_one_renamed_name_is_renamed_in_place():
+    from migrator.promql.references import alternation_edit
+
+    text = 'count({__name__=~"vllm:time_per_output_token_seconds_count"})'
+    (ref,) = _refs(text)
+    edit = alternation_edit(ref, {"vllm:time_per_output_token_seconds_count": "vllm:inter_token_latency_seconds_count"})
+    assert apply_text_edits(text, [edit]) == 'count({__name__=~"vllm:inter_token_latency_seconds_count"})'
+    assert alternation_edit(ref, {"vllm:time_per_output_token_seconds_count": None}) is None  # never an empty regex

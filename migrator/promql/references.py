@@ -201,6 +201,12 @@ def analyse(
         analysis.references.extend(_unparsed_references(text, prefixes, target))
         return analysis
     if root is None:
+        if grafana and query.regex_span is not None:
+            # `metrics(regex)` lists the metric names the regex selects, as `{__name__=~"regex"}`
+            # does (Grafana 11 sends exactly that; older releases matched it unanchored).
+            analysis.references.extend(
+                _selector_references(text, _name_regex_selector(text, query.regex_span), {}, prefixes, dead, target, local_records)
+            )
         return analysis
     analysis.root = root
     analysis.parents = parents = _parents(root)
@@ -210,6 +216,17 @@ def analyse(
                 _selector_references(text, node, parents, prefixes, dead, target, local_records)
             )
     return analysis
+
+
+def _name_regex_selector(text: str, span: tuple[int, int]) -> ast.VectorSelector:
+    """A selector `{__name__=~"…"}` standing for a bare name regex at `span` (its matcher's
+    value span reaches one character either side, where a quoted value's quotes would be)."""
+    start, end = span
+    matcher = ast.LabelMatcher(
+        label="__name__", op="=~", value=text[start:end], label_span=(start, start), op_span=(start, start),
+        value_span=(start - 1, end + 1), start=start, end=end,
+    )
+    return ast.VectorSelector(name=None, name_span=None, matchers=(matcher,), start=start, end=end)
 
 
 def _unparsed_references(text: str, prefixes: tuple[str, ...], target: Target) -> list[Reference]:
@@ -290,7 +307,7 @@ _SIMPLE_ALTERNATION = re.compile(r"[A-Za-z0-9_:.|]+")
 def alternation_edit(ref: Reference, replace: dict[str, str | None]) -> TextEdit | None:
     """A `__name__=~"a|b|c"` regex with alternatives renamed (str) or dropped (None)."""
     pattern = ref.written
-    if not ref.exact or not _SIMPLE_ALTERNATION.fullmatch(pattern) or "|" not in pattern:
+    if not ref.exact or not _SIMPLE_ALTERNATION.fullmatch(pattern):
         return None
     out: list[str] = []
     changed = False
