@@ -181,10 +181,13 @@ def removed_metric_fix(ctx, site: Site, analysis: "Analysis", ref: "Reference") 
                 tuple(grafana.target_removal),
                 scope=site_scope(site),
             )
+        why = (
+            f"Not removed: {grafana.removal_blocked}" if grafana.removal_blocked
+            else "The panel has no other target: delete the panel"
+        )
         return Fix(
             Applicability.DISPLAY_ONLY,
-            f"The panel has no other target: delete the panel, or {_advice(ref)}; no v{removed_in}+ series "
-            "gives the old value",
+            f"{why}, or {_advice(ref)}; no v{removed_in}+ series gives the old value",
         )
     if analysis.kind == "label_values" and ref.hit is not None and change is not None and change.metric is flagship.removed:
         cat = catalogue()

@@ -603,6 +603,36 @@ def test_target_removal_is_none_when_no_other_target_has_an_expr() -> None:
     assert s.context.grafana.sibling_exprs == ()
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        {"type": "math", "expression": "$A / $B"},
+        {"type": "math", "expression": "${A} * 100"},
+        {"type": "reduce", "expression": "A", "reducer": "last"},
+        {"type": "classic_conditions", "conditions": [{"query": {"params": ["A"]}, "evaluator": {"type": "gt", "params": [1]}}]},
+    ],
+)
+def test_a_target_an_expression_reads_is_not_removed(expression) -> None:  # type: ignore[no-untyped-def]
+    """Removing target A would leave expression C reading a refId that no longer exists: the
+    panel errors instead of losing one series."""
+    d = dashboard(panel(1, "share", RECOMPUTED_EXPR, "sum(rate(vllm:prompt_tokens_total[5m]))"))
+    d["panels"][0]["targets"].append({"refId": "C", "datasource": {"type": "__expr__", "uid": "__expr__"}, **expression})
+    a, b = sites_of(json.dumps(d), SiteKind.PROMQL)
+    assert a.context.grafana.target_removal is None
+    assert "expression C" in a.context.grafana.removal_blocked
+    reads_b = "B" in json.dumps(expression)
+    assert (b.context.grafana.target_removal is None) is reads_b
+
+
+def test_a_target_is_not_removed_when_only_hidden_targets_would_remain() -> None:
+    d = dashboard(panel(1, "recomputed", RECOMPUTED_EXPR, "sum(rate(vllm:prompt_tokens_total[5m]))"))
+    d["panels"][0]["targets"][1]["hide"] = True
+    a, b = sites_of(json.dumps(d), SiteKind.PROMQL)
+    assert a.context.grafana.target_removal is None
+    assert "hidden" in a.context.grafana.removal_blocked
+    assert b.context.grafana.target_removal is not None  # removing the hidden one leaves A on show
+
+
 def test_two_removals_never_empty_the_targets_array() -> None:
     d = dashboard(panel(1, "two", RECOMPUTED_EXPR, f"{REMOVED} * 2"))
     text = json.dumps(d, indent=2)

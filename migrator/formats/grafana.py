@@ -19,6 +19,7 @@ the target it changes. What each site knows:
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from migrator.formats.base import Container, GrafanaPlace, SiteContext, SiteKind
@@ -69,6 +70,42 @@ def removal_of(index: JsonIndex, array: list[Any] | Loc, element: int, keeps_ano
     loc = array if type(array) is Loc else index.locate(array)  # type: ignore[arg-type]
     start, end = index.element_removal_span(loc, element)
     return (Edit(Span(start, end), ""),)
+
+
+def _shows_a_query(target: Any) -> bool:
+    """A target the panel draws: not hidden, with a query (`expr`) or a server-side expression."""
+    if type(target) is not dict or target.get("hide") is True:
+        return False
+    return any(type(target.get(key)) is str and target.get(key) for key in ("expr", "expression"))
+
+
+_EXPRESSION_REF = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z0-9_]+)")
+
+
+def _expression_users(targets: list[Any]) -> dict[str, str]:
+    """refId -> the first server-side expression target (`math` `$A / $B`, `reduce`/`resample`
+    of `A`, classic conditions on `A`) that reads it, as `refId (`expression`)` for messages."""
+    users: dict[str, str] = {}
+    for target in targets:
+        if type(target) is not dict:
+            continue
+        expression = target.get("expression")
+        read: list[str] = []
+        if type(expression) is str and expression.strip():
+            found = [a or b for a, b in _EXPRESSION_REF.findall(expression)]
+            read += found if "$" in expression else [expression.strip()]
+        conditions = target.get("conditions")
+        for condition in conditions if type(conditions) is list else ():
+            params = condition.get("query", {}).get("params") if type(condition) is dict and type(condition.get("query")) is dict else None
+            if type(params) is list and params and type(params[0]) is str:
+                read.append(params[0])
+        if not read:
+            continue
+        ref_id = target.get("refId")
+        label = f"{ref_id} (`{one_line(expression)}`)" if type(expression) is str and expression.strip() else f"{ref_id}"
+        for name in read:
+            users.setdefault(name, label)
+    return users
 
 
 # A query found by a schema-specific locator: (query value, path inside the query object, refId,
@@ -182,6 +219,9 @@ class DashboardWalker(SiteBuilder):
             ds = own_ds if own_ds is not None and not is_mixed(own_ds) else panel_ds
             entries.append((i, target, expr, ds))
         with_expr = [e for e in entries if e[2]]
+        # What keeps the panel showing something once a target is removed: another visible query.
+        visible = {i for i, target in enumerate(targets) if _shows_a_query(target)}
+        used_by = _expression_users(targets)
         targets_loc = None
         for i, target, expr, ds in entries:
             tpath = path + ["targets", i]
@@ -206,7 +246,13 @@ class DashboardWalker(SiteBuilder):
             if targets_loc is None:
                 targets_loc = self.locate(path + ["targets"])
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(self.index, targets_loc, i, bool(others))
+            users = used_by.get(ref_id) if type(ref_id) is str else None
+            if users:
+                place.removal_blocked = f"expression {users} reads this target; rewrite that expression without it"
+            elif others and not visible - {i}:
+                place.removal_blocked = "the panel's other targets are hidden, so it would be empty; delete the panel"
+            keeps = bool(others) and place.removal_blocked is None
+            place.target_removal = removal_of(self.index, targets_loc, i, keeps)
             place.sibling_exprs = tuple(e[2] for e in others)
             expr_loc = self.index.child(self.index.child(targets_loc, i), "expr")
             self.add(expr_loc, SiteKind.PROMQL, locator, context)
