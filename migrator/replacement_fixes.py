@@ -191,6 +191,16 @@ def promql_formula_fix(site: Site, analysis: "Analysis", ref: "Reference", chang
                 return Fix(Applicability.DISPLAY_ONLY, advice)
             name = ref.hit.prefix + hit.stem
             edits.append(TextEdit(node.name_span[0], node.name_span[1], name + (f"{{{matchers}}}" if matchers else "")))
+    if analysis.kind in ("label_values", "label_names") and analysis.root is selector:
+        # These take a series selector: list the labels of the first counter the gauge came from.
+        counter = min(edits, key=lambda e: e.start).content
+        return rewrite_fix(
+            site,
+            [TextEdit(selector.start, selector.end, counter)],
+            Applicability.UNSAFE,
+            f"Take the values from `{counter}`, the counter it was computed from (the servers that expose "
+            "it may not be the ones that exposed the gauge)",
+        )
     expression = apply_text_edits(formula, edits)
     parent = analysis.parents.get(id(selector))
     if isinstance(parent, (ast.BinaryExpr, ast.UnaryExpr)):

@@ -136,3 +136,31 @@ def test_a_name_regex_of_one_renamed_name_is_renamed_in_place():
     edit = alternation_edit(ref, {"vllm:time_per_output_token_seconds_count": "vllm:inter_token_latency_seconds_count"})
     assert apply_text_edits(text, [edit]) == 'count({__name__=~"vllm:inter_token_latency_seconds_count"})'
     assert alternation_edit(ref, {"vllm:time_per_output_token_seconds_count": None}) is None  # never an empty regex
+
+
+@pytest.mark.parametrize(
+    ("query", "counter"),
+    [
+        ('label_values(vllm:gpu_prefix_cache_hit_rate{namespace="$ns"}, pod)', 'vllm:prefix_cache_hits_total{namespace="$ns"}'),
+        ("label_names(vllm:avg_generation_throughput_toks_per_s)", "vllm:generation_tokens_total"),
+    ],
+)
+def test_a_selector_only_grafana_query_gets_a_counter_not_a_formula(query, counter):
+    """`label_values(rate(a) / rate(b), pod)` is sent as `match[]`, which Prometheus rejects:
+    the gauge becomes the counter it was computed from."""
+    site = Site(value=query, kind=SiteKind.GRAFANA_QUERY, locator="", context=SiteContext(grafana=GrafanaPlace()))
+    analysis = analyse(query, grafana=True, target=CAT.target())
+    (ref,) = analysis.references
+    fix = promql_formula_fix(site, analysis, ref, ref.change)
+    assert fix.applicability is Applicability.UNSAFE
+    (edit,) = fix.edits
+    assert edit.content == counter
+
+
+def test_a_grafana_selector_query_rewritten_into_an_expression_is_refused():
+    from migrator.promql.references import check_rewrite
+
+    assert check_rewrite("label_values(rate(vllm:prefix_cache_hits_total[5m]), pod)", grafana=True) is not None
+    assert check_rewrite("label_names(sum(vllm:kv_cache_usage_perc))", grafana=True) is not None
+    assert check_rewrite("label_values(vllm:kv_cache_usage_perc{pod!=\"\"}, pod)", grafana=True) is None
+    assert check_rewrite("query_result(sum(rate(vllm:prefix_cache_hits_total[5m])))", grafana=True) is None

@@ -268,6 +268,9 @@ def apply_text_edits(text: str, edits: tuple[TextEdit, ...] | list[TextEdit]) ->
     return "".join(out)
 
 
+_SELECTOR_ONLY = frozenset({"label_values", "label_names"})
+
+
 def check_rewrite(text: str, grafana: bool) -> str | None:
     """None when `text` is valid for both parsers (in a Grafana query, the PromQL inside
     `query_result(...)`/`label_values(...)`), else why not."""
@@ -280,6 +283,9 @@ def check_rewrite(text: str, grafana: bool) -> str | None:
             if query.kind != "promql":
                 if query.expr is None:
                     return None
+                if query.kind in _SELECTOR_ONLY and not isinstance(query.expr, ast.VectorSelector):
+                    # Grafana sends it as `match[]`, which Prometheus rejects unless it is a selector.
+                    return f"{query.kind}() takes a series selector, not an expression"
                 inner = text[query.expr.start : query.expr.end]
         else:
             parse(text)
