@@ -484,6 +484,30 @@ def test_perses_and_grafana_v2() -> None:
     assert [x.context.grafana.duplicate_of_query for x in doc.sites if x.kind is SiteKind.GRAFANA_QUERY] == [False, True]
 
 
+def test_grafana_v2_query_removal_respects_hidden_queries_and_expressions() -> None:
+    def query(ref_id: str, spec: dict, group: str = "prometheus", hidden: bool = False) -> dict:  # type: ignore[type-arg]
+        return {"kind": "PanelQuery", "spec": {"refId": ref_id, "hidden": hidden,
+                                               "query": {"kind": "DataQuery", "group": group, "spec": spec}}}
+
+    def element(queries: list) -> dict:  # type: ignore[type-arg]
+        return {"kind": "Panel", "spec": {"id": 1, "title": "t", "data": {"kind": "QueryGroup", "spec": {"queries": queries}}}}
+
+    cached = {"expr": CACHED_EXPR}
+    v2 = {"apiVersion": "dashboard.grafana.app/v2beta1", "kind": "Dashboard", "metadata": {"name": "v2"}, "spec": {
+        "title": "v2", "elements": {
+            "hidden": element([query("A", {"expr": RECOMPUTED_EXPR}), query("B", cached, hidden=True)]),
+            "math": element([query("A", {"expr": RECOMPUTED_EXPR}), query("B", cached),
+                             query("C", {"type": "math", "expression": "$A / $B"}, group="__expr__")]),
+            "fine": element([query("A", {"expr": RECOMPUTED_EXPR}), query("B", cached)]),
+        }}}
+    sites = {s.locator.split("/")[3]: s for s in sites_of(json.dumps(v2), SiteKind.PROMQL) if "refId A" in s.locator}
+    assert "hidden" in sites["hidden"].context.grafana.removal_blocked
+    assert sites["hidden"].context.grafana.target_removal is None
+    assert "expression C" in sites["math"].context.grafana.removal_blocked
+    assert sites["math"].context.grafana.target_removal is None
+    assert sites["fine"].context.grafana.target_removal is not None
+
+
 def test_strings_outside_known_places_become_sites_when_they_mention_a_needle() -> None:
     text = json.dumps(
         {"allow": ["vllm:prompt_tokens_cached_total", REMOVED, 3, "vllm:prompt_tokens_total"],

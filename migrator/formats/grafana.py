@@ -79,6 +79,27 @@ def _shows_a_query(target: Any) -> bool:
     return any(type(target.get(key)) is str and target.get(key) for key in ("expr", "expression"))
 
 
+def _v2_as_target(q: Any) -> Any:
+    """A v2 `PanelQuery` as a classic target: its query's spec (`expr`, `expression`, ...)
+    with the query's `refId` and `hidden`."""
+    qspec = q.get("spec") if type(q) is dict else None
+    if type(qspec) is not dict:
+        return None
+    body = qspec.get("query")
+    body = body.get("spec") if type(body) is dict else None
+    return {**(body if type(body) is dict else {}), "refId": qspec.get("refId"), "hide": qspec.get("hidden")}
+
+
+def _removal_blocked(ref_id: Any, used_by: dict[str, str], others: list[Any], visible: set[int] | None, i: int) -> str | None:
+    """Why target `i` is not removed although the panel has `others` (and what to do instead)."""
+    users = used_by.get(ref_id) if type(ref_id) is str else None
+    if users:
+        return f"expression {users} reads this target; rewrite that expression without it"
+    if others and visible is not None and not visible - {i}:
+        return "the panel's other targets are hidden, so it would be empty; delete the panel"
+    return None
+
+
 _EXPRESSION_REF = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z0-9_]+)")
 
 
@@ -246,11 +267,7 @@ class DashboardWalker(SiteBuilder):
             if targets_loc is None:
                 targets_loc = self.locate(path + ["targets"])
             others = [e for e in with_expr if e[0] != i]
-            users = used_by.get(ref_id) if type(ref_id) is str else None
-            if users:
-                place.removal_blocked = f"expression {users} reads this target; rewrite that expression without it"
-            elif others and not visible - {i}:
-                place.removal_blocked = "the panel's other targets are hidden, so it would be empty; delete the panel"
+            place.removal_blocked = _removal_blocked(ref_id, used_by, others, visible, i)
             keeps = bool(others) and place.removal_blocked is None
             place.target_removal = removal_of(self.index, targets_loc, i, keeps)
             place.sibling_exprs = tuple(e[2] for e in others)
@@ -371,10 +388,16 @@ class DashboardWalker(SiteBuilder):
         locate: Callable[[dict[str, Any]], Located],
         prose: tuple[tuple[tuple[Any, ...], str], ...],
         legend: tuple[str, ...],
+        as_target: Callable[[Any], Any] | None = None,
     ) -> None:
         """A panel's list of queries in the Perses and v2 schemas; removal works like targets.
         `prose`: (path in the panel, kind) of its title and description; `legend`: the path of
-        a query's legend in the query object."""
+        a query's legend in the query object; `as_target`: a query in the shape of a classic
+        target (`refId`, `hide`, `expr`/`expression`), when the schema can hide queries or
+        compute expressions of them."""
+        shaped = [as_target(q) for q in queries] if as_target is not None else None
+        visible = {i for i, t in enumerate(shaped) if _shows_a_query(t)} if shaped is not None else None
+        used_by = _expression_users(shaped) if shaped is not None else {}
         entries = []
         for i, q in enumerate(queries):
             if type(q) is not dict:
@@ -396,7 +419,9 @@ class DashboardWalker(SiteBuilder):
             if not value:
                 continue
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(self.index, qpath, i, bool(others))
+            place.removal_blocked = _removal_blocked(ref_id, used_by, others, visible, i)
+            keeps = bool(others) and place.removal_blocked is None
+            place.target_removal = removal_of(self.index, qpath, i, keeps)
             place.sibling_exprs = tuple(e[1] for e in others)
             self.add(vpath, SiteKind.PROMQL, locator, context)
             panel.has_promql = True
@@ -497,7 +522,9 @@ class DashboardWalker(SiteBuilder):
 
             prose = ((("spec", "title"), "title"), (("spec", "description"), "description"))
             legend = ("spec", "query", "spec", "legendFormat")
-            self.walk_queries(queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend)
+            self.walk_queries(
+                queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend, _v2_as_target
+            )
         variables = self.arr(spec.get("variables"))
         for vi, var in enumerate(variables if variables else ()):
             if type(var) is not dict or self.s(var.get("kind")) != "QueryVariable":
