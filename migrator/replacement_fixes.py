@@ -51,19 +51,35 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
         edit = _regex_rename(ref, change)
         if edit is None:
             return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select `{replacement.name}` instead, by hand")
+        applicability, why = _name_read(ref, analysis, f"same values; {_when(change)}")
         return rewrite_fix(
-            site, [edit], Applicability.SAFE, f"Rename in the regex: `{edit.content}` (same values; {_when(change)})",
-            scoped=False, kind="rename", reason=reason, renames=renames, whole=whole,
+            site, [edit], applicability, f"Rename in the regex: `{edit.content}` ({why})",
+            scoped=False, kind="rename", reason=why if applicability is Applicability.UNSAFE else reason,
+            renames=renames, whole=whole,
         )
     assert ref.status is not None
     new = _new_series(ref.status.series, change)
     edit = rename_edit(ref, new) if new is not None else None
     if edit is None:
         return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)})")
+    applicability, why = _name_read(ref, analysis, f"same values; {_when(change)}")
     return rewrite_fix(
-        site, [edit], Applicability.SAFE, f"Rename to `{edit.content}` (same values; {_when(change)})",
-        scoped=False, kind="rename", reason=reason, renames=renames, whole=whole,
+        site, [edit], applicability, f"Rename to `{edit.content}` ({why})",
+        scoped=False, kind="rename", reason=why if applicability is Applicability.UNSAFE else reason,
+        renames=renames, whole=whole,
     )
+
+
+def _name_read(ref: "Reference", analysis: "Analysis", same: str) -> tuple[Applicability, str]:
+    """A rename is safe unless the query turns the metric name into data: then the values stay
+    but a label of the result changes (unsafe)."""
+    from migrator.promql.references import reads_metric_name
+
+    read = reads_metric_name(ref.selector, analysis.parents)
+    if read is None:
+        return Applicability.SAFE, same
+    return Applicability.UNSAFE, f"{read} uses the metric name, so the result's labels change with it; the values stay"
+
 
 
 def _regex_rename(ref: "Reference", change: Change):  # type: ignore[no-untyped-def]

@@ -164,3 +164,23 @@ def test_a_grafana_selector_query_rewritten_into_an_expression_is_refused():
     assert check_rewrite("label_names(sum(vllm:kv_cache_usage_perc))", grafana=True) is not None
     assert check_rewrite("label_values(vllm:kv_cache_usage_perc{pod!=\"\"}, pod)", grafana=True) is None
     assert check_rewrite("query_result(sum(rate(vllm:prefix_cache_hits_total[5m])))", grafana=True) is None
+
+
+@pytest.mark.parametrize(
+    ("expr", "read"),
+    [
+        ("vllm:gpu_cache_usage_perc > 0.9", None),
+        ("count by (__name__) (vllm:gpu_cache_usage_perc)", None),  # the series is renamed, nothing else
+        ('label_replace(vllm:gpu_cache_usage_perc, "m", "$1", "__name__", "(.*)")', "label_replace"),
+        ('label_join(max(vllm:gpu_cache_usage_perc) by (__name__, pod), "id", "/", "pod", "__name__")', "label_join"),
+        ('label_replace(vllm:gpu_cache_usage_perc, "m", "$1", "pod", "(.*)")', None),
+        ("vllm:gpu_cache_usage_perc / on (__name__, pod) vllm:num_requests_running", "on (__name__)"),
+    ],
+)
+def test_a_query_that_turns_the_metric_name_into_data(expr, read):
+    from migrator.promql.references import reads_metric_name
+
+    analysis = analyse(expr, target=CAT.target())
+    ref = next(r for r in analysis.references if r.written == "vllm:gpu_cache_usage_perc")
+    found = reads_metric_name(ref.selector, analysis.parents)
+    assert (found is None) if read is None else (read in found)

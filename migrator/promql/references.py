@@ -83,6 +83,24 @@ def ancestors(node: ast.Expr, parents: dict[int, ast.Expr]):  # type: ignore[no-
         current = parents.get(id(current))
 
 
+def reads_metric_name(selector: ast.VectorSelector, parents: dict[int, ast.Expr]) -> str | None:
+    """How an enclosing expression turns the selected series' metric name into other data
+    (`label_replace(…, "__name__", …)` copies it into another label; `on (__name__)` matches
+    series by it), or None. A rename keeps the values and renames the series (`by (__name__)`
+    included), but not such a label or match. Functions that drop the name on the way are not
+    followed: when in doubt, the name counts as read."""
+    for node in ancestors(selector, parents):
+        if isinstance(node, ast.Call) and node.func in ("label_replace", "label_join"):
+            sources = node.args[3:] if node.func == "label_join" else node.args[3:4]
+            if any(isinstance(a, ast.StringLiteral) and a.value == "__name__" for a in sources):
+                return f'`{node.func}(…, "__name__", …)`'
+        if isinstance(node, ast.BinaryExpr) and node.matching is not None:
+            m = node.matching
+            if (m.on and "__name__" in m.labels) or "__name__" in m.include:
+                return "`on (__name__)` matching"
+    return None
+
+
 def term_of(node: ast.Expr, parents: dict[int, ast.Expr]) -> tuple[ast.Expr, ast.Expr | None]:
     """Climb wrappers (rate, sum, parentheses, subqueries…) to the outermost expression that is
     still only about this selector; return it and its parent."""
