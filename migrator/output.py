@@ -224,7 +224,8 @@ _ALL_PASSED = "All checks passed!"
 def _summary(findings: list[Finding], unsafe: bool, fixed: int) -> str:
     if fixed:
         remaining = len(findings)
-        return f"Found {fixed + remaining} findings ({fixed} fixed, {remaining} remaining)."
+        total = fixed + remaining
+        return f"Found {total} finding{'s' if total != 1 else ''} ({fixed} fixed, {remaining} remaining)."
     if not findings:
         return _ALL_PASSED
     safe = sum(1 for f in findings if f.fix is not None and f.fix.applies_at(False))

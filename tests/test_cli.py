@@ -388,3 +388,10 @@ def test_lone_surrogate_locators_in_an_output_file(tmp_path):
     )
     assert result.returncode == 1, result.stderr.decode()
     assert any("\ud800" in f["locator"] for f in json.loads((tmp_path / "out.json").read_text()))
+
+
+def test_fix_summary_counts_one_finding_in_the_singular():
+    from migrator.output import summary_line
+
+    assert summary_line([], unsafe=False, fixed=1) == "Found 1 finding (1 fixed, 0 remaining)."
+    assert summary_line([], unsafe=False, fixed=2) == "Found 2 findings (2 fixed, 0 remaining)."
