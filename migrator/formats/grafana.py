@@ -72,6 +72,18 @@ def removal_of(index: JsonIndex, array: list[Any] | Loc, element: int, keeps_ano
     return (Edit(Span(start, end), ""),)
 
 
+# The fields of Grafana's Prometheus variable query object that hold a query: `query` and
+# `classicQuery` a templating query (`label_values(...)`), `varQuery` the PromQL of
+# `query_result`, `seriesQuery` a series selector, `metric` the metric of `label_values`.
+_VARIABLE_QUERY_FIELDS = (
+    ("query", SiteKind.GRAFANA_QUERY),
+    ("classicQuery", SiteKind.GRAFANA_QUERY),
+    ("varQuery", SiteKind.PROMQL),
+    ("seriesQuery", SiteKind.PROMQL),
+    ("metric", SiteKind.PROMQL),
+)
+
+
 def _shows_a_query(target: Any) -> bool:
     """A target the panel draws: not hidden, with a query (`expr`) or a server-side expression."""
     if type(target) is not dict or target.get("hide") is True:
@@ -334,14 +346,19 @@ class DashboardWalker(SiteBuilder):
             query = var.get("query")
             qpath = vpath + ["query"]
             ref_id = None
+            queries: list[tuple[Any, list[Any], SiteKind]] = [(query, qpath, SiteKind.GRAFANA_QUERY)]
             if type(query) is dict:  # {"query": "...", "refId": "PrometheusVariableQueryEditor-VariableQuery"}
                 ref_id = self.scalar(query.get("refId"))
-                query = query.get("query")
-                qpath = qpath + ["query"]
+                # Grafana 10+ keeps the editor's fields beside (or instead of) `query`, and runs
+                # the one its `qryType` names: every one that holds PromQL is a site.
+                queries = [(query.get(key), qpath + [key], kind) for key, kind in _VARIABLE_QUERY_FIELDS]
+                query = next((v for v, _, k in queries if k is SiteKind.GRAFANA_QUERY and type(v) is str), None)
             suffix = f' (variable "{one_line(name)}")' if name else ""
             query_value = self.s(query)
             prometheus = is_prometheus_datasource(ds, self.ds_vars)
-            for value, npath, is_definition in ((query, qpath, False), (var.get("definition"), vpath + ["definition"], True)):
+            candidates = [(value, npath, False, kind) for value, npath, kind in queries]
+            candidates.append((var.get("definition"), vpath + ["definition"], True, SiteKind.GRAFANA_QUERY))
+            for value, npath, is_definition, kind in candidates:
                 if type(value) is not str:
                     continue
                 pointer = json_pointer(npath)
@@ -353,7 +370,7 @@ class DashboardWalker(SiteBuilder):
                 if not value:
                     continue
                 place.duplicate_of_query = is_definition and value == query_value
-                self.add(npath, SiteKind.GRAFANA_QUERY, pointer + suffix, context)
+                self.add(npath, kind, pointer + suffix, context)
 
     def walk_annotations(self, d: dict[str, Any], path: list[Any]) -> None:
         items = self.arr(self.at(d, "annotations", "list"))
