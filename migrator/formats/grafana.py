@@ -84,6 +84,12 @@ _VARIABLE_QUERY_FIELDS = (
 )
 
 
+def _field_name(key: str) -> str:
+    """The field a rule sees: `__legacyStringValue` is the variable's query (its name says how
+    Grafana stores it, not that it keeps old metric names)."""
+    return "query" if key == "__legacyStringValue" else key
+
+
 def _shows_a_query(target: Any) -> bool:
     """A target the panel draws: not hidden, with a query (`expr`) or a server-side expression."""
     if type(target) is not dict or target.get("hide") is True:
@@ -510,7 +516,7 @@ class DashboardWalker(SiteBuilder):
             return
         pointer = json_pointer(path)
         place = self.place(None, path=place_path, kind="templating", duplicate_of_query=value == duplicate_of)
-        field = path[-1] if isinstance(path[-1], str) else path[-2]
+        field = _field_name(path[-1] if isinstance(path[-1], str) else path[-2])
         context = SiteContext(grafana=place, container=container, field=field, json_path=pointer)
         self.add(path, kind, pointer + suffix, context)
 
@@ -547,14 +553,35 @@ class DashboardWalker(SiteBuilder):
             if type(var) is not dict or self.s(var.get("kind")) != "QueryVariable":
                 continue
             vspec = self.obj(var.get("spec")) or _EMPTY
-            qspec = self.obj(self.at(vspec, "query", "spec")) or _EMPTY
+            vquery = self.obj(vspec.get("query")) or _EMPTY
+            qspec = self.obj(vquery.get("spec")) or _EMPTY
             vname = self.s(vspec.get("name"))
             vpath = path + ["variables", vi]
             suffix = f' (variable "{one_line(vname)}")' if vname else ""
-            query_key = "query" if type(qspec.get("query")) is str else "expr"
-            query = qspec.get(query_key)
             place_path = json_pointer(vpath)
-            self.variable_site(query, vpath + ["spec", "query", "spec", query_key], SiteKind.GRAFANA_QUERY, suffix, place_path)
+            kind = self.s(vquery.get("kind"))
+            if kind == "DataQuery":
+                kind = self.s(vquery.get("group"))
+            ds = vquery.get("datasource") or qspec.get("datasource")
+            if (kind is not None and kind not in PROMETHEUS_TYPES) or not is_prometheus_datasource(ds, self.ds_vars):
+                for key, value in [(k, v) for k, v in qspec.items() if type(v) is str] + [("definition", vspec.get("definition"))]:
+                    npath = vpath + ["spec", "definition"] if key == "definition" else vpath + ["spec", "query", "spec", key]
+                    if type(value) is str and value:
+                        place = self.place(None, datasource=ds, path=place_path, kind="templating")
+                        context = SiteContext(grafana=place, field=_field_name(key), json_path=json_pointer(npath))
+                        self.not_prometheus(value, npath, json_pointer(npath) + suffix, context)
+                continue
+            # A string query is `__legacyStringValue` (Grafana's v1 → v2 conversion), `query` or
+            # `expr`; the v10 editor's fields may sit beside it.
+            fields = (("__legacyStringValue", SiteKind.GRAFANA_QUERY), ("expr", SiteKind.GRAFANA_QUERY), *_VARIABLE_QUERY_FIELDS)
+            query = None
+            for key, site_kind in fields:
+                value = qspec.get(key)
+                if type(value) is not str:
+                    continue
+                if site_kind is SiteKind.GRAFANA_QUERY and query is None:
+                    query = value
+                self.variable_site(value, vpath + ["spec", "query", "spec", key], site_kind, suffix, place_path)
             self.variable_site(
                 vspec.get("definition"), vpath + ["spec", "definition"], SiteKind.GRAFANA_QUERY, suffix, place_path,
                 duplicate_of=self.s(query),
