@@ -19,11 +19,18 @@ the target it changes. What each site knows:
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 from migrator.formats.base import Container, GrafanaPlace, SiteContext, SiteKind
 from migrator.formats.grafana_datasources import PROMETHEUS_TYPES, is_mixed, is_prometheus_datasource
+from migrator.formats.grafana_queries import (
+    VARIABLE_QUERY_FIELDS,
+    expression_users,
+    field_name,
+    removal_blocked,
+    shows_a_query,
+    v2_as_target,
+)
 from migrator.formats.json_index import JsonIndex, Loc, json_pointer
 from migrator.formats.json_sites import SiteBuilder, one_line
 from migrator.model import Edit, Span
@@ -70,81 +77,6 @@ def removal_of(index: JsonIndex, array: list[Any] | Loc, element: int, keeps_ano
     loc = array if type(array) is Loc else index.locate(array)  # type: ignore[arg-type]
     start, end = index.element_removal_span(loc, element)
     return (Edit(Span(start, end), ""),)
-
-
-# The fields of Grafana's Prometheus variable query object that hold a query: `query` and
-# `classicQuery` a templating query (`label_values(...)`), `varQuery` the PromQL of
-# `query_result`, `seriesQuery` a series selector, `metric` the metric of `label_values`.
-_VARIABLE_QUERY_FIELDS = (
-    ("query", SiteKind.GRAFANA_QUERY),
-    ("classicQuery", SiteKind.GRAFANA_QUERY),
-    ("varQuery", SiteKind.PROMQL),
-    ("seriesQuery", SiteKind.PROMQL),
-    ("metric", SiteKind.PROMQL),
-)
-
-
-def _field_name(key: str) -> str:
-    """The field a rule sees: `__legacyStringValue` is the variable's query (its name says how
-    Grafana stores it, not that it keeps old metric names)."""
-    return "query" if key == "__legacyStringValue" else key
-
-
-def _shows_a_query(target: Any) -> bool:
-    """A target the panel draws: not hidden, with a query (`expr`) or a server-side expression."""
-    if type(target) is not dict or target.get("hide") is True:
-        return False
-    return any(type(target.get(key)) is str and target.get(key) for key in ("expr", "expression"))
-
-
-def _v2_as_target(q: Any) -> Any:
-    """A v2 `PanelQuery` as a classic target: its query's spec (`expr`, `expression`, ...)
-    with the query's `refId` and `hidden`."""
-    qspec = q.get("spec") if type(q) is dict else None
-    if type(qspec) is not dict:
-        return None
-    body = qspec.get("query")
-    body = body.get("spec") if type(body) is dict else None
-    return {**(body if type(body) is dict else {}), "refId": qspec.get("refId"), "hide": qspec.get("hidden")}
-
-
-def _removal_blocked(ref_id: Any, used_by: dict[str, str], others: list[Any], visible: set[int] | None, i: int) -> str | None:
-    """Why target `i` is not removed although the panel has `others` (and what to do instead)."""
-    users = used_by.get(ref_id) if type(ref_id) is str else None
-    if users:
-        return f"expression {users} reads this target; rewrite that expression without it"
-    if others and visible is not None and not visible - {i}:
-        return "the panel's other targets are hidden, so it would be empty; delete the panel"
-    return None
-
-
-_EXPRESSION_REF = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z0-9_]+)")
-
-
-def _expression_users(targets: list[Any]) -> dict[str, str]:
-    """refId -> the first server-side expression target (`math` `$A / $B`, `reduce`/`resample`
-    of `A`, classic conditions on `A`) that reads it, as `refId (`expression`)` for messages."""
-    users: dict[str, str] = {}
-    for target in targets:
-        if type(target) is not dict:
-            continue
-        expression = target.get("expression")
-        read: list[str] = []
-        if type(expression) is str and expression.strip():
-            found = [a or b for a, b in _EXPRESSION_REF.findall(expression)]
-            read += found if "$" in expression else [expression.strip()]
-        conditions = target.get("conditions")
-        for condition in conditions if type(conditions) is list else ():
-            params = condition.get("query", {}).get("params") if type(condition) is dict and type(condition.get("query")) is dict else None
-            if type(params) is list and params and type(params[0]) is str:
-                read.append(params[0])
-        if not read:
-            continue
-        ref_id = target.get("refId")
-        label = f"{ref_id} (`{one_line(expression)}`)" if type(expression) is str and expression.strip() else f"{ref_id}"
-        for name in read:
-            users.setdefault(name, label)
-    return users
 
 
 # A query found by a schema-specific locator: (query value, path inside the query object, refId,
@@ -259,8 +191,8 @@ class DashboardWalker(SiteBuilder):
             entries.append((i, target, expr, ds))
         with_expr = [e for e in entries if e[2]]
         # What keeps the panel showing something once a target is removed: another visible query.
-        visible = {i for i, target in enumerate(targets) if _shows_a_query(target)}
-        used_by = _expression_users(targets)
+        visible = {i for i, target in enumerate(targets) if shows_a_query(target)}
+        used_by = expression_users(targets)
         targets_loc = None
         for i, target, expr, ds in entries:
             tpath = path + ["targets", i]
@@ -285,7 +217,7 @@ class DashboardWalker(SiteBuilder):
             if targets_loc is None:
                 targets_loc = self.locate(path + ["targets"])
             others = [e for e in with_expr if e[0] != i]
-            place.removal_blocked = _removal_blocked(ref_id, used_by, others, visible, i)
+            place.removal_blocked = removal_blocked(ref_id, used_by, others, visible, i)
             keeps = bool(others) and place.removal_blocked is None
             place.target_removal = removal_of(self.index, targets_loc, i, keeps)
             place.sibling_exprs = tuple(e[2] for e in others)
@@ -357,7 +289,7 @@ class DashboardWalker(SiteBuilder):
                 ref_id = self.scalar(query.get("refId"))
                 # Grafana 10+ keeps the editor's fields beside (or instead of) `query`, and runs
                 # the one its `qryType` names: every one that holds PromQL is a site.
-                queries = [(query.get(key), qpath + [key], kind) for key, kind in _VARIABLE_QUERY_FIELDS]
+                queries = [(query.get(key), qpath + [key], kind) for key, kind in VARIABLE_QUERY_FIELDS]
                 query = next((v for v, _, k in queries if k is SiteKind.GRAFANA_QUERY and type(v) is str), None)
             suffix = f' (variable "{one_line(name)}")' if name else ""
             query_value = self.s(query)
@@ -419,8 +351,8 @@ class DashboardWalker(SiteBuilder):
         target (`refId`, `hide`, `expr`/`expression`), when the schema can hide queries or
         compute expressions of them."""
         shaped = [as_target(q) for q in queries] if as_target is not None else None
-        visible = {i for i, t in enumerate(shaped) if _shows_a_query(t)} if shaped is not None else None
-        used_by = _expression_users(shaped) if shaped is not None else {}
+        visible = {i for i, t in enumerate(shaped) if shows_a_query(t)} if shaped is not None else None
+        used_by = expression_users(shaped) if shaped is not None else {}
         entries = []
         for i, q in enumerate(queries):
             if type(q) is not dict:
@@ -442,7 +374,7 @@ class DashboardWalker(SiteBuilder):
             if not value:
                 continue
             others = [e for e in with_expr if e[0] != i]
-            place.removal_blocked = _removal_blocked(ref_id, used_by, others, visible, i)
+            place.removal_blocked = removal_blocked(ref_id, used_by, others, visible, i)
             keeps = bool(others) and place.removal_blocked is None
             place.target_removal = removal_of(self.index, qpath, i, keeps)
             place.sibling_exprs = tuple(e[1] for e in others)
@@ -516,7 +448,7 @@ class DashboardWalker(SiteBuilder):
             return
         pointer = json_pointer(path)
         place = self.place(None, path=place_path, kind="templating", duplicate_of_query=value == duplicate_of)
-        field = _field_name(path[-1] if isinstance(path[-1], str) else path[-2])
+        field = field_name(path[-1] if isinstance(path[-1], str) else path[-2])
         context = SiteContext(grafana=place, container=container, field=field, json_path=pointer)
         self.add(path, kind, pointer + suffix, context)
 
@@ -546,7 +478,7 @@ class DashboardWalker(SiteBuilder):
             prose = ((("spec", "title"), "title"), (("spec", "description"), "description"))
             legend = ("spec", "query", "spec", "legendFormat")
             self.walk_queries(
-                queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend, _v2_as_target
+                queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend, v2_as_target
             )
         variables = self.arr(spec.get("variables"))
         for vi, var in enumerate(variables if variables else ()):
@@ -568,12 +500,12 @@ class DashboardWalker(SiteBuilder):
                     npath = vpath + ["spec", "definition"] if key == "definition" else vpath + ["spec", "query", "spec", key]
                     if type(value) is str and value:
                         place = self.place(None, datasource=ds, path=place_path, kind="templating")
-                        context = SiteContext(grafana=place, field=_field_name(key), json_path=json_pointer(npath))
+                        context = SiteContext(grafana=place, field=field_name(key), json_path=json_pointer(npath))
                         self.not_prometheus(value, npath, json_pointer(npath) + suffix, context)
                 continue
             # A string query is `__legacyStringValue` (Grafana's v1 → v2 conversion), `query` or
             # `expr`; the v10 editor's fields may sit beside it.
-            fields = (("__legacyStringValue", SiteKind.GRAFANA_QUERY), ("expr", SiteKind.GRAFANA_QUERY), *_VARIABLE_QUERY_FIELDS)
+            fields = (("__legacyStringValue", SiteKind.GRAFANA_QUERY), ("expr", SiteKind.GRAFANA_QUERY), *VARIABLE_QUERY_FIELDS)
             query = None
             for key, site_kind in fields:
                 value = qspec.get(key)
