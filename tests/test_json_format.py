@@ -633,6 +633,7 @@ def test_target_removal_is_none_when_no_other_target_has_an_expr() -> None:
         {"type": "math", "expression": "$A / $B"},
         {"type": "math", "expression": "${A} * 100"},
         {"type": "reduce", "expression": "A", "reducer": "last"},
+        {"type": "sql", "expression": "SELECT time, value * 100 AS pct FROM A"},
         {"type": "classic_conditions", "conditions": [{"query": {"params": ["A"]}, "evaluator": {"type": "gt", "params": [1]}}]},
     ],
 )

@@ -64,7 +64,8 @@ _EXPRESSION_REF = re.compile(r"\$\{([^}]*)\}|\$([A-Za-z0-9_]+)")
 
 def expression_users(targets: list[Any]) -> dict[str, str]:
     """refId -> the first server-side expression target (`math` `$A / $B`, `reduce`/`resample`
-    of `A`, classic conditions on `A`) that reads it, as `refId (`expression`)` for messages."""
+    of `A`, `SELECT … FROM A`, classic conditions on `A`) that reads it, as `refId (`expression`)`
+    for messages."""
     users: dict[str, str] = {}
     for target in targets:
         if type(target) is not dict:
@@ -73,7 +74,8 @@ def expression_users(targets: list[Any]) -> dict[str, str]:
         read: list[str] = []
         if type(expression) is str and expression.strip():
             found = [a or b for a, b in _EXPRESSION_REF.findall(expression)]
-            read += found if "$" in expression else [expression.strip()]
+            # `reduce`/`resample`/`threshold` name one refId bare; a SQL expression names tables.
+            read += found if "$" in expression else re.findall(r"[A-Za-z0-9_]+", expression)
         conditions = target.get("conditions")
         for condition in conditions if type(conditions) is list else ():
             params = condition.get("query", {}).get("params") if type(condition) is dict and type(condition.get("query")) is dict else None
