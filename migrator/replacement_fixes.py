@@ -10,7 +10,7 @@ from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
 from migrator.name_findings import DataHit, kept_on_purpose, replacement_available, side_by_side
 from migrator.reference.catalogue import Status
-from migrator.promql_findings import rewrite_fix
+from migrator.promql_findings import rewrite_fix, selector_only
 from migrator.reference.catalogue import Change, ChangeKind, Series, catalogue
 
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def promql_formula_fix(site: Site, analysis: "Analysis", ref: "Reference", chang
                 return Fix(Applicability.DISPLAY_ONLY, advice)
             name = ref.hit.prefix + hit.stem
             edits.append(TextEdit(node.name_span[0], node.name_span[1], name + (f"{{{matchers}}}" if matchers else "")))
-    if analysis.kind in ("label_values", "label_names") and analysis.root is selector:
+    if selector_only(site, analysis) and analysis.root is selector:
         # These take a series selector: list the labels of the first counter the gauge came from.
         counter = min(edits, key=lambda e: e.start).content
         return rewrite_fix(

@@ -184,3 +184,28 @@ def test_a_query_that_turns_the_metric_name_into_data(expr, read):
     ref = next(r for r in analysis.references if r.written == "vllm:gpu_cache_usage_perc")
     found = reads_metric_name(ref.selector, analysis.parents)
     assert (found is None) if read is None else (read in found)
+
+
+def test_a_variable_editor_metric_field_stays_a_selector_and_agrees_with_its_definition():
+    """Grafana 10's editor keeps `label_values` as `{"metric": …, "label": …}`: a removed gauge
+    there becomes its counter (never `rate(a) / rate(b)`), and the removed counter takes its
+    values from the cached one, exactly as in the `definition` beside it."""
+    import json
+
+    from migrator import engine
+    from migrator.config import Settings
+
+    def variable(name, metric):
+        return {"name": name, "type": "query", "datasource": {"type": "prometheus", "uid": "p"},
+                "query": {"qryType": 1, "label": "model_name", "metric": metric,
+                          "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+                "definition": f"label_values({metric},model_name)"}
+
+    dashboard = {"uid": "v", "templating": {"list": [
+        variable("rate", "vllm:gpu_prefix_cache_hit_rate"), variable("recomputed", "vllm:prompt_tokens_recomputed_total")]}}
+    fixed = json.loads(engine.fix_text("d.json", json.dumps(dashboard, indent=2), Settings(), "json", unsafe=True).text)
+    got = [(v["query"]["metric"], v["definition"]) for v in fixed["templating"]["list"]]
+    assert got == [
+        ("vllm:prefix_cache_hits_total", "label_values(vllm:prefix_cache_hits_total,model_name)"),
+        ("vllm:prompt_tokens_cached_total", "label_values(vllm:prompt_tokens_cached_total,model_name)"),
+    ]
