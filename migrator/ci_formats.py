@@ -53,8 +53,12 @@ def fingerprints(items: list[Located], root: str | None = None) -> list[str]:
         key = (repo_relative(f.path, root)[0], f.code, f.locator, f.matched)
         occurrence = seen[key]
         seen[key] += 1
-        # surrogateescape: an undecodable file name hashes as its own bytes.
-        out.append(hashlib.sha256("\0".join((*key, str(occurrence))).encode("utf-8", "surrogateescape")).hexdigest())
+        joined = "\0".join((*key, str(occurrence)))
+        try:  # surrogateescape: an undecodable file name hashes as its own bytes.
+            data = joined.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON `\ud800` escape in the locator
+            data = joined.encode("utf-8", "surrogatepass")
+        out.append(hashlib.sha256(data).hexdigest())
     return out
 
 

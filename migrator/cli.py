@@ -466,10 +466,21 @@ def _tune_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def _escape_what_cannot_be_encoded() -> None:
+    """A JSON `\\ud800` escape decodes to a lone surrogate, which UTF-8 cannot encode; shown in
+    a locator (a panel title, a refId) it would crash the report. Written as `\\ud800` instead,
+    which is also what it means inside JSON and SARIF output."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def entry() -> None:
     """Console-script entry. Click's standalone mode would turn Ctrl-C into "Aborted!" with exit
     1, so errors are mapped here: usage errors 2, interrupts 130, unexpected exceptions 2."""
     _tune_collector()
+    _escape_what_cannot_be_encoded()
     try:
         code = main.main(prog_name="vllm-metrics-migrator", standalone_mode=False)
     except (KeyboardInterrupt, click.exceptions.Abort):

@@ -101,6 +101,8 @@ def rewrite_fix(
     new = apply_text_edits(site.value, edits)
     is_grafana = site.kind is SiteKind.GRAFANA_QUERY if grafana is None else grafana
     problem = check_rewrite(new, is_grafana)
+    if problem is None and selector_field(site) and not _is_selector(new):
+        problem = f"the variable's `{site.context.field}` takes a series selector, not an expression"
     if problem is not None:
         original = promql_problem(site.value, is_grafana)
         if original is not None:  # not the rewrite's doing: say what is wrong with the original
@@ -120,6 +122,32 @@ def rewrite_fix(
     # Rewrites that restructure the expression (term elimination) are each valid alone, not
     # together: scoped to the site, one per pass. A rename swaps a name and combines freely.
     return Fix(applicability, message, file_edits, scope=site_scope(site) if scoped else None, rewrite=rewrite)
+
+
+# Fields of Grafana's variable query object that hold a series selector, never an expression.
+_SELECTOR_FIELDS = frozenset({"metric", "seriesQuery"})
+
+
+def selector_field(site: Site) -> bool:
+    """The site is a variable editor's `metric`/`seriesQuery`: Grafana sends it as `match[]`."""
+    grafana = site.context.grafana
+    return grafana is not None and grafana.kind == "templating" and site.context.field in _SELECTOR_FIELDS
+
+
+def selector_only(site: Site, analysis: "Analysis") -> bool:
+    """Whether the site takes a series selector where PromQL stands: `label_values(…)`,
+    `label_names(…)`, or a variable editor's `metric`/`seriesQuery`."""
+    return analysis.kind in ("label_values", "label_names") or selector_field(site)
+
+
+def _is_selector(text: str) -> bool:
+    from migrator.promql import ast
+    from migrator.promql.parser import PromQLSyntaxError, parse
+
+    try:
+        return isinstance(parse(text), ast.VectorSelector)
+    except (PromQLSyntaxError, RecursionError):
+        return False
 
 
 def replacement_text(site: Site, edits: "tuple[TextEdit, ...] | list[TextEdit]") -> str:
@@ -184,12 +212,16 @@ def removed_metric_fix(ctx, site: Site, analysis: "Analysis", ref: "Reference") 
                 tuple(grafana.target_removal),
                 scope=site_scope(site),
             )
+        why = (
+            f"Not removed: {grafana.removal_blocked}" if grafana.removal_blocked
+            else "The panel has no other target: delete the panel"
+        )
         return Fix(
             Applicability.DISPLAY_ONLY,
-            f"The panel has no other target: delete the panel, or {_advice(ref)}; no v{removed_in}+ series "
-            "gives the old value",
+            f"{why}, or {_advice(ref)}; no v{removed_in}+ series gives the old value",
         )
-    if analysis.kind == "label_values" and ref.hit is not None and change is not None and change.metric is flagship.removed:
+    label_values = analysis.kind == "label_values" or (selector_field(site) and analysis.root is ref.selector)
+    if label_values and ref.hit is not None and change is not None and change.metric is flagship.removed:
         cat = catalogue()
         cached = [s for s in cat.lookup(flagship.prompt_tokens_cached.base.split(":", 1)[1] + ref.status.series.suffix)  # type: ignore[union-attr]
                   if s.metric is flagship.prompt_tokens_cached]

@@ -11,7 +11,7 @@ from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
 from migrator.name_findings import DataHit, kept_on_purpose, replacement_available, side_by_side
 from migrator.reference.catalogue import Status
-from migrator.promql_findings import rewrite_fix
+from migrator.promql_findings import rewrite_fix, selector_only
 from migrator.reference.catalogue import Change, ChangeKind, Series, catalogue
 
 if TYPE_CHECKING:
@@ -56,12 +56,17 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
         if breaks is not None:
             # The values stay the same (what `verify` would prove); the exported name does not.
             applicability, reason, kind = Applicability.UNSAFE, breaks, None
+    read = _name_read(ref, analysis)
+    if read is not None and applicability is Applicability.SAFE:
+        # Same values, other labels: `verify` sees the difference too, so the rename is recorded.
+        applicability, reason = Applicability.UNSAFE, read
+    same = f"same values; {_when(change)}"
     if ref.kind == "regex":
         edit = _regex_rename(ref, change)
         if edit is None:
             return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select `{replacement.name}` instead, by hand")
         return rewrite_fix(
-            site, [edit], applicability, _titled(f"Rename in the regex: `{edit.content}` (same values; {_when(change)})", applicability, reason),
+            site, [edit], applicability, _titled(f"Rename in the regex: `{edit.content}` ({same})", applicability, reason),
             scoped=False, kind=kind, reason=reason, renames=renames, whole=whole,
         )
     assert ref.status is not None
@@ -69,15 +74,26 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
     edit = rename_edit(ref, new) if new is not None else None
     if edit is None:
         why = " — not applied: a template is part of the metric name" if ref.selector.templated else ""
-        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead (same values; {_when(change)}){why}")
+        return Fix(Applicability.DISPLAY_ONLY, f"Use `{replacement.name}` instead ({same}){why}")
     return rewrite_fix(
-        site, [edit], applicability, _titled(f"Rename to `{edit.content}` (same values; {_when(change)})", applicability, reason),
+        site, [edit], applicability, _titled(f"Rename to `{edit.content}` ({same})", applicability, reason),
         scoped=False, kind=kind, reason=reason, renames=renames, whole=whole,
     )
 
 
 def _titled(title: str, applicability: Applicability, reason: str) -> str:
     return title if applicability is Applicability.SAFE else f"{title} — unsafe: {reason}"
+
+
+def _name_read(ref: "Reference", analysis: "Analysis") -> str | None:
+    """Why a rename changes the result although the values stay: the query turns the metric
+    name into data (a label of the result), or None."""
+    from migrator.promql.references import reads_metric_name
+
+    read = reads_metric_name(ref.selector, analysis.parents)
+    if read is None:
+        return None
+    return f"{read} uses the metric name, so the result's labels change with it; the values stay"
 
 
 def _regex_rename(ref: "Reference", change: Change):  # type: ignore[no-untyped-def]
@@ -211,6 +227,16 @@ def promql_formula_fix(site: Site, analysis: "Analysis", ref: "Reference", chang
                 return Fix(Applicability.DISPLAY_ONLY, advice)
             name = ref.hit.prefix + hit.stem
             edits.append(TextEdit(node.name_span[0], node.name_span[1], name + (f"{{{matchers}}}" if matchers else "")))
+    if selector_only(site, analysis) and analysis.root is selector:
+        # These take a series selector: list the labels of the first counter the gauge came from.
+        counter = min(edits, key=lambda e: e.start).content
+        return rewrite_fix(
+            site,
+            [TextEdit(selector.start, selector.end, counter)],
+            Applicability.UNSAFE,
+            f"Take the values from `{counter}`, the counter it was computed from (the servers that expose "
+            "it may not be the ones that exposed the gauge)",
+        )
     expression = apply_text_edits(formula, edits)
     parent = analysis.parents.get(id(selector))
     if isinstance(parent, (ast.BinaryExpr, ast.UnaryExpr)):

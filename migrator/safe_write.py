@@ -220,7 +220,7 @@ def atomic_write_text(path: str, text: str) -> None:
     link at that name is followed: the user chose the name, the link's target is updated."""
     real = os.path.realpath(path)
     folder, name = os.path.split(real)
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "backslashreplace")  # a lone surrogate from a JSON escape: `\ud800`
     tmp = os.path.join(folder, temp_name(name))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)  # umask applies
     try:

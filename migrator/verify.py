@@ -324,6 +324,20 @@ def _labels_text(key: tuple[tuple[str, str], ...]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in shown) + "} " if shown else ""
 
 
+def _with_new_names(answer: dict, renames: tuple[tuple[str, str], ...]) -> dict:  # type: ignore[type-arg]
+    """The original's answer with each renamed metric's `__name__` as the rewrite spells it: a
+    rename is the same data under the new name, so a series that keeps its name (a bare
+    selector, `x > 0.9`) matches its renamed twin. Any other label derived from the name (a
+    `label_replace` of `__name__`) still differs."""
+    if not renames:
+        return answer
+    new_name = dict(renames)
+    return {
+        tuple(sorted((k, new_name.get(v, v) if k == "__name__" else v) for k, v in key)): value
+        for key, value in answer.items()
+    }
+
+
 def _difference(a: dict, c: dict) -> str | None:  # type: ignore[type-arg]
     for key in sorted(set(a) | set(c)):
         if key not in c:
@@ -442,7 +456,8 @@ def _judge(p: _Prepared, times: Sequence[int], on_a: list, on_c: list) -> Outcom
             if bad is not None:
                 return Outcome(p.case, UNVERIFIABLE, f"{side} gives {_fmt(bad)} at {_clock(t)}, which hides whether "
                                "the values change", p.original, p.rewritten, instants)
-    differences = [(t, d) for t, a, c in zip(times, on_a, on_c) if (d := _difference(a, c)) is not None]
+    renamed = [_with_new_names(a, p.case.renames) for a in on_a]
+    differences = [(t, d) for t, a, c in zip(times, renamed, on_c) if (d := _difference(a, c)) is not None]
     if not differences:
         return Outcome(p.case, EQUIVALENT, f"{len(times)} instants", p.original, p.rewritten, instants)
     shown = "; ".join(f"at {_clock(t)}: {d}" for t, d in differences[:3]) + ("; …" if len(differences) > 3 else "")

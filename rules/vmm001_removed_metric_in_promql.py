@@ -41,7 +41,8 @@ class RemovedMetricInPromql(Rule):
     and **unsafe** otherwise, with the measured difference (`cached + recomputed` → `cached` is
     one token less per fully cached request); the model covers the prompt-token counters only,
     so dropping any other removed metric's term is unsafe. A Grafana target that is only the
-    removed metric is removed (**unsafe**) when its panel keeps another target;
+    removed metric is removed (**unsafe**) when its panel keeps another visible target and no
+    server-side expression of the panel (`$A / $B`) reads it;
     `label_values()` over the removed counter can take its values from
     `vllm:prompt_tokens_cached_total` (**unsafe**). Anything else (a standalone alert, a ratio,
     `topk` of it) is **display-only**, with the nearest advice from the catalogue.

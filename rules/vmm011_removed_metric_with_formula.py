@@ -32,7 +32,10 @@ class RemovedMetricWithFormula(Rule):
     **Unsafe** in PromQL: vLLM computed the gauge over its own logging interval, so the rate
     over a window you choose gives close, not equal, values (`$__rate_interval` in Grafana,
     `5m` elsewhere); the selector's matchers are carried to every counter of the formula. A
-    selector with a range, `offset` or `@` of its own is not rewritten. **Display-only**
+    selector with a range, `offset` or `@` of its own is not rewritten. Grafana's
+    `label_values()`/`label_names()` (and the variable editor's `metric`) take a series
+    selector, not an expression: there the gauge
+    becomes the first counter of its formula (**unsafe**: other servers may expose it). **Display-only**
     elsewhere (a name in a list or a config value cannot become an expression).
     """
 

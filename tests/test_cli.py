@@ -357,3 +357,41 @@ def test_stdin_fix_reports_positions_in_the_text_it_prints():
     assert "rules.yaml:7:15: VMM001" in stderr
     assert "  7 |         expr: vllm:prompt_tokens_recomputed_total > 1" in stderr
     assert "1 fixed, 1 remaining" in stderr
+
+
+LONE_SURROGATES = (
+    '{"uid": "lone", "panels": [{"id": 1, "title": "KV \\ud800 recomputed", "targets": ['
+    '{"refId": "A\\udfff", "expr": "vllm:gpu_cache_usage_perc"},'
+    '{"refId": "B", "expr": "sum(rate(vllm:prompt_tokens_recomputed_total[5m]))"}]}]}\n'
+)
+
+
+@pytest.mark.parametrize("output_format", ["full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit"])
+def test_lone_surrogate_escapes_in_a_dashboard_never_crash_a_report(tmp_path, output_format):
+    """`\\ud800` in a JSON string decodes to a lone surrogate, which UTF-8 cannot encode; in a
+    locator (the panel title, the refId) it used to end the run with an internal error."""
+    (tmp_path / "lone.json").write_text(LONE_SURROGATES)
+    result = subprocess.run(
+        [sys.executable, "-m", "migrator", "check", "--no-color", "--output-format", output_format, "lone.json"],
+        cwd=tmp_path, capture_output=True,
+    )
+    assert result.returncode == 1, result.stderr.decode()
+    assert b"Traceback" not in result.stderr
+    out = result.stdout.decode("utf-8")
+    if output_format in ("json", "sarif", "gitlab"):
+        json.loads(out)
+    if output_format == "json":
+        locators = [f["locator"] for f in json.loads(out)]
+        assert '/panels/0/targets/0/expr (panel "KV \ud800 recomputed", id 1, refId A\udfff)' in locators
+    elif output_format in ("full", "concise"):
+        assert 'refId A\\udfff' in out
+
+
+def test_lone_surrogate_locators_in_an_output_file(tmp_path):
+    (tmp_path / "lone.json").write_text(LONE_SURROGATES)
+    result = subprocess.run(
+        [sys.executable, "-m", "migrator", "check", "--output-format", "json", "--output-file", "out.json", "lone.json"],
+        cwd=tmp_path, capture_output=True,
+    )
+    assert result.returncode == 1, result.stderr.decode()
+    assert any("\ud800" in f["locator"] for f in json.loads((tmp_path / "out.json").read_text()))

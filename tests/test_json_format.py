@@ -484,6 +484,30 @@ def test_perses_and_grafana_v2() -> None:
     assert [x.context.grafana.duplicate_of_query for x in doc.sites if x.kind is SiteKind.GRAFANA_QUERY] == [False, True]
 
 
+def test_grafana_v2_query_removal_respects_hidden_queries_and_expressions() -> None:
+    def query(ref_id: str, spec: dict, group: str = "prometheus", hidden: bool = False) -> dict:  # type: ignore[type-arg]
+        return {"kind": "PanelQuery", "spec": {"refId": ref_id, "hidden": hidden,
+                                               "query": {"kind": "DataQuery", "group": group, "spec": spec}}}
+
+    def element(queries: list) -> dict:  # type: ignore[type-arg]
+        return {"kind": "Panel", "spec": {"id": 1, "title": "t", "data": {"kind": "QueryGroup", "spec": {"queries": queries}}}}
+
+    cached = {"expr": CACHED_EXPR}
+    v2 = {"apiVersion": "dashboard.grafana.app/v2beta1", "kind": "Dashboard", "metadata": {"name": "v2"}, "spec": {
+        "title": "v2", "elements": {
+            "hidden": element([query("A", {"expr": RECOMPUTED_EXPR}), query("B", cached, hidden=True)]),
+            "math": element([query("A", {"expr": RECOMPUTED_EXPR}), query("B", cached),
+                             query("C", {"type": "math", "expression": "$A / $B"}, group="__expr__")]),
+            "fine": element([query("A", {"expr": RECOMPUTED_EXPR}), query("B", cached)]),
+        }}}
+    sites = {s.locator.split("/")[3]: s for s in sites_of(json.dumps(v2), SiteKind.PROMQL) if "refId A" in s.locator}
+    assert "hidden" in sites["hidden"].context.grafana.removal_blocked
+    assert sites["hidden"].context.grafana.target_removal is None
+    assert "expression C" in sites["math"].context.grafana.removal_blocked
+    assert sites["math"].context.grafana.target_removal is None
+    assert sites["fine"].context.grafana.target_removal is not None
+
+
 def test_strings_outside_known_places_become_sites_when_they_mention_a_needle() -> None:
     text = json.dumps(
         {"allow": ["vllm:prompt_tokens_cached_total", REMOVED, 3, "vllm:prompt_tokens_total"],
@@ -601,6 +625,37 @@ def test_target_removal_is_none_when_no_other_target_has_an_expr() -> None:
     [s] = sites_of(json.dumps(d), SiteKind.PROMQL)
     assert s.context.grafana.target_removal is None
     assert s.context.grafana.sibling_exprs == ()
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        {"type": "math", "expression": "$A / $B"},
+        {"type": "math", "expression": "${A} * 100"},
+        {"type": "reduce", "expression": "A", "reducer": "last"},
+        {"type": "sql", "expression": "SELECT time, value * 100 AS pct FROM A"},
+        {"type": "classic_conditions", "conditions": [{"query": {"params": ["A"]}, "evaluator": {"type": "gt", "params": [1]}}]},
+    ],
+)
+def test_a_target_an_expression_reads_is_not_removed(expression) -> None:  # type: ignore[no-untyped-def]
+    """Removing target A would leave expression C reading a refId that no longer exists: the
+    panel errors instead of losing one series."""
+    d = dashboard(panel(1, "share", RECOMPUTED_EXPR, "sum(rate(vllm:prompt_tokens_total[5m]))"))
+    d["panels"][0]["targets"].append({"refId": "C", "datasource": {"type": "__expr__", "uid": "__expr__"}, **expression})
+    a, b = sites_of(json.dumps(d), SiteKind.PROMQL)
+    assert a.context.grafana.target_removal is None
+    assert "expression C" in a.context.grafana.removal_blocked
+    reads_b = "B" in json.dumps(expression)
+    assert (b.context.grafana.target_removal is None) is reads_b
+
+
+def test_a_target_is_not_removed_when_only_hidden_targets_would_remain() -> None:
+    d = dashboard(panel(1, "recomputed", RECOMPUTED_EXPR, "sum(rate(vllm:prompt_tokens_total[5m]))"))
+    d["panels"][0]["targets"][1]["hide"] = True
+    a, b = sites_of(json.dumps(d), SiteKind.PROMQL)
+    assert a.context.grafana.target_removal is None
+    assert "hidden" in a.context.grafana.removal_blocked
+    assert b.context.grafana.target_removal is not None  # removing the hidden one leaves A on show
 
 
 def test_two_removals_never_empty_the_targets_array() -> None:

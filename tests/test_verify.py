@@ -125,6 +125,26 @@ def test_regex_rewrite_unsafe_by_policy_may_be_equivalent(tools) -> None:  # typ
     assert outcome.agrees and "unsafe by policy" in outcome.line()
 
 
+def test_a_renamed_series_that_keeps_its_name_is_equivalent(tools) -> None:  # type: ignore[no-untyped-def]
+    """A bare selector (or a comparison) keeps `__name__`: the rename is the same data under the
+    new name, which `verify` used to report as every series vanishing (a false disagreement)."""
+    cases = [case_for('vllm:gpu_cache_usage_perc{job="vllm"} > 0.9'),
+             case_for("count by (__name__) (vllm:time_per_output_token_seconds_count)")]
+    assert all(case.lint is Applicability.SAFE for case in cases)
+    for outcome in verify_cases(cases, promtool=tools).outcomes:
+        assert outcome.verdict == EQUIVALENT, outcome.line()
+        assert outcome.agrees
+
+
+def test_a_rename_copied_into_another_label_is_unsafe_and_differs(tools) -> None:  # type: ignore[no-untyped-def]
+    case = case_for('label_replace(vllm:gpu_cache_usage_perc, "metric", "$1", "__name__", "vllm:(.*)")')
+    assert case.lint is Applicability.UNSAFE
+    (outcome,) = verify_cases([case], promtool=tools).outcomes
+    assert outcome.verdict == DIFFERS, outcome.line()
+    assert 'metric="gpu_cache_usage_perc"' in outcome.detail
+    assert outcome.agrees
+
+
 def test_verify_command_on_rule_files(tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "safe.yaml").write_text(rule_file(f"{SAFE_EXPR} < 1"))

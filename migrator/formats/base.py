@@ -66,6 +66,9 @@ class GrafanaPlace:
     hidden: bool = False
     # Edits removing the whole target from its panel, when the panel keeps another target.
     target_removal: tuple[Edit, ...] | None = None
+    # Why the target is not removed although the panel has other targets, and what to do
+    # instead (for the message): "…; delete the panel".
+    removal_blocked: str | None = None
     sibling_exprs: tuple[str, ...] = ()
     # A templating `definition` that repeats its `query`: reported once, on the query.
     duplicate_of_query: bool = False

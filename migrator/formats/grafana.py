@@ -23,6 +23,14 @@ from typing import Any, Callable
 
 from migrator.formats.base import Container, GrafanaPlace, SiteContext, SiteKind
 from migrator.formats.grafana_datasources import PROMETHEUS_TYPES, is_mixed, is_prometheus_datasource
+from migrator.formats.grafana_queries import (
+    VARIABLE_QUERY_FIELDS,
+    expression_users,
+    field_name,
+    removal_blocked,
+    shows_a_query,
+    v2_as_target,
+)
 from migrator.formats.json_index import JsonIndex, Loc, json_pointer
 from migrator.formats.json_sites import SiteBuilder, one_line
 from migrator.model import Edit, Span
@@ -182,6 +190,9 @@ class DashboardWalker(SiteBuilder):
             ds = own_ds if own_ds is not None and not is_mixed(own_ds) else panel_ds
             entries.append((i, target, expr, ds))
         with_expr = [e for e in entries if e[2]]
+        # What keeps the panel showing something once a target is removed: another visible query.
+        visible = {i for i, target in enumerate(targets) if shows_a_query(target)}
+        used_by = expression_users(targets)
         targets_loc = None
         for i, target, expr, ds in entries:
             tpath = path + ["targets", i]
@@ -206,7 +217,9 @@ class DashboardWalker(SiteBuilder):
             if targets_loc is None:
                 targets_loc = self.locate(path + ["targets"])
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(self.index, targets_loc, i, bool(others))
+            place.removal_blocked = removal_blocked(ref_id, used_by, others, visible, i)
+            keeps = bool(others) and place.removal_blocked is None
+            place.target_removal = removal_of(self.index, targets_loc, i, keeps)
             place.sibling_exprs = tuple(e[2] for e in others)
             expr_loc = self.index.child(self.index.child(targets_loc, i), "expr")
             self.add(expr_loc, SiteKind.PROMQL, locator, context)
@@ -271,14 +284,19 @@ class DashboardWalker(SiteBuilder):
             query = var.get("query")
             qpath = vpath + ["query"]
             ref_id = None
+            queries: list[tuple[Any, list[Any], SiteKind]] = [(query, qpath, SiteKind.GRAFANA_QUERY)]
             if type(query) is dict:  # {"query": "...", "refId": "PrometheusVariableQueryEditor-VariableQuery"}
                 ref_id = self.scalar(query.get("refId"))
-                query = query.get("query")
-                qpath = qpath + ["query"]
+                # Grafana 10+ keeps the editor's fields beside (or instead of) `query`, and runs
+                # the one its `qryType` names: every one that holds PromQL is a site.
+                queries = [(query.get(key), qpath + [key], kind) for key, kind in VARIABLE_QUERY_FIELDS]
+                query = next((v for v, _, k in queries if k is SiteKind.GRAFANA_QUERY and type(v) is str), None)
             suffix = f' (variable "{one_line(name)}")' if name else ""
             query_value = self.s(query)
             prometheus = is_prometheus_datasource(ds, self.ds_vars)
-            for value, npath, is_definition in ((query, qpath, False), (var.get("definition"), vpath + ["definition"], True)):
+            candidates = [(value, npath, False, kind) for value, npath, kind in queries]
+            candidates.append((var.get("definition"), vpath + ["definition"], True, SiteKind.GRAFANA_QUERY))
+            for value, npath, is_definition, kind in candidates:
                 if type(value) is not str:
                     continue
                 pointer = json_pointer(npath)
@@ -290,7 +308,7 @@ class DashboardWalker(SiteBuilder):
                 if not value:
                     continue
                 place.duplicate_of_query = is_definition and value == query_value
-                self.add(npath, SiteKind.GRAFANA_QUERY, pointer + suffix, context)
+                self.add(npath, kind, pointer + suffix, context)
 
     def walk_annotations(self, d: dict[str, Any], path: list[Any]) -> None:
         items = self.arr(self.at(d, "annotations", "list"))
@@ -325,10 +343,16 @@ class DashboardWalker(SiteBuilder):
         locate: Callable[[dict[str, Any]], Located],
         prose: tuple[tuple[tuple[Any, ...], str], ...],
         legend: tuple[str, ...],
+        as_target: Callable[[Any], Any] | None = None,
     ) -> None:
         """A panel's list of queries in the Perses and v2 schemas; removal works like targets.
         `prose`: (path in the panel, kind) of its title and description; `legend`: the path of
-        a query's legend in the query object."""
+        a query's legend in the query object; `as_target`: a query in the shape of a classic
+        target (`refId`, `hide`, `expr`/`expression`), when the schema can hide queries or
+        compute expressions of them."""
+        shaped = [as_target(q) for q in queries] if as_target is not None else None
+        visible = {i for i, t in enumerate(shaped) if shows_a_query(t)} if shaped is not None else None
+        used_by = expression_users(shaped) if shaped is not None else {}
         entries = []
         for i, q in enumerate(queries):
             if type(q) is not dict:
@@ -350,7 +374,9 @@ class DashboardWalker(SiteBuilder):
             if not value:
                 continue
             others = [e for e in with_expr if e[0] != i]
-            place.target_removal = removal_of(self.index, qpath, i, bool(others))
+            place.removal_blocked = removal_blocked(ref_id, used_by, others, visible, i)
+            keeps = bool(others) and place.removal_blocked is None
+            place.target_removal = removal_of(self.index, qpath, i, keeps)
             place.sibling_exprs = tuple(e[1] for e in others)
             self.add(vpath, SiteKind.PROMQL, locator, context)
             panel.has_promql = True
@@ -422,7 +448,7 @@ class DashboardWalker(SiteBuilder):
             return
         pointer = json_pointer(path)
         place = self.place(None, path=place_path, kind="templating", duplicate_of_query=value == duplicate_of)
-        field = path[-1] if isinstance(path[-1], str) else path[-2]
+        field = field_name(path[-1] if isinstance(path[-1], str) else path[-2])
         context = SiteContext(grafana=place, container=container, field=field, json_path=pointer)
         self.add(path, kind, pointer + suffix, context)
 
@@ -451,20 +477,43 @@ class DashboardWalker(SiteBuilder):
 
             prose = ((("spec", "title"), "title"), (("spec", "description"), "description"))
             legend = ("spec", "query", "spec", "legendFormat")
-            self.walk_queries(queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend)
+            self.walk_queries(
+                queries, panel.path + ["spec", "data", "spec", "queries"], panel, locate, prose, legend, v2_as_target
+            )
         variables = self.arr(spec.get("variables"))
         for vi, var in enumerate(variables if variables else ()):
             if type(var) is not dict or self.s(var.get("kind")) != "QueryVariable":
                 continue
             vspec = self.obj(var.get("spec")) or _EMPTY
-            qspec = self.obj(self.at(vspec, "query", "spec")) or _EMPTY
+            vquery = self.obj(vspec.get("query")) or _EMPTY
+            qspec = self.obj(vquery.get("spec")) or _EMPTY
             vname = self.s(vspec.get("name"))
             vpath = path + ["variables", vi]
             suffix = f' (variable "{one_line(vname)}")' if vname else ""
-            query_key = "query" if type(qspec.get("query")) is str else "expr"
-            query = qspec.get(query_key)
             place_path = json_pointer(vpath)
-            self.variable_site(query, vpath + ["spec", "query", "spec", query_key], SiteKind.GRAFANA_QUERY, suffix, place_path)
+            kind = self.s(vquery.get("kind"))
+            if kind == "DataQuery":
+                kind = self.s(vquery.get("group"))
+            ds = vquery.get("datasource") or qspec.get("datasource")
+            if (kind is not None and kind not in PROMETHEUS_TYPES) or not is_prometheus_datasource(ds, self.ds_vars):
+                for key, value in [(k, v) for k, v in qspec.items() if type(v) is str] + [("definition", vspec.get("definition"))]:
+                    npath = vpath + ["spec", "definition"] if key == "definition" else vpath + ["spec", "query", "spec", key]
+                    if type(value) is str and value:
+                        place = self.place(None, datasource=ds, path=place_path, kind="templating")
+                        context = SiteContext(grafana=place, field=field_name(key), json_path=json_pointer(npath))
+                        self.not_prometheus(value, npath, json_pointer(npath) + suffix, context)
+                continue
+            # A string query is `__legacyStringValue` (Grafana's v1 → v2 conversion), `query` or
+            # `expr`; the v10 editor's fields may sit beside it.
+            fields = (("__legacyStringValue", SiteKind.GRAFANA_QUERY), ("expr", SiteKind.GRAFANA_QUERY), *VARIABLE_QUERY_FIELDS)
+            query = None
+            for key, site_kind in fields:
+                value = qspec.get(key)
+                if type(value) is not str:
+                    continue
+                if site_kind is SiteKind.GRAFANA_QUERY and query is None:
+                    query = value
+                self.variable_site(value, vpath + ["spec", "query", "spec", key], site_kind, suffix, place_path)
             self.variable_site(
                 vspec.get("definition"), vpath + ["spec", "definition"], SiteKind.GRAFANA_QUERY, suffix, place_path,
                 duplicate_of=self.s(query),

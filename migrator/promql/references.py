@@ -83,6 +83,24 @@ def ancestors(node: ast.Expr, parents: dict[int, ast.Expr]):  # type: ignore[no-
         current = parents.get(id(current))
 
 
+def reads_metric_name(selector: ast.VectorSelector, parents: dict[int, ast.Expr]) -> str | None:
+    """How an enclosing expression turns the selected series' metric name into other data
+    (`label_replace(…, "__name__", …)` copies it into another label; `on (__name__)` matches
+    series by it), or None. A rename keeps the values and renames the series (`by (__name__)`
+    included), but not such a label or match. Functions that drop the name on the way are not
+    followed: when in doubt, the name counts as read."""
+    for node in ancestors(selector, parents):
+        if isinstance(node, ast.Call) and node.func in ("label_replace", "label_join"):
+            sources = node.args[3:] if node.func == "label_join" else node.args[3:4]
+            if any(isinstance(a, ast.StringLiteral) and a.value == "__name__" for a in sources):
+                return f'`{node.func}(…, "__name__", …)`'
+        if isinstance(node, ast.BinaryExpr) and node.matching is not None:
+            m = node.matching
+            if (m.on and "__name__" in m.labels) or "__name__" in m.include:
+                return "`on (__name__)` matching"
+    return None
+
+
 def term_of(node: ast.Expr, parents: dict[int, ast.Expr]) -> tuple[ast.Expr, ast.Expr | None]:
     """Climb wrappers (rate, sum, parentheses, subqueries…) to the outermost expression that is
     still only about this selector; return it and its parent."""
@@ -220,6 +238,12 @@ def analyse(
         analysis.references.extend(_unparsed_references(text, prefixes, target))
         return analysis
     if root is None:
+        if grafana and query.regex_span is not None:
+            # `metrics(regex)` lists the metric names the regex selects, as `{__name__=~"regex"}`
+            # does (Grafana 11 sends exactly that; older releases matched it unanchored).
+            analysis.references.extend(
+                _selector_references(text, _name_regex_selector(text, query.regex_span), {}, prefixes, dead, target, local_records)
+            )
         return analysis
     analysis.root = root
     analysis.parents = parents = _parents(root)
@@ -229,6 +253,17 @@ def analyse(
                 _selector_references(text, node, parents, prefixes, dead, target, local_records)
             )
     return analysis
+
+
+def _name_regex_selector(text: str, span: tuple[int, int]) -> ast.VectorSelector:
+    """A selector `{__name__=~"…"}` standing for a bare name regex at `span` (its matcher's
+    value span reaches one character either side, where a quoted value's quotes would be)."""
+    start, end = span
+    matcher = ast.LabelMatcher(
+        label="__name__", op="=~", value=text[start:end], label_span=(start, start), op_span=(start, start),
+        value_span=(start - 1, end + 1), start=start, end=end,
+    )
+    return ast.VectorSelector(name=None, name_span=None, matchers=(matcher,), start=start, end=end)
 
 
 def _unparsed_references(text: str, prefixes: tuple[str, ...], target: Target) -> list[Reference]:
@@ -270,6 +305,9 @@ def apply_text_edits(text: str, edits: tuple[TextEdit, ...] | list[TextEdit]) ->
     return "".join(out)
 
 
+_SELECTOR_ONLY = frozenset({"label_values", "label_names"})
+
+
 def check_rewrite(text: str, grafana: bool) -> str | None:
     """None when `text` is valid for both parsers (in a Grafana query, the PromQL inside
     `query_result(...)`/`label_values(...)`), else why not."""
@@ -296,6 +334,9 @@ def _problems(text: str, grafana: bool) -> tuple[str | None, str | None]:
             if query.kind != "promql":
                 if query.expr is None:
                     return None, None
+                if query.kind in _SELECTOR_ONLY and not isinstance(query.expr, ast.VectorSelector):
+                    # Grafana sends it as `match[]`, which Prometheus rejects unless it is a selector.
+                    return None, f"{query.kind}() takes a series selector, not an expression"
                 inner = text[query.expr.start : query.expr.end]
         else:
             parse(text)
@@ -323,7 +364,7 @@ _SIMPLE_ALTERNATION = re.compile(r"[A-Za-z0-9_:.|]+")
 def alternation_edit(ref: Reference, replace: dict[str, str | None]) -> TextEdit | None:
     """A `__name__=~"a|b|c"` regex with alternatives renamed (str) or dropped (None)."""
     pattern = ref.written
-    if not ref.exact or not _SIMPLE_ALTERNATION.fullmatch(pattern) or "|" not in pattern:
+    if not ref.exact or not _SIMPLE_ALTERNATION.fullmatch(pattern):
         return None
     out: list[str] = []
     changed = False
