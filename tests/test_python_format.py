@@ -410,6 +410,48 @@ def test_promql_places_by_keyword_and_dict_key() -> None:
     assert kinds == [("vllm:prompt_tokens_recomputed_total", SiteKind.PROMQL), ("up", SiteKind.PROMQL)]
 
 
+@pytest.mark.parametrize("pep701", [False, True], ids=["ast", "libcst"])
+def test_docstrings_and_statement_strings_are_prose(pep701: bool) -> None:
+    """A string that is a statement of its own (a docstring, a note between statements) is
+    documentation: prose, never data a rename would fix. A string used as a value is data."""
+    src = textwrap.dedent(
+        '''\
+        """Scrapes vllm:prompt_tokens_recomputed."""
+        def f():
+            'Reads vllm:prompt_tokens_recomputed.'
+            return "vllm:prompt_tokens_recomputed"
+        class C:
+            ("Counts vllm:prompt_tokens_recomputed"
+             " per engine.")
+        "vllm:prompt_tokens_recomputed {}".format(1)
+        '''
+    )
+    if pep701:  # newer syntax than Python 3.11: the libcst builder reads the file
+        src += 'x = f"{"a"}"\n'
+    doc = PythonHandler().parse("t.py", src, NEEDS)
+    assert [(s.kind, s.context.prose) for s in doc.sites] == [
+        (SiteKind.TEXT, "docstring"),
+        (SiteKind.TEXT, "docstring"),
+        (SiteKind.NAME, None),
+        (SiteKind.TEXT, "docstring"),
+        (SiteKind.TEXT, None),  # a template's use is not a bare string
+    ]
+
+
+def test_a_docstring_naming_a_renamed_metric_is_reported_as_prose_and_never_fixed() -> None:
+    from migrator.config import Settings
+    from migrator.engine import fix_text, lint_text
+
+    src = '"""Reads vllm:gpu_cache_usage_perc."""\nQ = "vllm:gpu_cache_usage_perc"\n'
+    findings = lint_text("t.py", src, Settings(), "python").findings
+    assert [(f.code, src[f.span.start : f.span.end]) for f in findings] == [
+        ("VMM008", "vllm:gpu_cache_usage_perc"),
+        ("VMM010", "vllm:gpu_cache_usage_perc"),
+    ]
+    fixed = fix_text("t.py", src, Settings(), "python", unsafe=True).text
+    assert fixed == '"""Reads vllm:gpu_cache_usage_perc."""\nQ = "vllm:kv_cache_usage_perc"\n'
+
+
 @pytest.mark.parametrize(
     "src",
     [
