@@ -184,7 +184,7 @@ def mentions_metric(text: str, metric: Metric, prefixes: tuple[str, ...]) -> boo
 
 
 def side_by_side(ctx: "RuleContext", site: Site | None, metric: Metric) -> bool:
-    """The old name sits beside `metric` (its replacement) in one collection, query or line:
+    """The old name sits beside `metric` (its replacement) in one collection or query:
     renaming would make a duplicate (or a double registration), so a person decides."""
     prefixes = tuple(ctx.settings.metric_prefixes)
     if site is None:
@@ -196,6 +196,15 @@ def side_by_side(ctx: "RuleContext", site: Site | None, metric: Metric) -> bool:
         if container.span is not None:
             return mentions_metric(ctx.doc.text[container.span.start : container.span.end], metric, prefixes)
     return mentions_metric(site.value, metric, prefixes)
+
+
+def in_alternatives(ctx: "RuleContext", site: Site, metric: Metric) -> bool:
+    """The site is a branch of a conditional (`old if v < (0, 9) else new`) that names `metric`
+    too: the code picks a name per release on purpose, and renaming would change the old side."""
+    span = site.context.alternatives
+    if span is None:
+        return False
+    return mentions_metric(ctx.doc.text[span.start : span.end], metric, tuple(ctx.settings.metric_prefixes))
 
 
 # --------------------------------------------------------------------------- removal

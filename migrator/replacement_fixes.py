@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
-from migrator.name_findings import DataHit, kept_on_purpose, replacement_available, side_by_side
+from migrator.name_findings import DataHit, in_alternatives, kept_on_purpose, replacement_available, side_by_side
 from migrator.reference.catalogue import Status
 from migrator.promql_findings import rewrite_fix
 from migrator.reference.catalogue import Change, ChangeKind, Series, catalogue
@@ -38,6 +38,12 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
             Applicability.DISPLAY_ONLY,
             f"`{replacement.name}` appears in vLLM v{replacement.first_version}, after your target: rename it "
             "once every server runs that release",
+        )
+    if in_alternatives(ctx, site, replacement):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"The other branch of this conditional already uses `{replacement.name}` (the code picks a query "
+            f"per release); remove the old branch once every server runs v{change.metric.first_release_without}+",
         )
     if analysis.selects(replacement.name):
         return Fix(
@@ -139,6 +145,12 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
             Applicability.DISPLAY_ONLY,
             f"`{owner}` looks like it holds old names on purpose; renaming this entry to `{spelled}` would "
             "change what it is for — decide by hand (or suppress the finding)",
+        )
+    if in_alternatives(ctx, site, replacement):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"The other branch of this conditional already uses `{replacement.name}` (the code picks a name per "
+            f"release); remove the old branch once every server runs v{change.metric.first_release_without}+",
         )
     if side_by_side(ctx, site, replacement):
         return Fix(

@@ -438,6 +438,19 @@ def test_docstrings_and_statement_strings_are_prose(pep701: bool) -> None:
     ]
 
 
+@pytest.mark.parametrize("pep701", [False, True], ids=["ast", "libcst"])
+def test_a_branch_of_a_conditional_knows_the_conditional(pep701: bool) -> None:
+    src = 'Q = "vllm:prompt_tokens_recomputed" if old else "vllm:prompt_tokens_cached"\n'
+    src += 'R = ("vllm:prompt_tokens_recomputed" in names) if a else None\n'
+    if pep701:
+        src += 'x = f"{"a"}"\n'
+    doc = PythonHandler().parse("t.py", src, NEEDS)
+    q, r = doc.sites
+    assert q.context.alternatives is not None
+    assert src[q.context.alternatives.start : q.context.alternatives.end] == src[4 : src.index("\n")]
+    assert r.context.alternatives is None  # the test's operand, not a branch
+
+
 def test_a_docstring_naming_a_renamed_metric_is_reported_as_prose_and_never_fixed() -> None:
     from migrator.config import Settings
     from migrator.engine import fix_text, lint_text

@@ -108,6 +108,9 @@ class SiteContext:
     templated: bool = False  # Helm/Jinja regions inside the value
     not_prometheus: bool = False  # a query for another datasource
     embedded_in: str | None = None  # locator of the string this document was embedded in
+    # Python: the conditional expression (`a if c else b`) the string is a branch of. A name
+    # there beside its replacement is a switch between releases, not a stale reference.
+    alternatives: Span | None = None
     yaml_style: str | None = None
     json_path: str | None = None
 
