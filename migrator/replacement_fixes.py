@@ -165,7 +165,7 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
         )
     title = f"Rename to `{spelled}` (same values; {_when(change)})"
     if not site.can_edit(dh.hit.start, dh.hit.end):
-        why = site.readonly_reason or "the name is templated there"
+        why = site.refusal(dh.hit.start, dh.hit.end, "the name is templated there")
         return Fix(Applicability.DISPLAY_ONLY, f"{title} — not applied: {why}")
     try:
         edit = site.edit(dh.hit.start, dh.hit.end, spelled)

@@ -180,6 +180,24 @@ def test_implicit_concatenation_is_one_site_with_a_gap() -> None:
     assert apply_edits(src, [edit]).endswith("'it\\'s_total[5m]))')\n")
 
 
+@pytest.mark.parametrize(
+    "src",
+    [
+        'NAMES = ["vllm:gpu_cache_"\n         "usage_perc"]\n',  # a name
+        'Q = ("sum(rate(vllm:gpu_cache_"\n     "usage_perc[5m]))")\n',  # PromQL
+    ],
+)
+def test_a_rename_across_a_concatenation_gap_says_so(src: str) -> None:
+    """The fix is refused for the right reason: not templating, the split literal."""
+    from migrator.config import Settings
+    from migrator.engine import lint_text
+
+    (finding,) = lint_text("t.py", src, Settings(), "python").findings
+    assert finding.code == "VMM010" and finding.fix.applicability.value == "display-only"
+    assert "implicit concatenation" in finding.fix.message
+    assert "templated" not in finding.fix.message
+
+
 def test_deleting_a_whole_piece_deletes_the_literal() -> None:
     src = 'Q = (\n    "sum(a)"\n    " - sum(vllm:prompt_tokens_recomputed_total)"\n)\n'
     doc = parse(src)

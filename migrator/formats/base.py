@@ -176,6 +176,15 @@ class Site:
                 return False
         return True
 
+    def refusal(self, start: int, end: int, templated: str) -> str:
+        """Why decoded [start, end) may not be replaced (`can_edit` is False): `templated` when
+        the only reason is a protected region the format describes no better."""
+        if not self.editable:
+            return self.readonly_reason or templated
+        if any(p_start == p_end and start < p_start < end for p_start, p_end in self.protected):
+            return "it spans adjacent string literals (implicit concatenation); join them by hand first"
+        return self.readonly_reason or templated
+
     def to_file(self, index: int) -> int:
         if self.offsets is None:
             return self.base + index
