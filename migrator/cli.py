@@ -82,16 +82,24 @@ def _complete_codes(ctx, param, incomplete):  # type: ignore[no-untyped-def]
 
 def _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore,  # type: ignore[no-untyped-def]
                       target_version=None) -> Settings:
-    """Configuration file settings overridden by the options `check` and `migrate` share."""
+    """Configuration file settings overridden by the options `check` and `migrate` share.
+
+    Rule selection is layered as in ruff: `--ignore` adds to the configuration's `ignore`;
+    `--select` starts a new selection, which only the command line's own `--ignore` narrows."""
+    cli_select = _parse_codes(select, "--select")
+    cli_ignore = _parse_codes(ignore, "--ignore")
     settings = _settings(
         config,
-        select=_parse_codes(select, "--select"),
-        ignore=_parse_codes(ignore, "--ignore"),
+        select=cli_select,
         fail_on=Severity.parse(fail_on) if fail_on else None,
         metric_prefixes=tuple(metric_prefixes) or None,
         respect_gitignore=False if no_respect_gitignore else None,
         target_version=target_version,
     )
+    if cli_select is not None:
+        settings = settings.with_overrides(ignore=cli_ignore or ())
+    elif cli_ignore:
+        settings = settings.with_overrides(ignore=settings.ignore + cli_ignore)
     try:
         settings.target  # an unknown release is a usage error, before any file is read
     except ConfigError as err:

@@ -101,6 +101,18 @@ def test_config_in_pyproject(tree):
     assert invoke("check").exit_code == 0
 
 
+def test_ignore_on_the_command_line_adds_to_the_configured_ignore(tree):
+    """As in ruff: `--ignore` narrows the configured selection (it used to replace the
+    configured `ignore`, bringing back the codes the configuration silences); `--select`
+    starts a new selection that only the command line's `--ignore` narrows."""
+    (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nignore = ["VMM900"]\n')
+    assert invoke("check", "--ignore", "VMM201").exit_code == 0
+    assert invoke("check", "--select", "VMM9").exit_code == 1
+    assert invoke("check", "--select", "VMM9", "--ignore", "VMM900").exit_code == 0
+    (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nselect = ["VMM0"]\n')
+    assert invoke("check", "--ignore", "VMM201").exit_code == 0  # the configured select stays
+
+
 def test_bad_config_exits_2(tree):
     (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nselect = "VMM"\nbogus = 1\n')
     result = invoke("check")
