@@ -225,6 +225,10 @@ def whole_stale_name(value: str | None, prefixes: tuple[str, ...], target: Targe
     )
 
 
+# What the collection is called in a message, for the container kinds that name a part of it.
+_COLLECTION_NOUNS = {"dict-key": "dict", "mapping-key": "mapping"}
+
+
 def removal_fix(
     site: Site, is_removed: Callable[[str | None], bool], what: str
 ) -> Fix | None:
@@ -239,9 +243,10 @@ def removal_fix(
     if not others or all(is_removed(v) for v in others):
         return None
     owner = f" `{container.owner}`" if container.owner else ""
+    collection = _COLLECTION_NOUNS.get(container.kind, container.kind)
     return Fix(
         Applicability.UNSAFE,
-        f"Remove the entry from its {container.kind}{owner} (code that indexes or counts the collection may change; {what})",
+        f"Remove the entry from its {collection}{owner} (code that indexes or counts the collection may change; {what})",
         tuple(container.removal),
         scope=container.span,
     )

@@ -696,3 +696,13 @@ def test_a_rule_may_ask_for_any_ast_node_type() -> None:
     assert seen == ["a == b", "legacy + 1 == total"]
     (ref,) = doc.collected["VMM999"]
     assert src[ref.span.start : ref.span.end] == "legacy + 1 == total"
+
+
+def test_removing_a_dict_entry_calls_it_a_dict() -> None:
+    from migrator.config import Settings
+    from migrator.engine import lint_text
+
+    src = 'NAMES = {"vllm:num_requests_running": 1, "vllm:num_requests_swapped": 2}\n'
+    (finding,) = lint_text("t.py", src, Settings(), "python").findings
+    assert finding.code == "VMM005"
+    assert finding.fix.message.startswith("Remove the entry from its dict `NAMES` (")
