@@ -236,12 +236,16 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
     """Check the text on stdin; with `print_fixed`, write the (possibly) fixed text to stdout,
     like ruff. Bytes are never altered by decoding: input that is not UTF-8 text is passed
     through unchanged, with a note, and findings are positioned in the text printed."""
-    from migrator.files import decode, looks_binary, unicode_bom
+    from migrator.files import decode, decode_python_source, looks_binary, unicode_bom
+    from migrator.formats import detect_format
 
     data = sys.stdin.buffer.read()
     name = stdin_filename or "-"
     encoding = unicode_bom(data)
     text = None if encoding or looks_binary(data) else decode(data)
+    source_encoding = "utf-8"
+    if text is None and not encoding and not looks_binary(data) and detect_format(name, "") == "python":
+        text, source_encoding = decode_python_source(data) or (None, source_encoding)
     if text is None:
         what = f"{encoding.upper()} text" if encoding else "not valid UTF-8"
         note = f"skipped: {what}" + ("; passed through unchanged" if print_fixed else "")
@@ -250,9 +254,10 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
             sys.stdout.flush()
         return RunReport(results=[FileResult(path=name, note=note)], files_scanned=1)
     result = process_text(name, text, settings, options)
+    result.encoding = source_encoding
     if print_fixed:
         sys.stdout.flush()
-        sys.stdout.buffer.write((result.fixed if result.fixed is not None else text).encode("utf-8"))
+        sys.stdout.buffer.write((result.fixed if result.fixed is not None else text).encode(source_encoding))
         sys.stdout.flush()
     return RunReport(results=[result], files_scanned=1)
 

@@ -263,3 +263,26 @@ def decode(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def decode_python_source(data: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of Python source that declares an encoding other than UTF-8 on its
+    first two lines (PEP 263: `# -*- coding: latin-1 -*-`) and decodes with it; None otherwise.
+    Only codecs that give back the exact bytes when the text is encoded again qualify, so a
+    fix rewrites nothing but what it changes."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:  # an unknown codec, or a cookie that contradicts a BOM
+        return None
+    if codecs.lookup(encoding).name == "utf-8":
+        return None
+    try:
+        text = data.decode(encoding)
+        if text.encode(encoding) != data:
+            return None
+    except (UnicodeError, LookupError):
+        return None
+    return text, encoding

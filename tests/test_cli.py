@@ -348,6 +348,13 @@ def test_stdin_fix_passes_bytes_that_are_not_utf8_through_unchanged():
     assert "All checks passed!" not in stderr and "1 file was skipped" in stderr
 
 
+def test_stdin_fix_keeps_the_encoding_a_python_file_declares():
+    text = '# -*- coding: latin-1 -*-\nS = "café vllm:gpu_cache_usage_perc"\n'
+    result = _stdin("--fix", "--stdin-filename", "scraper.py", data=text.encode("latin-1"))
+    assert result.stdout == text.replace("gpu_cache", "kv_cache").encode("latin-1")
+    assert "1 fixed, 0 remaining" in result.stderr.decode()
+
+
 def test_stdin_fix_reports_positions_in_the_text_it_prints():
     rules = (
         "keep_metrics:\n  - vllm:prompt_tokens_total\n  - vllm:prompt_tokens_recomputed_total\n"

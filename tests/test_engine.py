@@ -238,6 +238,25 @@ def test_binary_and_undecodable_files_are_skipped_with_a_note(tmp_path, monkeypa
     assert notes == {"blob.bin": "skipped: binary file", "latin1.txt": "skipped: not valid UTF-8"}
 
 
+LATIN1_MODULE = '# -*- coding: latin-1 -*-\n"""Café."""\nS = "é vllm:gpu_cache_usage_perc"  # é\n'
+
+
+def test_python_declaring_latin1_is_checked_and_fixed_in_latin1(tmp_path, monkeypatch):
+    """PEP 263: a coding declaration makes non-UTF-8 bytes valid Python; the file is checked
+    and written back in its own encoding, byte for byte outside the fix."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scraper.py").write_bytes(LATIN1_MODULE.encode("latin-1"))
+    (tmp_path / "undeclared.py").write_bytes(LATIN1_MODULE.split("\n", 1)[1].encode("latin-1"))
+    report = run(["."], Settings(), RunOptions())
+    assert {r.path: r.note for r in report.results if r.note} == {"undeclared.py": "skipped: not valid UTF-8"}
+    (finding,) = [f for r in report.results if r.path == "scraper.py" for f in r.findings]
+    assert (finding.code, finding.fix.applicability) == ("VMM010", Applicability.SAFE)
+    run(["."], Settings(), RunOptions(fix=True))
+    fixed = LATIN1_MODULE.replace("gpu_cache", "kv_cache").encode("latin-1")
+    assert (tmp_path / "scraper.py").read_bytes() == fixed
+    assert run(["."], Settings(), RunOptions(fix=True)).changed == []
+
+
 def test_taken_spans_agree_with_pairwise_overlap():
     """The bisection structure behind fix selection answers exactly like Span.overlaps."""
     import random
