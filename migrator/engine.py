@@ -23,7 +23,7 @@ MAX_FIX_PASSES = 8
 
 _DIRECTIVE = re.compile(
     r"vllm-metrics-migrator:\s*(?P<kind>ignore-file|ignore)(?:\[(?P<codes>[A-Za-z0-9_,\s]*)\])?"
-    r"|\bnoqa:\s*(?P<noqa>VMM\d{3}(?:[,\s]+VMM\d{3})*)"
+    r"|\b(?i:noqa):\s*(?P<noqa>(?i:VMM)\d{3}(?:[,\s]+(?i:VMM)\d{3})*)"  # flake8's and ruff's `# NOQA` too
 )
 
 
@@ -67,11 +67,16 @@ class Suppressions:
     `expr` block scalar). `ignore-file` anywhere covers the file.
     """
 
-    def __init__(self, text: str, node_scopes: Callable[[], dict[int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        node_scopes: Callable[[], dict[int, int]] | None = None,
+        ending_scopes: Callable[[], dict[int, int]] | None = None,
+    ) -> None:
         self.file_level = False
         # (first row, last row, codes or None for every code)
         self.ranges: list[tuple[int, int, frozenset[str] | None]] = []
-        if "vllm-metrics-migrator:" not in text and "noqa" not in text:
+        if "vllm-metrics-migrator:" not in text and "noqa" not in text.lower():
             return
         index = LineIndex(text)
         directives: list[tuple[int, bool, frozenset[str] | None]] = []  # row, own line, codes
@@ -90,9 +95,14 @@ class Suppressions:
             directives.append((row, own_line, codes))
         directive_rows = {row for row, own_line, _ in directives if own_line}
         scopes: dict[int, int] | None = None
+        endings: dict[int, int] | None = None
         for row, own_line, codes in directives:
             if not own_line:
-                self.ranges.append((row, row, codes))  # trailing code: its own line only
+                # Trailing code: its own line, and the lines of a multi-line string that ends
+                # on it (no comment can sit inside the string: ruff's rule).
+                if ending_scopes is not None and endings is None:
+                    endings = ending_scopes()
+                self.ranges.append((min(row, endings.get(row, row)) if endings else row, row, codes))
                 continue
             target = row + 1
             while target in directive_rows:  # stacked directive lines all reach the same line
@@ -106,12 +116,15 @@ class Suppressions:
 
     @classmethod
     def for_document(cls, document: Document) -> "Suppressions":
-        scopes = None
+        scopes = endings = None
         if document.format == "yaml":
             from migrator.formats.yaml_suppression_scopes import node_scopes
 
             scopes = lambda: node_scopes(document)  # noqa: E731 - only computed when needed
-        return cls(document.text, scopes)
+        elif document.format == "python":
+            scopes = lambda: _multiline_strings(document)[0]  # noqa: E731
+            endings = lambda: _multiline_strings(document)[1]  # noqa: E731
+        return cls(document.text, scopes, endings)
 
     def hides(self, code: str, row: int) -> bool:
         if self.file_level:
@@ -120,6 +133,23 @@ class Suppressions:
             if first <= row <= last and (codes is None or code in codes):
                 return True
         return False
+
+
+def _multiline_strings(document: Document) -> tuple[dict[int, int], dict[int, int]]:
+    """The string expressions of a Python document that span lines, as {first row: last row}
+    and {last row: first row}: a directive above one or trailing its last line covers it all."""
+    index = LineIndex(document.text)
+    starts: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    for site in document.sites:
+        literals = getattr(site, "piece_literals", None)
+        if not literals:
+            continue
+        first, last = index.position(literals[0][0])[0], index.position(literals[-1][1])[0]
+        if last > first:
+            starts[first] = max(starts.get(first, last), last)
+            ends[last] = min(ends.get(last, first), first)
+    return starts, ends
 
 
 def _enabled_rules(settings: Settings, fmt: str, ignored: tuple[str, ...]) -> tuple[tuple[Rule, ...], SiteNeeds]:

@@ -140,6 +140,23 @@ def test_a_directive_on_its_own_line_covers_the_next_line_only():
     assert _rows("m.py", stacked, "python") == []
 
 
+def test_noqa_is_case_insensitive_as_in_flake8_and_ruff():
+    text = 'a = "vllm:gpu_cache_usage_perc"  # NOQA: vmm010\nb = "vllm:gpu_cache_usage_perc"  # noqa: VMM005\n'
+    assert _rows("m.py", text, "python") == [("VMM010", 2)]
+
+
+def test_a_directive_covers_a_multiline_python_string_from_above_or_after_its_end():
+    """No comment can sit inside a triple-quoted string: a directive on the line above it or
+    trailing its last line covers all of it (ruff's rule), and no further."""
+    body = '"""\nsum(vllm:gpu_cache_usage_perc)\n"""'
+    after = f"G = {body}  # noqa: VMM010\nH = {body}\n"
+    assert _rows("m.py", after, "python") == [("VMM010", 5)]
+    above = f"# vllm-metrics-migrator: ignore[VMM010]\nG = {body}\nH = {body}\n"
+    assert _rows("m.py", above, "python") == [("VMM010", 6)]
+    concatenated = 'Q = ("vllm:gpu_cache_usage_perc"\n     " > 0.9")  # noqa: VMM010\n'
+    assert _rows("m.py", concatenated, "python") == []
+
+
 RULES_WITH_BLOCK_EXPR = """groups:
   - name: vllm
     rules:
