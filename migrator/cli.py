@@ -279,7 +279,7 @@ def _print_report(report, settings, output_format, unsafe, statistics, fixed_mod
     out = stream or sys.stdout
     use_color = (color if color is not None else _use_color(out)) and stream is None
     if statistics:
-        out.write(render_statistics(findings, unsafe))
+        out.write(render_statistics(findings, unsafe, output_format))
         return
     for result in report.results:
         if result.note:

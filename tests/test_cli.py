@@ -86,6 +86,18 @@ def test_output_file_and_statistics(tree):
     assert json.loads((tree / "report.json").read_text())[0]["code"] == "VMM900"
 
 
+def test_statistics_in_json_are_json(tree):
+    (tree / "m.py").write_text('A = "vllm:gpu_cache_usage_perc"\nB = "vllm:gpu_cache_usage_perc"\n')
+    stats = invoke("check", "--statistics", "--output-format", "json")
+    assert stats.exit_code == 1
+    assert json.loads(stats.output) == [
+        {"code": "VMM010", "name": "renamed-metric", "count": 2, "fixable": True},
+        {"code": "VMM900", "name": "removed-metric-in-other-file", "count": 1, "fixable": False},
+    ]
+    lines = invoke("check", "--statistics", "--output-format", "json-lines").output.splitlines()
+    assert [json.loads(line)["code"] for line in lines] == ["VMM010", "VMM900"]
+
+
 def test_select_and_ignore(tree):
     assert invoke("check", "--ignore", "VMM900").exit_code == 0
     assert invoke("check", "--select", "VMM007").exit_code == 0
