@@ -344,6 +344,12 @@ def explain(code: str) -> None:
     click.echo(rule.docs())
 
 
+# ruff's name for the same command (`ruff rule F401`): users of ruff type it first.
+main.add_command(
+    click.Command("rule", callback=explain.callback, params=explain.params, help=explain.help, hidden=True)
+)
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--catalogue", "show_catalogue", is_flag=True,

@@ -98,6 +98,13 @@ def test_statistics_in_json_are_json(tree):
     assert [json.loads(line)["code"] for line in lines] == ["VMM010", "VMM900"]
 
 
+def test_rule_is_ruffs_name_for_explain():
+    assert invoke("rule", "VMM010").output == invoke("explain", "VMM010").output
+    assert invoke("rule", "VMM999").exit_code == 2
+    commands = [line.split()[0] for line in invoke("--help").output.split("Commands:")[1].splitlines() if line.strip()]
+    assert "rule" not in commands and "explain" in commands  # hidden: one documented name
+
+
 def test_select_and_ignore(tree):
     assert invoke("check", "--ignore", "VMM900").exit_code == 0
     assert invoke("check", "--select", "VMM007").exit_code == 0
