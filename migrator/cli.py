@@ -241,6 +241,16 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
 
     data = sys.stdin.buffer.read()
     name = stdin_filename or "-"
+    if stdin_filename and options.force_exclude:
+        from migrator.files import excluded_name
+
+        if excluded_name(stdin_filename, settings):
+            # An editor or hook asked about a file the configuration excludes: nothing to say,
+            # and the text goes back as it came.
+            if print_fixed:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+            return RunReport(results=[], files_scanned=0)
     encoding = unicode_bom(data)
     text = None if encoding or looks_binary(data) else decode(data)
     source_encoding = "utf-8"

@@ -374,6 +374,20 @@ def test_stdin_fix_keeps_the_encoding_a_python_file_declares():
     assert "1 fixed, 0 remaining" in result.stderr.decode()
 
 
+def test_force_exclude_applies_to_the_stdin_filename(tmp_path, monkeypatch):
+    """An editor passing a file's text by stdin with `--force-exclude` gets nothing for a file
+    the configuration excludes, and with `--fix` its text back unchanged."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nextend-exclude = ["vendor/"]\n')
+    text = 'S = "vllm:gpu_cache_usage_perc"\n'
+    excluded = invoke("check", "--force-exclude", "--stdin-filename", "vendor/m.py", "-", input=text)
+    assert excluded.exit_code == 0 and "VMM010" not in excluded.output
+    fixed = invoke("check", "--fix", "--force-exclude", "--stdin-filename", "vendor/m.py", "-", input=text)
+    assert fixed.stdout == text
+    assert invoke("check", "--force-exclude", "--stdin-filename", "src/m.py", "-", input=text).exit_code == 1
+    assert invoke("check", "--stdin-filename", "vendor/m.py", "-", input=text).exit_code == 1
+
+
 def test_stdin_fix_reports_positions_in_the_text_it_prints():
     rules = (
         "keep_metrics:\n  - vllm:prompt_tokens_total\n  - vllm:prompt_tokens_recomputed_total\n"
