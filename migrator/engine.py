@@ -72,6 +72,7 @@ class Suppressions:
         text: str,
         node_scopes: Callable[[], dict[int, int]] | None = None,
         ending_scopes: Callable[[], dict[int, int]] | None = None,
+        in_string: Callable[[int], bool] | None = None,
     ) -> None:
         self.file_level = False
         # (first row, last row, codes or None for every code)
@@ -81,6 +82,8 @@ class Suppressions:
         index = LineIndex(text)
         directives: list[tuple[int, bool, frozenset[str] | None]] = []  # row, own line, codes
         for match in _DIRECTIVE.finditer(text):
+            if in_string is not None and in_string(match.start()):
+                continue  # the text of a string literal, not a comment
             row = index.position(match.start())[0]
             if match["kind"] == "ignore-file":
                 self.file_level = True
@@ -116,7 +119,7 @@ class Suppressions:
 
     @classmethod
     def for_document(cls, document: Document) -> "Suppressions":
-        scopes = endings = None
+        scopes = endings = in_string = None
         if document.format == "yaml":
             from migrator.formats.yaml_suppression_scopes import node_scopes
 
@@ -124,7 +127,8 @@ class Suppressions:
         elif document.format == "python":
             scopes = lambda: _multiline_strings(document)[0]  # noqa: E731
             endings = lambda: _multiline_strings(document)[1]  # noqa: E731
-        return cls(document.text, scopes, endings)
+            in_string = _string_literal_test(document)
+        return cls(document.text, scopes, endings, in_string)
 
     def hides(self, code: str, row: int) -> bool:
         if self.file_level:
@@ -150,6 +154,25 @@ def _multiline_strings(document: Document) -> tuple[dict[int, int], dict[int, in
             starts[first] = max(starts.get(first, last), last)
             ends[last] = min(ends.get(last, first), first)
     return starts, ends
+
+
+def _string_literal_test(document: Document) -> Callable[[int], bool]:
+    """Whether an offset of a Python document lies inside one of its string sites' literals
+    (`"vllm:… # noqa: VMM010"` is data, not a directive)."""
+    import bisect
+    import itertools
+
+    spans = sorted(span for site in document.sites for span in getattr(site, "piece_literals", ()))
+    starts = [start for start, _ in spans]
+    # Literals nest (a string inside an f-string's field): the furthest end of those that
+    # start at or before each one.
+    reach = list(itertools.accumulate((end for _, end in spans), max))
+
+    def inside(offset: int) -> bool:
+        i = bisect.bisect_right(starts, offset) - 1
+        return i >= 0 and reach[i] > offset
+
+    return inside
 
 
 def _enabled_rules(settings: Settings, fmt: str, ignored: tuple[str, ...]) -> tuple[tuple[Rule, ...], SiteNeeds]:

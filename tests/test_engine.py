@@ -157,6 +157,15 @@ def test_a_directive_covers_a_multiline_python_string_from_above_or_after_its_en
     assert _rows("m.py", concatenated, "python") == []
 
 
+def test_a_directive_inside_a_python_string_is_text_not_a_comment():
+    text = (
+        'F = "vllm:gpu_cache_usage_perc # noqa: VMM010"\n'
+        "G = f\"{d['vllm:gpu_cache_usage_perc']} # vllm-metrics-migrator: ignore\"\n"
+        'H = "vllm:gpu_cache_usage_perc"  # noqa: VMM010\n'
+    )
+    assert _rows("m.py", text, "python") == [("VMM010", 1), ("VMM010", 2)]
+
+
 RULES_WITH_BLOCK_EXPR = """groups:
   - name: vllm
     rules:
