@@ -82,16 +82,24 @@ def _complete_codes(ctx, param, incomplete):  # type: ignore[no-untyped-def]
 
 def _command_settings(config, select, ignore, fail_on, metric_prefixes, no_respect_gitignore,  # type: ignore[no-untyped-def]
                       target_version=None) -> Settings:
-    """Configuration file settings overridden by the options `check` and `migrate` share."""
+    """Configuration file settings overridden by the options `check` and `migrate` share.
+
+    Rule selection is layered as in ruff: `--ignore` adds to the configuration's `ignore`;
+    `--select` starts a new selection, which only the command line's own `--ignore` narrows."""
+    cli_select = _parse_codes(select, "--select")
+    cli_ignore = _parse_codes(ignore, "--ignore")
     settings = _settings(
         config,
-        select=_parse_codes(select, "--select"),
-        ignore=_parse_codes(ignore, "--ignore"),
+        select=cli_select,
         fail_on=Severity.parse(fail_on) if fail_on else None,
         metric_prefixes=tuple(metric_prefixes) or None,
         respect_gitignore=False if no_respect_gitignore else None,
         target_version=target_version,
     )
+    if cli_select is not None:
+        settings = settings.with_overrides(ignore=cli_ignore or ())
+    elif cli_ignore:
+        settings = settings.with_overrides(ignore=settings.ignore + cli_ignore)
     try:
         settings.target  # an unknown release is a usage error, before any file is read
     except ConfigError as err:
@@ -228,12 +236,26 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
     """Check the text on stdin; with `print_fixed`, write the (possibly) fixed text to stdout,
     like ruff. Bytes are never altered by decoding: input that is not UTF-8 text is passed
     through unchanged, with a note, and findings are positioned in the text printed."""
-    from migrator.files import decode, looks_binary, unicode_bom
+    from migrator.files import decode, decode_python_source, looks_binary, unicode_bom
+    from migrator.formats import detect_format
 
     data = sys.stdin.buffer.read()
     name = stdin_filename or "-"
+    if stdin_filename and options.force_exclude:
+        from migrator.files import excluded_name
+
+        if excluded_name(stdin_filename, settings):
+            # An editor or hook asked about a file the configuration excludes: nothing to say,
+            # and the text goes back as it came.
+            if print_fixed:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+            return RunReport(results=[], files_scanned=0)
     encoding = unicode_bom(data)
     text = None if encoding or looks_binary(data) else decode(data)
+    source_encoding = "utf-8"
+    if text is None and not encoding and not looks_binary(data) and detect_format(name, "") == "python":
+        text, source_encoding = decode_python_source(data) or (None, source_encoding)
     if text is None:
         what = f"{encoding.upper()} text" if encoding else "not valid UTF-8"
         note = f"skipped: {what}" + ("; passed through unchanged" if print_fixed else "")
@@ -242,9 +264,10 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
             sys.stdout.flush()
         return RunReport(results=[FileResult(path=name, note=note)], files_scanned=1)
     result = process_text(name, text, settings, options)
+    result.encoding = source_encoding
     if print_fixed:
         sys.stdout.flush()
-        sys.stdout.buffer.write((result.fixed if result.fixed is not None else text).encode("utf-8"))
+        sys.stdout.buffer.write((result.fixed if result.fixed is not None else text).encode(source_encoding))
         sys.stdout.flush()
     return RunReport(results=[result], files_scanned=1)
 
@@ -266,7 +289,7 @@ def _print_report(report, settings, output_format, unsafe, statistics, fixed_mod
     out = stream or sys.stdout
     use_color = (color if color is not None else _use_color(out)) and stream is None
     if statistics:
-        out.write(render_statistics(findings, unsafe))
+        out.write(render_statistics(findings, unsafe, output_format))
         return
     for result in report.results:
         if result.note:
@@ -329,6 +352,12 @@ def explain(code: str) -> None:
     click.echo(f"# {rule.code} {rule.name}\n")
     click.echo(f"Severity: {rule.severity.label} · Fix: {rule.fix_availability} · Formats: {rule.formats_label}\n")
     click.echo(rule.docs())
+
+
+# ruff's name for the same command (`ruff rule F401`): users of ruff type it first.
+main.add_command(
+    click.Command("rule", callback=explain.callback, params=explain.params, help=explain.help, hidden=True)
+)
 
 
 @main.command()

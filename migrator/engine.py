@@ -23,7 +23,7 @@ MAX_FIX_PASSES = 8
 
 _DIRECTIVE = re.compile(
     r"vllm-metrics-migrator:\s*(?P<kind>ignore-file|ignore)(?:\[(?P<codes>[A-Za-z0-9_,\s]*)\])?"
-    r"|\bnoqa:\s*(?P<noqa>VMM\d{3}(?:[,\s]+VMM\d{3})*)"
+    r"|\b(?i:noqa):\s*(?P<noqa>(?i:VMM)\d{3}(?:[,\s]+(?i:VMM)\d{3})*)"  # flake8's and ruff's `# NOQA` too
 )
 
 
@@ -64,27 +64,34 @@ class Suppressions:
     A directive trailing code covers its own line only. A directive on a line of its own covers
     the next line that is not a comment (stacked directive lines all reach it); in YAML, when
     that line starts a list item or a mapping key, the whole node (`node_scopes`: a rule, an
-    `expr` block scalar). `ignore-file` anywhere covers the file — in YAML, anywhere but inside
-    a string (`in_string`): a runbook annotation that quotes the directive is not one.
+    `expr` block scalar); in Python, a directive above a multi-line string or trailing its last
+    line covers the whole string. `ignore-file` anywhere covers the file. Directives inside a
+    Python string literal (`in_string`) are text, not comments; in YAML only `ignore-file` must
+    be a comment (`file_directive_in_string`): a runbook annotation that quotes it is not one,
+    while a line directive in an `expr` block scalar is a PromQL comment and counts.
     """
 
     def __init__(
         self,
         text: str,
         node_scopes: Callable[[], dict[int, int]] | None = None,
+        ending_scopes: Callable[[], dict[int, int]] | None = None,
         in_string: Callable[[int], bool] | None = None,
+        file_directive_in_string: Callable[[int], bool] | None = None,
     ) -> None:
         self.file_level = False
         # (first row, last row, codes or None for every code)
         self.ranges: list[tuple[int, int, frozenset[str] | None]] = []
-        if "vllm-metrics-migrator:" not in text and "noqa" not in text:
+        if "vllm-metrics-migrator:" not in text and "noqa" not in text.lower():
             return
         index = LineIndex(text)
         directives: list[tuple[int, bool, frozenset[str] | None]] = []  # row, own line, codes
         for match in _DIRECTIVE.finditer(text):
+            if in_string is not None and in_string(match.start()):
+                continue  # the text of a string literal, not a comment
             row = index.position(match.start())[0]
             if match["kind"] == "ignore-file":
-                if in_string is None or not in_string(match.start()):
+                if file_directive_in_string is None or not file_directive_in_string(match.start()):
                     self.file_level = True
                 continue
             raw = match["codes"] if match["kind"] else match["noqa"]
@@ -97,9 +104,14 @@ class Suppressions:
             directives.append((row, own_line, codes))
         directive_rows = {row for row, own_line, _ in directives if own_line}
         scopes: dict[int, int] | None = None
+        endings: dict[int, int] | None = None
         for row, own_line, codes in directives:
             if not own_line:
-                self.ranges.append((row, row, codes))  # trailing code: its own line only
+                # Trailing code: its own line, and the lines of a multi-line string that ends
+                # on it (no comment can sit inside the string: ruff's rule).
+                if ending_scopes is not None and endings is None:
+                    endings = ending_scopes()
+                self.ranges.append((min(row, endings.get(row, row)) if endings else row, row, codes))
                 continue
             target = row + 1
             while target in directive_rows:  # stacked directive lines all reach the same line
@@ -113,13 +125,19 @@ class Suppressions:
 
     @classmethod
     def for_document(cls, document: Document) -> "Suppressions":
-        scopes = in_string = None
+        scopes = endings = in_string = file_directive_in_string = None
         if document.format == "yaml":
             from migrator.formats.yaml_suppression_scopes import inside_scalar, node_scopes
 
             scopes = lambda: node_scopes(document)  # noqa: E731 - only computed when needed
-            in_string = lambda offset: inside_scalar(document, offset)  # noqa: E731
-        return cls(document.text, scopes, in_string)
+            # A line directive inside a scalar stays one (a PromQL comment in an `expr` block
+            # can carry it); only `ignore-file` must be a YAML comment.
+            file_directive_in_string = lambda offset: inside_scalar(document, offset)  # noqa: E731
+        elif document.format == "python":
+            scopes = lambda: _multiline_strings(document)[0]  # noqa: E731
+            endings = lambda: _multiline_strings(document)[1]  # noqa: E731
+            in_string = _string_literal_test(document)
+        return cls(document.text, scopes, endings, in_string, file_directive_in_string)
 
     def hides(self, code: str, row: int) -> bool:
         if self.file_level:
@@ -128,6 +146,42 @@ class Suppressions:
             if first <= row <= last and (codes is None or code in codes):
                 return True
         return False
+
+
+def _multiline_strings(document: Document) -> tuple[dict[int, int], dict[int, int]]:
+    """The string expressions of a Python document that span lines, as {first row: last row}
+    and {last row: first row}: a directive above one or trailing its last line covers it all."""
+    index = LineIndex(document.text)
+    starts: dict[int, int] = {}
+    ends: dict[int, int] = {}
+    for site in document.sites:
+        literals = getattr(site, "piece_literals", None)
+        if not literals:
+            continue
+        first, last = index.position(literals[0][0])[0], index.position(literals[-1][1])[0]
+        if last > first:
+            starts[first] = max(starts.get(first, last), last)
+            ends[last] = min(ends.get(last, first), first)
+    return starts, ends
+
+
+def _string_literal_test(document: Document) -> Callable[[int], bool]:
+    """Whether an offset of a Python document lies inside one of its string sites' literals
+    (`"vllm:… # noqa: VMM010"` is data, not a directive)."""
+    import bisect
+    import itertools
+
+    spans = sorted(span for site in document.sites for span in getattr(site, "piece_literals", ()))
+    starts = [start for start, _ in spans]
+    # Literals nest (a string inside an f-string's field): the furthest end of those that
+    # start at or before each one.
+    reach = list(itertools.accumulate((end for _, end in spans), max))
+
+    def inside(offset: int) -> bool:
+        i = bisect.bisect_right(starts, offset) - 1
+        return i >= 0 and reach[i] > offset
+
+    return inside
 
 
 def _enabled_rules(settings: Settings, fmt: str, ignored: tuple[str, ...]) -> tuple[tuple[Rule, ...], SiteNeeds]:

@@ -77,6 +77,23 @@ def display_path(path: str, cwd: str) -> str:
     return path[len(prefix):].replace(os.sep, "/") if path.startswith(prefix) else path
 
 
+def _excluded_file(excludes: "_Excludes", rel: str) -> bool:
+    """Whether the excludes cover a file at `rel` (relative to the configuration's folder): by
+    its own name or path, or by a folder on its way."""
+    return excludes.match(rel.rsplit("/", 1)[-1], rel, False) or any(
+        excludes.match(part, part, True) for part in rel.split("/")[:-1]
+    )
+
+
+def excluded_name(name: str, settings: Settings) -> bool:
+    """Whether the configured excludes cover a file of this name (`--stdin-filename` with
+    `--force-exclude`: the text has a name but no file)."""
+    absolute = os.path.normpath(os.path.join(os.getcwd(), name))
+    rel = os.path.relpath(absolute, str(settings.root))
+    rel = rel.replace(os.sep, "/") if not rel.startswith("..") else absolute
+    return _excluded_file(_Excludes((*settings.exclude, *settings.extend_exclude)), rel)
+
+
 def discover(
     paths: list[str],
     settings: Settings,
@@ -124,11 +141,7 @@ def discover(
         if force_exclude and gitignores is not None:
             ignored = gitignores.ignored_files(named_files)
         for absolute in named_files:
-            if force_exclude and (
-                absolute in ignored
-                or excludes.match(os.path.basename(absolute), rel_to_root(absolute), False)
-                or any(excludes.match(part, part, True) for part in rel_to_root(absolute).split("/")[:-1])
-            ):
+            if force_exclude and (absolute in ignored or _excluded_file(excludes, rel_to_root(absolute))):
                 continue
             if absolute not in seen:
                 seen.add(absolute)
@@ -263,3 +276,26 @@ def decode(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def decode_python_source(data: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of Python source that declares an encoding other than UTF-8 on its
+    first two lines (PEP 263: `# -*- coding: latin-1 -*-`) and decodes with it; None otherwise.
+    Only codecs that give back the exact bytes when the text is encoded again qualify, so a
+    fix rewrites nothing but what it changes."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:  # an unknown codec, or a cookie that contradicts a BOM
+        return None
+    if codecs.lookup(encoding).name == "utf-8":
+        return None
+    try:
+        text = data.decode(encoding)
+        if text.encode(encoding) != data:
+            return None
+    except (UnicodeError, LookupError):
+        return None
+    return text, encoding

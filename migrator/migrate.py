@@ -148,10 +148,10 @@ def _write(report: RunReport) -> list[str]:
             except KeyboardInterrupt:
                 # Only reachable off the main thread (or from a test): the write either
                 # renamed the new text into place or left the original; look which.
-                if _reads_as(file_path, result.fixed):
+                if _reads_as(file_path, result.fixed, result.encoding):
                     written.append(result.path)
                 raise MigrationInterrupted(written, [r.path for r in todo[len(written):]]) from None
-            except (OSError, WriteRefused) as err:
+            except (OSError, WriteRefused, UnicodeEncodeError) as err:
                 not_written(result, err, report)
                 continue
             written.append(result.path)
@@ -160,10 +160,10 @@ def _write(report: RunReport) -> list[str]:
     return written
 
 
-def _reads_as(path: str, text: str | None) -> bool:
+def _reads_as(path: str, text: str | None, encoding: str = "utf-8") -> bool:
     try:
         with open(path, "rb") as handle:
-            return handle.read() == (text or "").encode("utf-8")
+            return handle.read() == (text or "").encode(encoding)
     except OSError:
         return False
 

@@ -166,6 +166,8 @@ class FileResult:
     fixed: str | None = None  # None when nothing changed
     fixed_findings: list[Finding] = field(default_factory=list)
     note: str | None = None  # e.g. "skipped: binary file"
+    # How the file's bytes are text: UTF-8, or the encoding a Python file declares (PEP 263).
+    encoding: str = "utf-8"
     # Series this file records from the removed metric (VMM003); they die with it.
     dead_series: frozenset[str] = frozenset()
     # What the cross-file pass reuses of the lint of the final text (`engine.cross_file_view`

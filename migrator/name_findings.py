@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from migrator.formats.base import Site
+from migrator.formats.base import Container, Site
 from migrator.model import Applicability, Fix, Span
 from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue
@@ -184,18 +184,40 @@ def mentions_metric(text: str, metric: Metric, prefixes: tuple[str, ...]) -> boo
 
 
 def side_by_side(ctx: "RuleContext", site: Site | None, metric: Metric) -> bool:
-    """The old name sits beside `metric` (its replacement) in one collection, query or line:
+    """The old name sits beside `metric` (its replacement) in one collection or query:
     renaming would make a duplicate (or a double registration), so a person decides."""
     prefixes = tuple(ctx.settings.metric_prefixes)
     if site is None:
         return False
     container = site.context.container
     if container is not None:
-        if any(v is not None and mentions_metric(v, metric, prefixes) for v in container.values):
+        if id(metric) in _metrics_in_container(ctx, container, prefixes):
             return True
-        if container.span is not None:
-            return mentions_metric(ctx.doc.text[container.span.start : container.span.end], metric, prefixes)
     return mentions_metric(site.value, metric, prefixes)
+
+
+def _metrics_in_container(ctx: "RuleContext", container: Container, prefixes: tuple[str, ...]) -> frozenset[int]:
+    """Ids of the metrics a collection's elements (or its source text) name, read once per
+    collection: every element of a list of thousands asks."""
+    span = container.span
+    key = ("metrics-in-container", span.start, span.end) if span is not None else ("metrics-in-values", id(container.values))
+
+    def compute() -> frozenset[int]:
+        texts = [v for v in container.values if v is not None]
+        if span is not None:
+            texts.append(ctx.doc.text[span.start : span.end])
+        return frozenset(id(s.metric) for text in texts for h in find_names(text, prefixes) for s in h.candidates)
+
+    return ctx.memo(key, compute)
+
+
+def in_alternatives(ctx: "RuleContext", site: Site, metric: Metric) -> bool:
+    """The site is a branch of a conditional (`old if v < (0, 9) else new`) that names `metric`
+    too: the code picks a name per release on purpose, and renaming would change the old side."""
+    span = site.context.alternatives
+    if span is None:
+        return False
+    return mentions_metric(ctx.doc.text[span.start : span.end], metric, tuple(ctx.settings.metric_prefixes))
 
 
 # --------------------------------------------------------------------------- removal
@@ -216,6 +238,10 @@ def whole_stale_name(value: str | None, prefixes: tuple[str, ...], target: Targe
     )
 
 
+# What the collection is called in a message, for the container kinds that name a part of it.
+_COLLECTION_NOUNS = {"dict-key": "dict", "mapping-key": "mapping"}
+
+
 def removal_fix(
     site: Site, is_removed: Callable[[str | None], bool], what: str
 ) -> Fix | None:
@@ -226,13 +252,15 @@ def removal_fix(
     container = site.context.container
     if container is None or container.removal is None or not site.editable:
         return None
-    others = [v for i, v in enumerate(container.values) if i != container.index]
-    if not others or all(is_removed(v) for v in others):
+    # Stops at the first entry that stays: no copy of a list of thousands per element.
+    index = container.index
+    if not any(not is_removed(v) for i, v in enumerate(container.values) if i != index):
         return None
     owner = f" `{container.owner}`" if container.owner else ""
+    collection = _COLLECTION_NOUNS.get(container.kind, container.kind)
     return Fix(
         Applicability.UNSAFE,
-        f"Remove the entry from its {container.kind}{owner} (code that indexes or counts the collection may change; {what})",
+        f"Remove the entry from its {collection}{owner} (code that indexes or counts the collection may change; {what})",
         tuple(container.removal),
         scope=container.span,
     )

@@ -244,14 +244,20 @@ def _summary(findings: list[Finding], unsafe: bool, fixed: int) -> str:
     return f"Found {len(findings)} {noun}{suffix}."
 
 
-def render_statistics(findings: list[Finding], unsafe: bool) -> str:
+def render_statistics(findings: list[Finding], unsafe: bool, output_format: str = "full") -> str:
+    """A count per rule, most frequent first: a table, or for `json`/`json-lines` objects with
+    `code`, `name`, `count` and `fixable` (ruff's shape), so a pipe into a JSON reader holds."""
     counts = Counter(f.code for f in findings)
     fixable = Counter(f.code for f in findings if f.fix is not None and f.fix.applies_at(unsafe))
-    lines = []
+    rows = []
     for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         rule = rule_by_code(code)
-        mark = "[*]" if fixable[code] else "   "
-        lines.append(f"{count:5d}\t{code}\t{mark} {rule.name if rule else ''}")
+        rows.append({"code": code, "name": rule.name if rule else "", "count": count, "fixable": bool(fixable[code])})
+    if output_format == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    if output_format == "json-lines":
+        return "".join(json.dumps(row) + "\n" for row in rows)
+    lines = [f"{r['count']:5d}\t{r['code']}\t{'[*]' if r['fixable'] else '   '} {r['name']}" for r in rows]
     return "\n".join(lines) + ("\n" if lines else "")
 
 

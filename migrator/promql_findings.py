@@ -112,8 +112,12 @@ def rewrite_fix(
     if kind is not None:
         rewritten = apply_text_edits(site.value, whole) if whole is not None else new
         rewrite = ExpressionRewrite(kind, site.value, rewritten, applicability, reason, is_grafana, renames)
-    if not all(site.can_edit(e.start, e.end) for e in edits):
-        why = site.readonly_reason or "the expression is templated there (Helm/Jinja or code), so only literal text is edited"
+    refused = next((e for e in edits if not site.can_edit(e.start, e.end)), None)
+    if refused is not None:
+        why = site.refusal(
+            refused.start, refused.end,
+            "the expression is templated there (Helm/Jinja or code), so only literal text is edited",
+        )
         return Fix(Applicability.DISPLAY_ONLY, f"{message} — not applied: {why}", rewrite=rewrite)
     try:
         file_edits = tuple(site.edit(e.start, e.end, e.content) for e in edits)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from migrator.adapter_naming import rename_breaks_export
 from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
-from migrator.name_findings import DataHit, kept_on_purpose, replacement_available, side_by_side
+from migrator.name_findings import DataHit, in_alternatives, kept_on_purpose, replacement_available, side_by_side
 from migrator.reference.catalogue import Status
 from migrator.promql_findings import rewrite_fix, selector_only
 from migrator.reference.catalogue import Change, ChangeKind, Series, catalogue
@@ -39,6 +39,12 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
             Applicability.DISPLAY_ONLY,
             f"`{replacement.name}` appears in vLLM v{replacement.first_version}, after your target: rename it "
             "once every server runs that release",
+        )
+    if in_alternatives(ctx, site, replacement):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"The other branch of this conditional already uses `{replacement.name}` (the code picks a query "
+            f"per release); remove the old branch once every server runs v{change.metric.first_release_without}+",
         )
     if analysis.selects(replacement.name):
         return Fix(
@@ -170,6 +176,12 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
             f"`{owner}` looks like it holds old names on purpose; renaming this entry to `{spelled}` would "
             "change what it is for — decide by hand (or suppress the finding)",
         )
+    if in_alternatives(ctx, site, replacement):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"The other branch of this conditional already uses `{replacement.name}` (the code picks a name per "
+            f"release); remove the old branch once every server runs v{change.metric.first_release_without}+",
+        )
     if side_by_side(ctx, site, replacement):
         return Fix(
             Applicability.DISPLAY_ONLY,
@@ -183,7 +195,7 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
         )
     title = f"Rename to `{spelled}` (same values; {_when(change)})"
     if not site.can_edit(dh.hit.start, dh.hit.end):
-        why = site.readonly_reason or "the name is templated there"
+        why = site.refusal(dh.hit.start, dh.hit.end, "the name is templated there")
         return Fix(Applicability.DISPLAY_ONLY, f"{title} — not applied: {why}")
     try:
         edit = site.edit(dh.hit.start, dh.hit.end, spelled)

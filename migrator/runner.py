@@ -10,7 +10,9 @@ from typing import Callable, Iterable
 from migrator import engine
 from migrator.config import Settings
 from migrator.filenames import printable
-from migrator.files import decode, discover, display_path, looks_binary, read_if_contains, unicode_bom
+from migrator.files import (
+    decode, decode_python_source, discover, display_path, looks_binary, read_if_contains, unicode_bom,
+)
 from migrator.formats import EXTENSION_FORMATS, detect_format
 from migrator.model import FileResult
 from migrator.safe_write import WriteRefused, is_stale_temp, write_fixed
@@ -163,7 +165,7 @@ def run(
             if result.changed:
                 try:
                     write_result(path, result)
-                except (OSError, WriteRefused) as err:
+                except (OSError, WriteRefused, UnicodeEncodeError) as err:
                     not_written(result, err, report)
     report.results = [r for _, r in by_path.values()] + temp_notes
     report.results.sort(key=lambda r: r.path)
@@ -279,7 +281,9 @@ def _pool_size(files: int) -> int:
 def write_result(path: str, result: FileResult) -> None:
     """Write a file's fixed text over the original it was made from (see `safe_write`)."""
     assert result.fixed is not None
-    write_fixed(path, result.fixed.encode("utf-8"), (result.original or "").encode("utf-8"))
+    # The new text is encoded as the file was (a declared Latin-1 stays Latin-1); a fix whose
+    # text the file's encoding cannot hold raises UnicodeEncodeError (a ValueError), not written.
+    write_fixed(path, result.fixed.encode(result.encoding), (result.original or "").encode(result.encoding))
 
 
 def not_written(result: FileResult, err: Exception, report: RunReport) -> None:
@@ -337,7 +341,13 @@ def _process_file(
         return FileResult(path=display, note="skipped: binary file")
     text = decode(data)
     if text is None:
-        return FileResult(path=display, note="skipped: not valid UTF-8")
+        declared = decode_python_source(data) if detect_format(display, "") == "python" else None
+        if declared is None:
+            return FileResult(path=display, note="skipped: not valid UTF-8")
+        text, encoding = declared
+        result = process_text(display, text, settings, options, "python")
+        result.encoding = encoding
+        return result
     return process_text(display, text, settings, options)
 
 

@@ -14,8 +14,8 @@ class StaleMetricInProse(Rule):
 
     ## What it does
     Reports, as information, Grafana panel titles, descriptions and legends, alert annotations,
-    comments and other prose that mention a metric gone (or deprecated, or hidden) at your
-    target release, and the titles and legends of panels whose queries use the removed
+    comments, Python docstrings and other prose that mention a metric gone (or deprecated, or
+    hidden) at your target release, and the titles and legends of panels whose queries use the removed
     prompt-token counter when they speak of "recomputed" tokens. Prose that documents a
     rename — the old and the new name side by side ("V0 named it `vllm:gpu_cache_usage_perc`,
     now `vllm:kv_cache_usage_perc`") — is not reported.

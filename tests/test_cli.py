@@ -86,6 +86,25 @@ def test_output_file_and_statistics(tree):
     assert json.loads((tree / "report.json").read_text())[0]["code"] == "VMM900"
 
 
+def test_statistics_in_json_are_json(tree):
+    (tree / "m.py").write_text('A = "vllm:gpu_cache_usage_perc"\nB = "vllm:gpu_cache_usage_perc"\n')
+    stats = invoke("check", "--statistics", "--output-format", "json")
+    assert stats.exit_code == 1
+    assert json.loads(stats.output) == [
+        {"code": "VMM010", "name": "renamed-metric", "count": 2, "fixable": True},
+        {"code": "VMM900", "name": "removed-metric-in-other-file", "count": 1, "fixable": False},
+    ]
+    lines = invoke("check", "--statistics", "--output-format", "json-lines").output.splitlines()
+    assert [json.loads(line)["code"] for line in lines] == ["VMM010", "VMM900"]
+
+
+def test_rule_is_ruffs_name_for_explain():
+    assert invoke("rule", "VMM010").output == invoke("explain", "VMM010").output
+    assert invoke("rule", "VMM999").exit_code == 2
+    commands = [line.split()[0] for line in invoke("--help").output.split("Commands:")[1].splitlines() if line.strip()]
+    assert "rule" not in commands and "explain" in commands  # hidden: one documented name
+
+
 def test_select_and_ignore(tree):
     assert invoke("check", "--ignore", "VMM900").exit_code == 0
     assert invoke("check", "--select", "VMM007").exit_code == 0
@@ -99,6 +118,18 @@ def test_config_in_pyproject(tree):
     assert invoke("check").exit_code == 0
     (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nfail-on = "error"\n')
     assert invoke("check").exit_code == 0
+
+
+def test_ignore_on_the_command_line_adds_to_the_configured_ignore(tree):
+    """As in ruff: `--ignore` narrows the configured selection (it used to replace the
+    configured `ignore`, bringing back the codes the configuration silences); `--select`
+    starts a new selection that only the command line's `--ignore` narrows."""
+    (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nignore = ["VMM900"]\n')
+    assert invoke("check", "--ignore", "VMM201").exit_code == 0
+    assert invoke("check", "--select", "VMM9").exit_code == 1
+    assert invoke("check", "--select", "VMM9", "--ignore", "VMM900").exit_code == 0
+    (tree / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nselect = ["VMM0"]\n')
+    assert invoke("check", "--ignore", "VMM201").exit_code == 0  # the configured select stays
 
 
 def test_bad_config_exits_2(tree):
@@ -341,6 +372,27 @@ def test_fix_summary_counts_one_finding_in_the_singular():
 
     assert summary_line([], False, fixed=1) == "Found 1 finding (1 fixed, 0 remaining)."
     assert summary_line([], False, fixed=2) == "Found 2 findings (2 fixed, 0 remaining)."
+
+
+def test_stdin_fix_keeps_the_encoding_a_python_file_declares():
+    text = '# -*- coding: latin-1 -*-\nS = "café vllm:gpu_cache_usage_perc"\n'
+    result = _stdin("--fix", "--stdin-filename", "scraper.py", data=text.encode("latin-1"))
+    assert result.stdout == text.replace("gpu_cache", "kv_cache").encode("latin-1")
+    assert "1 fixed, 0 remaining" in result.stderr.decode()
+
+
+def test_force_exclude_applies_to_the_stdin_filename(tmp_path, monkeypatch):
+    """An editor passing a file's text by stdin with `--force-exclude` gets nothing for a file
+    the configuration excludes, and with `--fix` its text back unchanged."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.vllm-metrics-migrator]\nextend-exclude = ["vendor/"]\n')
+    text = 'S = "vllm:gpu_cache_usage_perc"\n'
+    excluded = invoke("check", "--force-exclude", "--stdin-filename", "vendor/m.py", "-", input=text)
+    assert excluded.exit_code == 0 and "VMM010" not in excluded.output
+    fixed = invoke("check", "--fix", "--force-exclude", "--stdin-filename", "vendor/m.py", "-", input=text)
+    assert fixed.stdout == text
+    assert invoke("check", "--force-exclude", "--stdin-filename", "src/m.py", "-", input=text).exit_code == 1
+    assert invoke("check", "--stdin-filename", "vendor/m.py", "-", input=text).exit_code == 1
 
 
 def test_stdin_fix_reports_positions_in_the_text_it_prints():

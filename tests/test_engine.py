@@ -140,6 +140,32 @@ def test_a_directive_on_its_own_line_covers_the_next_line_only():
     assert _rows("m.py", stacked, "python") == []
 
 
+def test_noqa_is_case_insensitive_as_in_flake8_and_ruff():
+    text = 'a = "vllm:gpu_cache_usage_perc"  # NOQA: vmm010\nb = "vllm:gpu_cache_usage_perc"  # noqa: VMM005\n'
+    assert _rows("m.py", text, "python") == [("VMM010", 2)]
+
+
+def test_a_directive_covers_a_multiline_python_string_from_above_or_after_its_end():
+    """No comment can sit inside a triple-quoted string: a directive on the line above it or
+    trailing its last line covers all of it (ruff's rule), and no further."""
+    body = '"""\nsum(vllm:gpu_cache_usage_perc)\n"""'
+    after = f"G = {body}  # noqa: VMM010\nH = {body}\n"
+    assert _rows("m.py", after, "python") == [("VMM010", 5)]
+    above = f"# vllm-metrics-migrator: ignore[VMM010]\nG = {body}\nH = {body}\n"
+    assert _rows("m.py", above, "python") == [("VMM010", 6)]
+    concatenated = 'Q = ("vllm:gpu_cache_usage_perc"\n     " > 0.9")  # noqa: VMM010\n'
+    assert _rows("m.py", concatenated, "python") == []
+
+
+def test_a_directive_inside_a_python_string_is_text_not_a_comment():
+    text = (
+        'F = "vllm:gpu_cache_usage_perc # noqa: VMM010"\n'
+        "G = f\"{d['vllm:gpu_cache_usage_perc']} # vllm-metrics-migrator: ignore\"\n"
+        'H = "vllm:gpu_cache_usage_perc"  # noqa: VMM010\n'
+    )
+    assert _rows("m.py", text, "python") == [("VMM010", 1), ("VMM010", 2)]
+
+
 RULES_WITH_BLOCK_EXPR = """groups:
   - name: vllm
     rules:
@@ -282,6 +308,25 @@ def test_binary_and_undecodable_files_are_skipped_with_a_note(tmp_path, monkeypa
     report = run(["."], Settings(), RunOptions())
     notes = {r.path: r.note for r in report.results}
     assert notes == {"blob.bin": "skipped: binary file", "latin1.txt": "skipped: not valid UTF-8"}
+
+
+LATIN1_MODULE = '# -*- coding: latin-1 -*-\n"""Café."""\nS = "é vllm:gpu_cache_usage_perc"  # é\n'
+
+
+def test_python_declaring_latin1_is_checked_and_fixed_in_latin1(tmp_path, monkeypatch):
+    """PEP 263: a coding declaration makes non-UTF-8 bytes valid Python; the file is checked
+    and written back in its own encoding, byte for byte outside the fix."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scraper.py").write_bytes(LATIN1_MODULE.encode("latin-1"))
+    (tmp_path / "undeclared.py").write_bytes(LATIN1_MODULE.split("\n", 1)[1].encode("latin-1"))
+    report = run(["."], Settings(), RunOptions())
+    assert {r.path: r.note for r in report.results if r.note} == {"undeclared.py": "skipped: not valid UTF-8"}
+    (finding,) = [f for r in report.results if r.path == "scraper.py" for f in r.findings]
+    assert (finding.code, finding.fix.applicability) == ("VMM010", Applicability.SAFE)
+    run(["."], Settings(), RunOptions(fix=True))
+    fixed = LATIN1_MODULE.replace("gpu_cache", "kv_cache").encode("latin-1")
+    assert (tmp_path / "scraper.py").read_bytes() == fixed
+    assert run(["."], Settings(), RunOptions(fix=True)).changed == []
 
 
 def test_taken_spans_agree_with_pairwise_overlap():

@@ -180,6 +180,24 @@ def test_implicit_concatenation_is_one_site_with_a_gap() -> None:
     assert apply_edits(src, [edit]).endswith("'it\\'s_total[5m]))')\n")
 
 
+@pytest.mark.parametrize(
+    "src",
+    [
+        'NAMES = ["vllm:gpu_cache_"\n         "usage_perc"]\n',  # a name
+        'Q = ("sum(rate(vllm:gpu_cache_"\n     "usage_perc[5m]))")\n',  # PromQL
+    ],
+)
+def test_a_rename_across_a_concatenation_gap_says_so(src: str) -> None:
+    """The fix is refused for the right reason: not templating, the split literal."""
+    from migrator.config import Settings
+    from migrator.engine import lint_text
+
+    (finding,) = lint_text("t.py", src, Settings(), "python").findings
+    assert finding.code == "VMM010" and finding.fix.applicability.value == "display-only"
+    assert "implicit concatenation" in finding.fix.message
+    assert "templated" not in finding.fix.message
+
+
 def test_deleting_a_whole_piece_deletes_the_literal() -> None:
     src = 'Q = (\n    "sum(a)"\n    " - sum(vllm:prompt_tokens_recomputed_total)"\n)\n'
     doc = parse(src)
@@ -410,6 +428,61 @@ def test_promql_places_by_keyword_and_dict_key() -> None:
     assert kinds == [("vllm:prompt_tokens_recomputed_total", SiteKind.PROMQL), ("up", SiteKind.PROMQL)]
 
 
+@pytest.mark.parametrize("pep701", [False, True], ids=["ast", "libcst"])
+def test_docstrings_and_statement_strings_are_prose(pep701: bool) -> None:
+    """A string that is a statement of its own (a docstring, a note between statements) is
+    documentation: prose, never data a rename would fix. A string used as a value is data."""
+    src = textwrap.dedent(
+        '''\
+        """Scrapes vllm:prompt_tokens_recomputed."""
+        def f():
+            'Reads vllm:prompt_tokens_recomputed.'
+            return "vllm:prompt_tokens_recomputed"
+        class C:
+            ("Counts vllm:prompt_tokens_recomputed"
+             " per engine.")
+        "vllm:prompt_tokens_recomputed {}".format(1)
+        '''
+    )
+    if pep701:  # newer syntax than Python 3.11: the libcst builder reads the file
+        src += 'x = f"{"a"}"\n'
+    doc = PythonHandler().parse("t.py", src, NEEDS)
+    assert [(s.kind, s.context.prose) for s in doc.sites] == [
+        (SiteKind.TEXT, "docstring"),
+        (SiteKind.TEXT, "docstring"),
+        (SiteKind.NAME, None),
+        (SiteKind.TEXT, "docstring"),
+        (SiteKind.TEXT, None),  # a template's use is not a bare string
+    ]
+
+
+@pytest.mark.parametrize("pep701", [False, True], ids=["ast", "libcst"])
+def test_a_branch_of_a_conditional_knows_the_conditional(pep701: bool) -> None:
+    src = 'Q = "vllm:prompt_tokens_recomputed" if old else "vllm:prompt_tokens_cached"\n'
+    src += 'R = ("vllm:prompt_tokens_recomputed" in names) if a else None\n'
+    if pep701:
+        src += 'x = f"{"a"}"\n'
+    doc = PythonHandler().parse("t.py", src, NEEDS)
+    q, r = doc.sites
+    assert q.context.alternatives is not None
+    assert src[q.context.alternatives.start : q.context.alternatives.end] == src[4 : src.index("\n")]
+    assert r.context.alternatives is None  # the test's operand, not a branch
+
+
+def test_a_docstring_naming_a_renamed_metric_is_reported_as_prose_and_never_fixed() -> None:
+    from migrator.config import Settings
+    from migrator.engine import fix_text, lint_text
+
+    src = '"""Reads vllm:gpu_cache_usage_perc."""\nQ = "vllm:gpu_cache_usage_perc"\n'
+    findings = lint_text("t.py", src, Settings(), "python").findings
+    assert [(f.code, src[f.span.start : f.span.end]) for f in findings] == [
+        ("VMM008", "vllm:gpu_cache_usage_perc"),
+        ("VMM010", "vllm:gpu_cache_usage_perc"),
+    ]
+    fixed = fix_text("t.py", src, Settings(), "python", unsafe=True).text
+    assert fixed == '"""Reads vllm:gpu_cache_usage_perc."""\nQ = "vllm:kv_cache_usage_perc"\n'
+
+
 @pytest.mark.parametrize(
     "src",
     [
@@ -623,3 +696,13 @@ def test_a_rule_may_ask_for_any_ast_node_type() -> None:
     assert seen == ["a == b", "legacy + 1 == total"]
     (ref,) = doc.collected["VMM999"]
     assert src[ref.span.start : ref.span.end] == "legacy + 1 == total"
+
+
+def test_removing_a_dict_entry_calls_it_a_dict() -> None:
+    from migrator.config import Settings
+    from migrator.engine import lint_text
+
+    src = 'NAMES = {"vllm:num_requests_running": 1, "vllm:num_requests_swapped": 2}\n'
+    (finding,) = lint_text("t.py", src, Settings(), "python").findings
+    assert finding.code == "VMM005"
+    assert finding.fix.message.startswith("Remove the entry from its dict `NAMES` (")

@@ -111,6 +111,9 @@ class SiteContext:
     templated: bool = False  # Helm/Jinja regions inside the value
     not_prometheus: bool = False  # a query for another datasource
     embedded_in: str | None = None  # locator of the string this document was embedded in
+    # Python: the conditional expression (`a if c else b`) the string is a branch of. A name
+    # there beside its replacement is a switch between releases, not a stale reference.
+    alternatives: Span | None = None
     yaml_style: str | None = None
     json_path: str | None = None
     # A prometheus-adapter rule's (`name.matches`, `name.as`): the name it exports a series
@@ -178,6 +181,15 @@ class Site:
             elif start < p_end and p_start < end and not (start <= p_start and p_end <= end):
                 return False
         return True
+
+    def refusal(self, start: int, end: int, templated: str) -> str:
+        """Why decoded [start, end) may not be replaced (`can_edit` is False): `templated` when
+        the only reason is a protected region the format describes no better."""
+        if not self.editable:
+            return self.readonly_reason or templated
+        if any(p_start == p_end and start < p_start < end for p_start, p_end in self.protected):
+            return "it spans adjacent string literals (implicit concatenation); join them by hand first"
+        return self.readonly_reason or templated
 
     def to_file(self, index: int) -> int:
         if self.offsets is None:

@@ -18,8 +18,8 @@ from migrator.model import Edit, Span
 
 # `<<-YAML` / `<<EOT` ... `YAML` on a line of its own (Terraform, HCL, shell).
 _HEREDOC = re.compile(r"<<(?P<dash>-?)(?P<quote>[\"']?)(?P<tag>[A-Za-z_][A-Za-z0-9_]*)(?P=quote)[ \t]*\r?\n")
-# ```yaml ... ``` (or ~~~), unindented, as Markdown writes code blocks.
-_FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[A-Za-z0-9_+-]*)[^\n]*\n", re.M)
+# ```yaml ... ``` (or ~~~), as Markdown writes code blocks; indented inside a list item too.
+_FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[A-Za-z0-9_+-]*)[^\n]*\n", re.M)
 _FENCE_LANGS = {"yaml": "yaml", "yml": "yaml", "json": "json", "promql": "promql"}
 MARKDOWN_READONLY = "a code block in documentation: edit it by hand"
 
@@ -80,17 +80,26 @@ def _fences(text: str) -> Iterator[Region]:
         if m is None:
             return
         fence = m.group("fence")
-        close = re.compile(rf"^{re.escape(fence[0])}{{{len(fence)},}}[ \t]*\r?$", re.M)
+        close = re.compile(rf"^ *{re.escape(fence[0])}{{{len(fence)},}}[ \t]*\r?$", re.M)
         end = close.search(text, m.end())
         if end is None:
             return
         fmt = _FENCE_LANGS.get(m.group("lang").lower())
         if fmt is not None:
-            body = text[m.end() : end.start()]
-            offsets = list(range(m.end(), end.start() + 1))
+            # CommonMark: each content line loses up to the opening fence's indentation.
+            strip = len(m.group("indent"))
+            inner: list[str] = []
+            offsets: list[int] = []
+            line_start = m.end()
+            for line in text[m.end() : end.start()].splitlines(keepends=True):
+                cut = min(strip, len(line) - len(line.lstrip(" ")))
+                inner.append(line[cut:])
+                offsets.extend(range(line_start + cut, line_start + len(line)))
+                line_start += len(line)
+            offsets.append(end.start())
             line_no = text.count("\n", 0, m.start()) + 1
-            yield Region(fmt, body, offsets, False, readonly=MARKDOWN_READONLY,
-                         locator=f"```{m.group('lang')} block (line {line_no})")
+            yield Region(fmt, "".join(inner), offsets, strip > 0, readonly=MARKDOWN_READONLY,
+                         locator=f"{fence[:3]}{m.group('lang')} block (line {line_no})")
         pos = end.end()
 
 

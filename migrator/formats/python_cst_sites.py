@@ -43,6 +43,8 @@ class _Place:
     collection_kind: str = ""
     index: int = 0
     owner: str | None = None  # what holds that collection, for messages
+    prose: str | None = None  # "docstring": a statement of its own, text for people
+    alternatives: Any = None  # the conditional expression it is a branch of
 
 
 class SiteBuilder:
@@ -109,6 +111,8 @@ class SiteBuilder:
             assigned_to=place.assigned_to,
             dict_key=place.dict_key,
             template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
+            prose=place.prose,
+            alternatives=self.info.span(place.alternatives) if place.alternatives is not None else None,
         )
         locator = self.info.locator(ancestors)
         if place.detail:
@@ -166,6 +170,12 @@ class SiteBuilder:
             place.plain = True
             return place
         parent = ancestors[level]
+        if isinstance(parent, cst.Expr) and parent.value is expr and expr is node:
+            place.plain = True  # a docstring: see python_sites
+            place.prose = "docstring"
+            return place
+        if isinstance(parent, cst.IfExp) and parent.test is not expr:
+            place.alternatives = parent
         grand = ancestors[level - 1] if level >= 1 else None
         owner = self._assigned_name(ancestors, level)
         place.assigned_to = owner

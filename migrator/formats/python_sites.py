@@ -69,6 +69,8 @@ class Place:
     collection_kind: str = ""
     index: int = 0
     owner: str | None = None  # what holds that collection, for messages
+    prose: str | None = None  # "docstring": a statement of its own, text for people
+    alternatives: Any = None  # the conditional expression it is a branch of
 
 
 class SiteBuilder:
@@ -159,6 +161,8 @@ class SiteBuilder:
             assigned_to=place.assigned_to,
             dict_key=place.dict_key,
             template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
+            prose=place.prose,
+            alternatives=self.info.span(place.alternatives) if place.alternatives is not None else None,
         )
         locator = self.info.locator(ancestors)
         if place.detail:
@@ -183,6 +187,14 @@ class SiteBuilder:
             place.plain = True
             return place
         parent = ancestors[level]
+        if type(parent) is ast.Expr and parent.value is expr and expr is node:
+            # A string that is a statement of its own (a docstring, a block of notes) is
+            # evaluated and dropped: it is documentation, and prose is a person's to reword.
+            place.plain = True
+            place.prose = "docstring"
+            return place
+        if type(parent) is ast.IfExp and parent.test is not expr:
+            place.alternatives = parent
         grand = ancestors[level - 1] if level >= 1 else None
         owner = self._assigned_name(ancestors, level)
         place.assigned_to = owner
@@ -336,7 +348,9 @@ def instrument_library(last: str, attribute: bool) -> str | None:
 
 def finish_site(site: Site, place: Any, generated: str | None) -> None:
     """The site's kind and whether it may be edited, from its place."""
-    if place.promql:
+    if place.prose:
+        site.kind = SiteKind.TEXT
+    elif place.promql:
         site.kind = SiteKind.PROMQL
     elif place.definition:
         site.kind = SiteKind.NAME

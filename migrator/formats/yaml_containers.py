@@ -60,6 +60,9 @@ class Containers:
     def __init__(self, factory: SiteFactory) -> None:
         self.factory = factory
         self._shared: dict[int, tuple[tuple[str | None, ...], Span]] = {}
+        # id(node) -> (entries, in text order, flow entry spans): once per collection, not per
+        # element (a list of thousands of names asks once for each).
+        self._layout: dict[int, tuple[list[tuple[Any, Any]], bool, list[tuple[int, int]]]] = {}
 
     def of_item(self, layer: Layer, seq: Sequence, index: int, owner: str | None) -> Container:
         values, span = self._collection(layer, seq, seq.items)
@@ -83,18 +86,15 @@ class Containers:
         """Edits deleting one element cleanly, or None (the only element, a layout this does not
         understand, or a removal that does not verify)."""
         text = layer.text
-        if type(node) is Sequence:
-            entries = [(it, it) for it in node.items]
-        else:
-            entries = node.pairs
+        entries, ordered, flow_spans = self._entries(node)
         if len(entries) < 2:
             return None
-        if not _in_text_order(node, entries):
+        if not ordered:
             return None  # an alias among the elements: its node's positions are its anchor's
         if _defines_anchor(entries[index]):
             return None  # an alias elsewhere may point into it
         if node.flow:
-            span = _flow_entry_span(text, [(f.start, _pair_end(f, la)) for f, la in entries], index)
+            span = _flow_entry_span(text, flow_spans, index)
         elif type(node) is Sequence:
             span = _block_item_span(text, node.items[index])
         else:
@@ -110,6 +110,15 @@ class Containers:
         if result is None:
             return None
         return (Edit(Span(result[0], result[1]), result[2]),)
+
+
+    def _entries(self, node: Sequence | Mapping) -> tuple[list[tuple[Any, Any]], bool, list[tuple[int, int]]]:
+        layout = self._layout.get(id(node))
+        if layout is None:
+            entries = [(it, it) for it in node.items] if type(node) is Sequence else node.pairs
+            flow_spans = [(f.start, _pair_end(f, la)) for f, la in entries] if node.flow else []
+            layout = self._layout[id(node)] = (entries, _in_text_order(node, entries), flow_spans)
+        return layout
 
 
 # --------------------------------------------------------------------------- spans

@@ -19,3 +19,16 @@ def kv_cache_usage(scrape: dict[str, float]) -> float | None:
 
 def canonical(name: str) -> str:
     return ALIASES.get(name, name)
+
+
+# A switch between releases: renaming the old branch would break the v0.8 servers.
+def kv_cache_metric(version: tuple[int, int, int]) -> str:
+    return "vllm:kv_cache_usage_perc" if version >= (0, 9, 2) else "vllm:gpu_cache_usage_perc"
+
+
+def itl_query(version: tuple[int, int, int]) -> str:
+    return (
+        "rate(vllm:time_per_output_token_seconds_sum[5m])"
+        if version < (0, 10, 2)
+        else "rate(vllm:inter_token_latency_seconds_sum[5m])"
+    )
