@@ -56,7 +56,7 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
         if breaks is not None:
             # The values stay the same (what `verify` would prove); the exported name does not.
             applicability, reason, kind = Applicability.UNSAFE, breaks, None
-    read = _name_read(ref, analysis)
+    read = _name_read(ref, analysis) or _name_shown(site, ref, analysis)
     if read is not None and applicability is Applicability.SAFE:
         # Same values, other labels: `verify` sees the difference too, so the rename is recorded.
         applicability, reason = Applicability.UNSAFE, read
@@ -94,6 +94,33 @@ def _name_read(ref: "Reference", analysis: "Analysis") -> str | None:
     if read is None:
         return None
     return f"{read} uses the metric name, so the result's labels change with it; the values stay"
+
+
+def _name_shown(site: Site, ref: "Reference", analysis: "Analysis") -> str | None:
+    """Why a rename changes what a dashboard panel shows although the values stay: the
+    query's result keeps the metric name and the panel displays it, or None."""
+    from migrator.promql.references import result_keeps_name
+
+    place = site.context.grafana
+    if place is None or place.kind != "target" or not result_keeps_name(ref.selector, analysis.parents):
+        return None
+    shown = next((f"the display name `{d}`" for d in place.display_names if _templates_name(d)), None)
+    if shown is None and place.result_format == "table":
+        shown = "the table's `__name__` column"
+    if shown is None and place.legend is not None:
+        if place.legend.strip() in ("", "__auto", "__verbose"):
+            shown = "the default legend (`name{labels}`)"
+        elif _templates_name(place.legend):
+            shown = f"the legend `{place.legend}`"
+    if shown is None:
+        return None
+    return f"the query's series keep their metric name and {shown} shows it, so the legend changes; the values stay"
+
+
+def _templates_name(template: str) -> bool:
+    """Whether a legend or display-name template can print the metric name: `{{__name__}}`,
+    `${__field.labels.__name__}`, or every label at once (`${__field.labels}`)."""
+    return "__name__" in template or "__field.labels}" in template
 
 
 def _regex_rename(ref: "Reference", change: Change):  # type: ignore[no-untyped-def]

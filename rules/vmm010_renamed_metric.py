@@ -38,7 +38,11 @@ class RenamedMetric(Rule):
     **Safe**: the replacement carries the same values under the new name; the fix swaps the
     name only, keeping its suffix, prefix form, quoting and whatever wraps it. **Unsafe** where
     the query copies the name into another label (`label_replace`/`label_join` of `__name__`)
-    or matches `on (__name__)`: that label or match changes with the name. It is not offered
+    or matches `on (__name__)`: that label or match changes with the name. **Unsafe** too in a
+    dashboard panel whose query keeps the series' metric name (a bare selector, a filter such
+    as `x > 0.9`, `topk`; not `rate`, `sum`, arithmetic or a `bool` comparison, which drop it)
+    while the panel shows it: a `{{__name__}}` legend, Grafana's default legend, a display name
+    templating `__name__`, a table: the legend changes. It is not offered
     (display-only, with the reason) where a person must decide: the old and the new name side
     by side in one list, dict, registry or query (renaming makes a duplicate or a double
     registration), a program that *defines* a metric under the old name, a generated file

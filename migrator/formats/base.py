@@ -72,6 +72,12 @@ class GrafanaPlace:
     sibling_exprs: tuple[str, ...] = ()
     # A templating `definition` that repeats its `query`: reported once, on the query.
     duplicate_of_query: bool = False
+    # What a target's series are shown as, as written (rules decide what it shows): its legend
+    # template ("" when it has none, so Grafana's default legend; None when not recorded),
+    # its result format (`table`, …) and the panel's display-name settings.
+    legend: str | None = None
+    result_format: str | None = None
+    display_names: tuple[str, ...] = ()
 
     @property
     def identity(self) -> tuple[str | None, int | str | None, str | None]:
