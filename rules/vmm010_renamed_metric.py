@@ -67,16 +67,17 @@ class RenamedMetric(Rule):
                     fix=promql_rename_fix(ctx, site, analysis, ref, change),
                 )
             elif ref.kind == "regex":
+                renamed = {}  # metric -> (the first name of it the regex selects, its status, change)
                 for hit, status in ref.regex_hits:
                     change = _renamed_gone(status)
                     if change is not None and not analysis.selects(change.replacement.name):
-                        yield ctx.site_finding(
-                            self, site, ref.start, ref.end,
-                            f"the name regex `{ref.written}` selects `{hit.text}`: "
-                            + _message(hit.text, change, status, target, subject=False),
-                            fix=promql_rename_fix(ctx, site, analysis, ref, change),
-                        )
-                        break
+                        renamed.setdefault(status.series.metric.name, (hit.text, status, change))
+                if renamed:
+                    first = next(iter(renamed.values()))[2]
+                    yield ctx.site_finding(
+                        self, site, ref.start, ref.end, _regex_message(ref.written, renamed, target),
+                        fix=promql_rename_fix(ctx, site, analysis, ref, first),
+                    )
         for dh in iter_data_hits(ctx, {ChangeKind.RENAMED}, {Status.GONE}):
             if is_prose(dh.site):
                 continue  # VMM008 reports prose
@@ -99,3 +100,28 @@ def _message(written, change, status, target, subject=True):
         f"{head}was renamed `{replacement.name}` in vLLM v{replacement.first_version} and removed in "
         f"v{gone}: it has no data on {minor(gone)}+"
     )
+
+
+_LISTED = 4  # names a regex message spells out; beyond, it counts the rest
+
+
+def _regex_message(written, renamed, target):
+    """What a name regex selects that vLLM renamed and removed: every such name with its
+    replacement (the first few, then how many more)."""
+    if len(renamed) == 1:
+        (name, status, change), = renamed.values()
+        return f"the name regex `{written}` selects `{name}`: " + _message(name, change, status, target, subject=False)
+    releases = {(c.replacement.first_version, s.series.metric.first_release_without) for _n, s, c in renamed.values()}
+    same = len(releases) == 1
+    parts = []
+    for name, (_written, status, change) in list(renamed.items())[:_LISTED]:
+        gone = status.series.metric.first_release_without
+        when = "" if same else f", renamed in v{change.replacement.first_version}, removed in v{gone}"
+        parts.append(f"`{name}` (now `{change.replacement.name}`{when})")
+    more = len(renamed) - _LISTED
+    listed = ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+    head = f"the name regex `{written}` selects {len(renamed)} metrics vLLM renamed: {listed}"
+    if same:
+        (renamed_in, gone), = releases
+        return f"{head}; renamed in vLLM v{renamed_in} and removed in v{gone}: they have no data on {minor(gone)}+"
+    return f"{head}: none has data on your target release"
