@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import is_prose, iter_data_hits, minor, report
+from migrator.name_findings import gone_effect, is_prose, iter_data_hits, minor, report
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_rename_fix
@@ -82,7 +82,8 @@ class RenamedMetric(Rule):
             if is_prose(dh.site):
                 continue  # VMM008 reports prose
             fix = data_rename_fix(ctx, dh, dh.status.change)
-            message = _message(dh.hit.text, dh.status.change, dh.status, target)
+            effect = gone_effect(ctx, dh.site, dh.status.series.metric.first_release_without)
+            message = _message(dh.hit.text, dh.status.change, dh.status, target, effect=effect)
             yield report(ctx, self, dh, message, fix=fix)
 
 
@@ -92,13 +93,13 @@ def _renamed_gone(status):
     return status.change if status.change.kind is ChangeKind.RENAMED else None
 
 
-def _message(written, change, status, target, subject=True):
+def _message(written, change, status, target, subject=True, effect=None):
     replacement = change.replacement
     head = f"`{written}` " if subject else ""
     gone = status.series.metric.first_release_without
     return (
         f"{head}was renamed `{replacement.name}` in vLLM v{replacement.first_version} and removed in "
-        f"v{gone}: it has no data on {minor(gone)}+"
+        f"v{gone}: {effect or f'it has no data on {minor(gone)}+'}"
     )
 
 

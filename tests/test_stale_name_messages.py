@@ -43,3 +43,31 @@ def test_a_regex_message_counts_the_names_beyond_a_few_and_dates_each_one_when_t
     assert "`vllm:time_in_queue_requests` (now `vllm:request_queue_time_seconds`, renamed in v0.6.4, removed in v0.9.1)" in finding.message
     assert "none has data on your target release" in finding.message
     assert "`vllm:inter_token_latency_seconds`" in finding.fix.message  # the by-hand advice names every replacement
+
+
+def test_a_renamed_name_in_prose_or_another_datasource_is_not_said_to_get_no_data():
+    dashboard = {
+        "meta": {"folderTitle": "vllm:gpu_cache_usage_perc"},
+        "dashboard": {"uid": "u", "title": "vLLM", "panels": [
+            {"id": 1, "title": "Logs", "type": "logs", "datasource": {"type": "loki", "uid": "l"},
+             "targets": [{"refId": "A", "expr": '{app="vllm"} |= "vllm:gpu_cache_usage_perc"'}]},
+        ]},
+    }
+    alerts = {"apiVersion": 1, "groups": [{"orgId": 1, "name": "g", "folder": "f", "interval": "1m", "rules": [{
+        "uid": "r", "title": "KV", "condition": "A",
+        "data": [{"refId": "A", "datasourceUid": "p", "model": {"refId": "A", "expr": "vllm:kv_cache_usage_perc > 0.9"}}],
+        "annotations": {"summary": "vllm:gpu_cache_usage_perc is high"},
+    }]}]}
+    found = _findings("d.json", json.dumps(dashboard, indent=1), "json", "VMM010")
+    found += _findings("a.json", json.dumps(alerts, indent=1), "json", "VMM010")
+    by_place = {f.locator.split(" ")[0]: f.message for f in found}
+    assert set(by_place) == {"/meta/folderTitle", "/dashboard/panels/0/targets/0/expr", "/groups/0/rules/0/annotations/summary"}
+    for message in by_place.values():
+        assert "no data" not in message and "renamed `vllm:kv_cache_usage_perc`" in message
+    assert "may mislead" in by_place["/meta/folderTitle"]
+    assert "not for Prometheus" in by_place["/dashboard/panels/0/targets/0/expr"]
+
+
+def test_a_renamed_name_a_program_reads_still_gets_no_data():
+    (finding,) = _findings("c.json", json.dumps({"metrics": ["vllm:gpu_cache_usage_perc", "vllm:num_requests_running"]}), "json", "VMM010")
+    assert "it has no data on v0.12+" in finding.message
