@@ -122,6 +122,9 @@ class SiteContext:
     # A prometheus-adapter rule's (`name.matches`, `name.as`): the name it exports a series
     # under comes from the series name (`migrator.adapter_naming`).
     adapter_naming: tuple[str | None, str | None] | None = None
+    # The value sits in an earlier occurrence of this key in its object, which JSON parsers
+    # (and Grafana) replace with the last one: it takes no effect (the site is read-only).
+    ignored_duplicate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
