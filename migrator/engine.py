@@ -246,6 +246,9 @@ def lint_document(
     ]
     if document.fix_ceiling is not None:
         findings = [_capped(f, document.fix_ceiling) for f in findings]
+    ignored = [s.file_span(0, len(s.value)) for s in document.sites if s.context.ignored_duplicate is not None]
+    if ignored:
+        findings = [_not_in_ignored(f, ignored) for f in findings]
     findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
     return LintResult(document, _dedupe(findings), frozenset(ctx.dead_series), suppressions)
 
@@ -264,9 +267,10 @@ def cross_file_view(document: Document) -> Document:
             base, offsets = site.base, site.offsets
         else:  # an embedded document's site maps through its outer file
             base, offsets = 0, [site.to_file(i) for i in range(len(site.value) + 1)]
-        context = SiteContext(rule=site.context.rule, grafana=site.context.grafana, field=site.context.field)
+        context = SiteContext(rule=site.context.rule, grafana=site.context.grafana, field=site.context.field,
+                              ignored_duplicate=site.context.ignored_duplicate)
         sites.append(Site(value=site.value, kind=site.kind, locator=site.locator, base=base, offsets=offsets,
-                          editable=False, context=context))
+                          editable=False, readonly_reason=site.readonly_reason, context=context))
     return Document(path=document.path, text=document.text, format=document.format, sites=sites,
                     rules=list(document.rules))
 
@@ -278,6 +282,20 @@ def _capped(finding: Finding, ceiling: Applicability) -> Finding:
         return finding
     note = " (unsafe here: this file's language is not parsed, so the result cannot be checked)"
     return replace(finding, fix=replace(fix, applicability=ceiling, message=fix.message + note))
+
+
+def _not_in_ignored(finding: Finding, ignored: list[Span]) -> Finding:
+    """A fix that would edit inside an ignored duplicate JSON key's value changes nothing a
+    parser reads (and re-parsing cannot tell): it is only shown. An edit that removes the whole
+    value (its target, say) is fine."""
+    fix = finding.fix
+    if fix is None or not any(
+        e.span.start < i.end and i.start < e.span.end and not (e.span.start <= i.start and i.end <= e.span.end)
+        for e in fix.edits for i in ignored
+    ):
+        return finding
+    note = " — not applied: it would edit a duplicate key that a later one replaces"
+    return replace(finding, fix=Fix(Applicability.DISPLAY_ONLY, fix.message + note))
 
 
 def _excluded(finding: Finding, settings: Settings) -> bool:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from migrator.formats.base import Container, Site
+from migrator.formats.base import Container, Site, SiteKind
 from migrator.model import Applicability, Fix, Span
 from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue
@@ -283,6 +283,43 @@ def iter_data_hits(ctx: "RuleContext", kinds: set[ChangeKind], statuses: set[Sta
 def is_prose(site: Site | None) -> bool:
     """Text for people (a title, an annotation, a comment), not data a program reads."""
     return site is None or site.context.prose is not None
+
+
+# Keys whose values people read: a name there is not a metric anything queries.
+_TEXT_KEYS = frozenset({
+    "title", "foldertitle", "folder", "description", "summary", "message", "content", "text",
+    "tags", "help", "runbook", "runbook_url", "note", "notes",
+})
+
+
+def mention_kind(ctx: "RuleContext", site: Site | None) -> str:
+    """How a name outside PromQL is used, for what a message may claim about it: "data" (a
+    name a program reads: a list of metric names, a config value, a string in code), "query"
+    (a query for a datasource that is not Prometheus: Loki, Elasticsearch…), or "text" (prose,
+    a title, a tag, a sentence in a JSON or YAML value outside a dashboard's queries)."""
+    if is_prose(site):
+        return "text"
+    assert site is not None
+    if site.context.not_prometheus:
+        return "query"
+    ctx_ = site.context
+    keys = (ctx_.field, ctx_.dict_key, ctx_.container.owner if ctx_.container else None)
+    if any(k and k.rsplit("/", 1)[-1].rsplit(".", 1)[-1].lower() in _TEXT_KEYS for k in keys):
+        return "text"
+    if site.kind is SiteKind.TEXT and ctx_.grafana is None and ctx.doc.format in ("json", "yaml"):
+        return "text"  # a sentence in a value, not a query a dashboard runs (a Cloud Monitoring filter)
+    return "data"
+
+
+def gone_effect(ctx: "RuleContext", site: Site | None, gone: str | None) -> str:
+    """What a removed metric's name means where it is written: no data where a program reads
+    it; elsewhere only that the words may mislead."""
+    kind = mention_kind(ctx, site)
+    if kind == "query":
+        return "this query is not for Prometheus, so it reads no metric by that name, but the old name may mislead"
+    if kind == "text":
+        return "this text still names the old metric and may mislead"
+    return f"it has no data on {minor(gone)}+"
 
 
 # Collections named for the names they keep on purpose: renaming an entry would defeat them.

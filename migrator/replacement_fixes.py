@@ -62,15 +62,21 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
         if breaks is not None:
             # The values stay the same (what `verify` would prove); the exported name does not.
             applicability, reason, kind = Applicability.UNSAFE, breaks, None
-    read = _name_read(ref, analysis)
+    read = _name_read(ref, analysis) or _name_shown(site, ref, analysis)
     if read is not None and applicability is Applicability.SAFE:
         # Same values, other labels: `verify` sees the difference too, so the rename is recorded.
         applicability, reason = Applicability.UNSAFE, read
     same = f"same values; {_when(change)}"
     if ref.kind == "regex":
-        edit = _regex_rename(ref, change)
+        # Every renamed name the regex selects at once: its message names them all.
+        changes = [change] + [
+            c for c in dict.fromkeys(_renamable(s, ctx.settings.target) for _h, s in ref.regex_hits)
+            if c is not None and c is not change and not analysis.selects(c.replacement.name)
+        ]
+        edit = _regex_rename(ref, changes)
         if edit is None:
-            return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select `{replacement.name}` instead, by hand")
+            names = ", ".join(dict.fromkeys(f"`{c.replacement.name}`" for c in changes))
+            return Fix(Applicability.DISPLAY_ONLY, f"Make the regex select {names} instead, by hand")
         return rewrite_fix(
             site, [edit], applicability, _titled(f"Rename in the regex: `{edit.content}` ({same})", applicability, reason),
             scoped=False, kind=kind, reason=reason, renames=renames, whole=whole,
@@ -102,16 +108,53 @@ def _name_read(ref: "Reference", analysis: "Analysis") -> str | None:
     return f"{read} uses the metric name, so the result's labels change with it; the values stay"
 
 
-def _regex_rename(ref: "Reference", change: Change):  # type: ignore[no-untyped-def]
+def _name_shown(site: Site, ref: "Reference", analysis: "Analysis") -> str | None:
+    """Why a rename changes what a dashboard panel shows although the values stay: the
+    query's result keeps the metric name and the panel displays it, or None."""
+    from migrator.promql.references import result_keeps_name
+
+    place = site.context.grafana
+    if place is None or place.kind != "target" or not result_keeps_name(ref.selector, analysis.parents):
+        return None
+    shown = next((f"the display name `{d}`" for d in place.display_names if _templates_name(d)), None)
+    if shown is None and place.result_format == "table":
+        shown = "the table's `__name__` column"
+    if shown is None and place.legend is not None:
+        if place.legend.strip() in ("", "__auto", "__verbose"):
+            shown = "the default legend (`name{labels}`)"
+        elif _templates_name(place.legend):
+            shown = f"the legend `{place.legend}`"
+    if shown is None:
+        return None
+    return f"the query's series keep their metric name and {shown} shows it, so the legend changes; the values stay"
+
+
+def _templates_name(template: str) -> bool:
+    """Whether a legend or display-name template can print the metric name: `{{__name__}}`,
+    `${__field.labels.__name__}`, or every label at once (`${__field.labels}`)."""
+    return "__name__" in template or "__field.labels}" in template
+
+
+def _regex_rename(ref: "Reference", changes: "list[Change]"):  # type: ignore[no-untyped-def]
     from migrator.promql.references import alternation_edit
 
     mapping: dict[str, str | None] = {}
     for hit, status in ref.regex_hits:
-        if status is not None and status.change is change:
-            new = _new_series(status.series, change)
+        if status is not None and any(status.change is c for c in changes):
+            new = _new_series(status.series, status.change)
             if new is not None:
                 mapping[hit.text] = hit.respelled(new)
     return alternation_edit(ref, mapping)
+
+
+def _renamable(status, target) -> Change | None:  # type: ignore[no-untyped-def]
+    """The rename a name's status calls for, when its replacement exists at the target."""
+    change = status.change if status is not None else None
+    if change is None or change.kind is not ChangeKind.RENAMED:
+        return None
+    if status.status not in (Status.GONE, Status.DEPRECATED, Status.HIDDEN):
+        return None
+    return change if replacement_available(change, target) else None
 
 
 def _all_renames(analysis: "Analysis", target):  # type: ignore[no-untyped-def]
@@ -123,19 +166,13 @@ def _all_renames(analysis: "Analysis", target):  # type: ignore[no-untyped-def]
     renames: list[tuple[str, str]] = []
 
     def renamable(status):  # type: ignore[no-untyped-def]
-        change = status.change if status is not None else None
-        if change is None or change.kind is not ChangeKind.RENAMED:
-            return None
-        if status.status not in (Status.GONE, Status.DEPRECATED, Status.HIDDEN):
-            return None
-        return change if replacement_available(change, target) else None
+        return _renamable(status, target)
 
     for other in analysis.references:
         edit = None
         if other.kind == "regex":
-            changes = {id(c): c for c in (renamable(s) for _h, s in other.regex_hits) if c is not None}
-            for change in changes.values():
-                edit = _regex_rename(other, change)
+            changes = [c for c in dict.fromkeys(renamable(s) for _h, s in other.regex_hits) if c is not None]
+            edit = _regex_rename(other, changes) if changes else None
             for hit, hit_status in other.regex_hits:
                 change = renamable(hit_status)
                 new = _new_series(hit_status.series, change) if change is not None else None

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
-from migrator.model import Edit, Finding, Fix, Severity, Span
+from migrator.model import Applicability, Edit, Finding, Fix, Severity, Span
 
 if TYPE_CHECKING:
     from migrator.config import Settings
@@ -139,6 +139,16 @@ class RuleContext:
     ) -> Finding:
         kwargs.setdefault("locator", site.locator)
         kwargs.setdefault("matched", site.value[start:end])
+        key = site.context.ignored_duplicate
+        if key is not None:
+            # Nothing reads an ignored duplicate key: what it says is worth a warning, and only
+            # deleting it (by hand) is right; an edit there would change nothing.
+            message = (f"{message} — but this is an earlier duplicate `{key}` key, which Grafana and every JSON "
+                       "parser ignore (the last one wins): delete it")
+            kwargs["severity"] = min(kwargs.get("severity") or rule.severity, Severity.WARNING)
+            fix = kwargs.get("fix")
+            if fix is not None and (fix.edits or fix.applicability is not Applicability.DISPLAY_ONLY):
+                kwargs["fix"] = Fix(Applicability.DISPLAY_ONLY, f"{fix.message} — not applied: {site.readonly_reason}")
         finding = self.finding(rule, site.file_span(start, end), message, **kwargs)
         grafana = site.context.grafana
         if grafana is not None:

@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import is_prose, iter_data_hits, minor, report
+from migrator.name_findings import gone_effect, is_prose, iter_data_hits, minor, report
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_rename_fix
@@ -38,7 +38,11 @@ class RenamedMetric(Rule):
     **Safe**: the replacement carries the same values under the new name; the fix swaps the
     name only, keeping its suffix, prefix form, quoting and whatever wraps it. **Unsafe** where
     the query copies the name into another label (`label_replace`/`label_join` of `__name__`)
-    or matches `on (__name__)`: that label or match changes with the name. It is not offered
+    or matches `on (__name__)`: that label or match changes with the name. **Unsafe** too in a
+    dashboard panel whose query keeps the series' metric name (a bare selector, a filter such
+    as `x > 0.9`, `topk`; not `rate`, `sum`, arithmetic or a `bool` comparison, which drop it)
+    while the panel shows it: a `{{__name__}}` legend, Grafana's default legend, a display name
+    templating `__name__`, a table: the legend changes. It is not offered
     (display-only, with the reason) where a person must decide: the old and the new name side
     by side in one list, dict, registry or query (renaming makes a duplicate or a double
     registration), a program that *defines* a metric under the old name, a generated file
@@ -63,21 +67,23 @@ class RenamedMetric(Rule):
                     fix=promql_rename_fix(ctx, site, analysis, ref, change),
                 )
             elif ref.kind == "regex":
+                renamed = {}  # metric -> (the first name of it the regex selects, its status, change)
                 for hit, status in ref.regex_hits:
                     change = _renamed_gone(status)
                     if change is not None and not analysis.selects(change.replacement.name):
-                        yield ctx.site_finding(
-                            self, site, ref.start, ref.end,
-                            f"the name regex `{ref.written}` selects `{hit.text}`: "
-                            + _message(hit.text, change, status, target, subject=False),
-                            fix=promql_rename_fix(ctx, site, analysis, ref, change),
-                        )
-                        break
+                        renamed.setdefault(status.series.metric.name, (hit.text, status, change))
+                if renamed:
+                    first = next(iter(renamed.values()))[2]
+                    yield ctx.site_finding(
+                        self, site, ref.start, ref.end, _regex_message(ref.written, renamed, target),
+                        fix=promql_rename_fix(ctx, site, analysis, ref, first),
+                    )
         for dh in iter_data_hits(ctx, {ChangeKind.RENAMED}, {Status.GONE}):
             if is_prose(dh.site):
                 continue  # VMM008 reports prose
             fix = data_rename_fix(ctx, dh, dh.status.change)
-            message = _message(dh.hit.text, dh.status.change, dh.status, target)
+            effect = gone_effect(ctx, dh.site, dh.status.series.metric.first_release_without)
+            message = _message(dh.hit.text, dh.status.change, dh.status, target, effect=effect)
             yield report(ctx, self, dh, message, fix=fix)
 
 
@@ -87,11 +93,36 @@ def _renamed_gone(status):
     return status.change if status.change.kind is ChangeKind.RENAMED else None
 
 
-def _message(written, change, status, target, subject=True):
+def _message(written, change, status, target, subject=True, effect=None):
     replacement = change.replacement
     head = f"`{written}` " if subject else ""
     gone = status.series.metric.first_release_without
     return (
         f"{head}was renamed `{replacement.name}` in vLLM v{replacement.first_version} and removed in "
-        f"v{gone}: it has no data on {minor(gone)}+"
+        f"v{gone}: {effect or f'it has no data on {minor(gone)}+'}"
     )
+
+
+_LISTED = 4  # names a regex message spells out; beyond, it counts the rest
+
+
+def _regex_message(written, renamed, target):
+    """What a name regex selects that vLLM renamed and removed: every such name with its
+    replacement (the first few, then how many more)."""
+    if len(renamed) == 1:
+        (name, status, change), = renamed.values()
+        return f"the name regex `{written}` selects `{name}`: " + _message(name, change, status, target, subject=False)
+    releases = {(c.replacement.first_version, s.series.metric.first_release_without) for _n, s, c in renamed.values()}
+    same = len(releases) == 1
+    parts = []
+    for name, (_written, status, change) in list(renamed.items())[:_LISTED]:
+        gone = status.series.metric.first_release_without
+        when = "" if same else f", renamed in v{change.replacement.first_version}, removed in v{gone}"
+        parts.append(f"`{name}` (now `{change.replacement.name}`{when})")
+    more = len(renamed) - _LISTED
+    listed = ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+    head = f"the name regex `{written}` selects {len(renamed)} metrics vLLM renamed: {listed}"
+    if same:
+        (renamed_in, gone), = releases
+        return f"{head}; renamed in vLLM v{renamed_in} and removed in v{gone}: they have no data on {minor(gone)}+"
+    return f"{head}: none has data on your target release"

@@ -33,7 +33,7 @@ class DeprecatedMetric(Rule):
 
     ## Fix safety
     As for a gone metric: a rename is **safe** when the replacement exists at the target
-    release, a formula is **unsafe**, anything else is **display-only** with the catalogue's
+    release (**unsafe** where the name turns into data or shows in a panel's legend), a formula is **unsafe**, anything else is **display-only** with the catalogue's
     advice.
     """
 

@@ -200,6 +200,13 @@ def test_split_prefix_sees_unknown_names():
         (b'sum(vllm:num_requests_running) / sum(rate(vllm:prompt_tokens_total[5m]))', False),
         (b"rate(vllm:prompt_tokens[5m])", True),  # a family name: VMM014
         (b'vllm:prompt_tokens_by_source_total{source="local_cache_hit"}', True),  # meaning changed (VMM201)
+        # Name regexes select names no plain run spells: the parser decides.
+        (b'count({__name__=~"vllm:(gpu|time)_.*"})', True),
+        (b'{__name__=~"vllm:[a-z_]+"}', True),
+        (b'{__name__=~"vllm:num_requests_running.*"}', True),
+        (b'{__name__=~"vllm_(gpu|time)_.*"}', True),
+        # A range or matchers after a current name do not widen it.
+        (b'rate(vllm:prompt_tokens_total[5m]) + vllm:num_requests_running{pod="a"}', False),
     ],
 )
 def test_prefilter_bytes(data, expected):

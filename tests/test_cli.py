@@ -447,3 +447,19 @@ def test_lone_surrogate_locators_in_an_output_file(tmp_path):
     )
     assert result.returncode == 1, result.stderr.decode()
     assert any("\ud800" in f["locator"] for f in json.loads((tmp_path / "out.json").read_text()))
+
+
+def test_a_file_whose_only_mention_is_a_name_regex_is_checked(tmp_path, monkeypatch):
+    """The byte prefilter must not skip what the rules report: a name regex such as
+    `vllm:(gpu|time)_.*` spells no catalogue name, but selects renamed ones."""
+    monkeypatch.chdir(tmp_path)
+    text = (
+        "groups:\n  - name: a\n    rules:\n      - alert: X\n"
+        '        expr: count({__name__=~"vllm:(gpu|time)_.*"}) > 0\n'
+    )
+    (tmp_path / "alert.yaml").write_text(text)
+    from_file = invoke("check", "--output-format", "json", "alert.yaml")
+    from_stdin = invoke("check", "--output-format", "json", "--stdin-filename", "alert.yaml", "-", input=text)
+    assert from_file.exit_code == from_stdin.exit_code == 1
+    codes = lambda out: sorted(f["code"] for f in json.loads(out))  # noqa: E731
+    assert codes(from_file.stdout) == codes(from_stdin.stdout) and "VMM010" in codes(from_file.stdout)

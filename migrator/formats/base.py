@@ -72,6 +72,12 @@ class GrafanaPlace:
     sibling_exprs: tuple[str, ...] = ()
     # A templating `definition` that repeats its `query`: reported once, on the query.
     duplicate_of_query: bool = False
+    # What a target's series are shown as, as written (rules decide what it shows): its legend
+    # template ("" when it has none, so Grafana's default legend; None when not recorded),
+    # its result format (`table`, …) and the panel's display-name settings.
+    legend: str | None = None
+    result_format: str | None = None
+    display_names: tuple[str, ...] = ()
 
     @property
     def identity(self) -> tuple[str | None, int | str | None, str | None]:
@@ -119,6 +125,9 @@ class SiteContext:
     # A prometheus-adapter rule's (`name.matches`, `name.as`): the name it exports a series
     # under comes from the series name (`migrator.adapter_naming`).
     adapter_naming: tuple[str | None, str | None] | None = None
+    # The value sits in an earlier occurrence of this key in its object, which JSON parsers
+    # (and Grafana) replace with the last one: it takes no effect (the site is read-only).
+    ignored_duplicate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

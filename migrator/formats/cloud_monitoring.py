@@ -109,7 +109,10 @@ class CloudMonitoringWalker(DashboardWalker):
             siblings = tuple(
                 v for j in others if (v := self.s(queries[j].get("prometheusQuery"))) is not None  # type: ignore[union-attr]
             )
-            self.walk_time_series_query(query, path + [i], panel, removal_of(self.index, path, i, bool(others)), siblings)
+            self.walk_time_series_query(
+                query, path + [i], panel, removal_of(self.index, path, i, bool(others)), siblings,
+                self.s(self.at(data_sets[i], "legendTemplate")),
+            )
         if panel.has_promql:
             for i, data_set in enumerate(data_sets):
                 for key in ("legendTemplate", "sliceNameTemplate"):
@@ -122,14 +125,17 @@ class CloudMonitoringWalker(DashboardWalker):
         return any(self.s(self.at(query, *keys)) for keys, _ in _QUERY_TEXTS)
 
     def walk_time_series_query(
-        self, query: dict[str, Any], holder: list[Any], panel: Panel, removal: Any, siblings: tuple[str, ...]
+        self, query: dict[str, Any], holder: list[Any], panel: Panel, removal: Any, siblings: tuple[str, ...],
+        legend: str | None = None,
     ) -> None:
-        """One `timeSeriesQuery`; `holder` is the path of the object removal would delete."""
+        """One `timeSeriesQuery`; `holder` is the path of the object removal would delete;
+        `legend` its data set's `legendTemplate` (None: none, Cloud Monitoring's own legend)."""
         qpath = holder + ["timeSeriesQuery"]
 
         def place() -> GrafanaPlace:
             return self.place(
-                panel, path=json_pointer(holder), kind="target", target_removal=removal, sibling_exprs=siblings
+                panel, path=json_pointer(holder), kind="target", target_removal=removal, sibling_exprs=siblings,
+                legend=legend,
             )
 
         promql = query.get("prometheusQuery")

@@ -193,6 +193,7 @@ class DashboardWalker(SiteBuilder):
         # What keeps the panel showing something once a target is removed: another visible query.
         visible = {i for i, target in enumerate(targets) if shows_a_query(target)}
         used_by = expression_users(targets)
+        display_names = self.display_names(panel_node)
         targets_loc = None
         for i, target, expr, ds in entries:
             tpath = path + ["targets", i]
@@ -207,6 +208,9 @@ class DashboardWalker(SiteBuilder):
                 path=target_pointer,
                 kind="target",
                 hidden=target.get("hide") is True,
+                legend=self.s(target.get("legendFormat")) or "",
+                result_format=self.s(target.get("format")),
+                display_names=display_names,
             )
             context = SiteContext(grafana=place, field="expr", json_path=pointer)
             if not is_prometheus_datasource(ds, self.ds_vars):
@@ -226,6 +230,21 @@ class DashboardWalker(SiteBuilder):
             panel.has_promql = True
         if panel.has_promql:
             self.panel_prose(panel, targets)
+
+    def display_names(self, panel_node: dict[str, Any]) -> tuple[str, ...]:
+        """The panel's display-name settings (field config defaults and overrides), which may
+        replace or template its targets' legends."""
+        at, found = self.at, []
+        field_config = self.obj(panel_node.get("fieldConfig"))
+        if field_config is not None:
+            found.append(at(field_config, "defaults", "displayName"))
+            overrides = field_config.get("overrides")
+            for override in overrides if type(overrides) is list else ():
+                props = at(override, "properties")
+                for prop in props if type(props) is list else ():
+                    if self.s(at(prop, "id")) in ("displayName", "displayNameFromDS"):
+                        found.append(at(prop, "value"))
+        return tuple(v for v in found if type(v) is str and v)
 
     def panel_prose(self, panel: Panel, targets: list[Any]) -> None:
         """TEXT sites of the panel's title, description, legends and display names that mention
@@ -366,6 +385,7 @@ class DashboardWalker(SiteBuilder):
             vpath = path + sub
             pointer = json_pointer(vpath)
             place = self.place(panel, ref_id=ref_id, datasource=ds, path=json_pointer(path), kind="target")
+            place.legend = self.s(self.at(queries[i], *legend)) or ""
             context = SiteContext(grafana=place, field=sub[-1], json_path=pointer)
             locator = panel_locator(pointer, panel, ref_id)
             if not prom:

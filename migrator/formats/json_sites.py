@@ -330,9 +330,36 @@ class SiteBuilder:
             kind = SiteKind.NAME if _METRIC_NAME.fullmatch(value.strip()) else SiteKind.TEXT
         else:
             kind = guess_kind(value)
-        site = self._site(hit.start, hit.end, value, offsets, kind, pointer + " (key)" if hit.is_key else pointer, context)
+        locator = pointer + " (key)" if hit.is_key else pointer
+        ignored = [p for p in path if type(p) is MemberKey]
+        twin = None
+        if ignored:
+            # An earlier duplicate key: read like the member that replaces it, never edited.
+            context.ignored_duplicate = str(ignored[-1])
+            twin = self._kept_twin(path)
+            if twin is not None and not hit.is_key:
+                kind, locator = twin.kind, twin.locator
+                if twin.context.grafana is not None:
+                    context.grafana = dataclasses.replace(
+                        twin.context.grafana, target_removal=None, removal_blocked=None, sibling_exprs=()
+                    )
+        site = self._site(hit.start, hit.end, value, offsets, kind, locator, context)
+        if ignored:
+            site.editable = False
+            site.readonly_reason = f"a later `{ignored[-1]}` key in the same object replaces it (JSON parsers and Grafana read the last)"
         self.sites.append(site)
         self.sited[hit.start] = hit.end
+
+    def _kept_twin(self, path: Path) -> Site | None:
+        """The site of the member that replaces an earlier duplicate at `path`, if any."""
+        kept = [str(p) if type(p) is MemberKey else p for p in path]
+        try:
+            start = self.locate(kept).start
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        if start not in self.sited:
+            return None
+        return next((s for s in self.sites if s.to_file(0) == start + 1), None)
 
 
 # --------------------------------------------------------------------------- composition

@@ -101,6 +101,42 @@ def reads_metric_name(selector: ast.VectorSelector, parents: dict[int, ast.Expr]
     return None
 
 
+# Functions whose result keeps the input series' metric name (or that PromQL versions disagree
+# on); every other known function drops it. An unknown function counts as keeping it.
+_KEEP_NAME_FUNCTIONS = frozenset({
+    "label_replace", "label_join", "sort", "sort_desc", "sort_by_label", "sort_by_label_desc",
+    "last_over_time", "first_over_time", "timestamp", "info",
+})
+# Aggregations that return input series as they are.
+_SELECTING_AGGREGATIONS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+
+
+def result_keeps_name(selector: ast.VectorSelector, parents: dict[int, ast.Expr]) -> bool:
+    """Whether the selected series' metric name can reach the expression's result (a bare
+    selector, `x > 0.9`, `topk(3, x)`, `sum by (__name__) (x)`), so a dashboard that shows
+    `__name__` shows it. False only where every path up is known to drop the name: a function
+    such as `rate` or `abs`, an aggregation, arithmetic, a `bool` comparison."""
+    current: ast.Expr = selector
+    for node in ancestors(selector, parents):
+        if isinstance(node, ast.Call):
+            from migrator.promql.functions import FUNCTIONS
+
+            if node.func in FUNCTIONS and node.func not in _KEEP_NAME_FUNCTIONS:
+                return False
+        elif isinstance(node, ast.AggregateExpr):
+            if node.param is current:
+                return False
+            if node.op not in _SELECTING_AGGREGATIONS and (node.without or "__name__" not in node.grouping):
+                return False
+        elif isinstance(node, ast.BinaryExpr):
+            if node.op not in ast.SET_OPS and (node.op not in ast.COMPARISON_OPS or node.return_bool):
+                return False
+        elif isinstance(node, ast.UnaryExpr) and node.op == "-":
+            return False
+        current = node
+    return True
+
+
 def term_of(node: ast.Expr, parents: dict[int, ast.Expr]) -> tuple[ast.Expr, ast.Expr | None]:
     """Climb wrappers (rate, sum, parentheses, subqueries…) to the outermost expression that is
     still only about this selector; return it and its parent."""

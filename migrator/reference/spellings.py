@@ -247,13 +247,33 @@ def bytes_mention(data: bytes, target: Target | None = None) -> bool:
     i = find(anchor)
     while i != -1:
         sep = data[i + 4 : i + 5]
-        if sep == b":":
+        if sep == b":" or sep == b"_":
             run = _BYTES_RUN.match(data, i + 5)
-            if run is not None and run.group() not in quiet:
+            if run is None:
+                # `vllm:(gpu|time)_.*`: a name regex whose stem starts with a group or a class
+                # selects catalogue names no plain run spells; the parser decides.
+                if data[i + 5 : i + 6] in _REGEX_STARTS:
+                    return True
+            elif _regex_follows(data, run.end()):
+                return True  # `vllm:num_requests_.*`, `vllm:gpu_(cache|prefix)`: widened by a regex
+            elif sep == b":" and run.group() not in quiet:
                 return True
-        elif sep == b"_" or sep == b".":
+            elif sep == b"_" and run.group() in every and run.group() not in quiet:
+                return True
+        elif sep == b".":
             run = _BYTES_RUN.match(data, i + 5)
             if run is not None and run.group() in every and run.group() not in quiet:
                 return True
         i = find(anchor, i + 4)
     return False
+
+
+# What may open a name regex right after the prefix (`vllm:(gpu|time)_.*`, `vllm:[a-z]+`,
+# `vllm:.*`), and what may widen one right after a run of name characters. Not `{` nor `[`
+# there: they start a selector's matchers and a range (`vllm:x{…}`, `rate(vllm:x[5m])`).
+_REGEX_STARTS = frozenset({b"(", b"[", b".", b"\\"})
+
+
+def _regex_follows(data: bytes, end: int) -> bool:
+    nxt = data[end : end + 2]
+    return nxt[:1] in (b"*", b"+", b"?", b"(", b"|", b"\\") or nxt in (b".*", b".+", b".?")
