@@ -119,11 +119,11 @@ def _name_shown(site: Site, ref: "Reference", analysis: "Analysis") -> str | Non
     shown = next((f"the display name `{d}`" for d in place.display_names if _templates_name(d)), None)
     if shown is None and place.result_format == "table":
         shown = "the table's `__name__` column"
-    if shown is None and place.legend is not None:
-        if place.legend.strip() in ("", "__auto", "__verbose"):
-            shown = "the default legend (`name{labels}`)"
-        elif _templates_name(place.legend):
-            shown = f"the legend `{place.legend}`"
+    # The default legend (empty, `__auto`, `__verbose`) prints `name{labels}` too, but there the
+    # new name is what a rename is for: nothing was built on the old text. A template that asks
+    # for `__name__` was written to show it, so the user decides.
+    if shown is None and place.legend is not None and _templates_name(place.legend):
+        shown = f"the legend `{place.legend}`"
     if shown is None:
         return None
     return f"the query's series keep their metric name and {shown} shows it, so the legend changes; the values stay"

@@ -41,8 +41,9 @@ class RenamedMetric(Rule):
     or matches `on (__name__)`: that label or match changes with the name. **Unsafe** too in a
     dashboard panel whose query keeps the series' metric name (a bare selector, a filter such
     as `x > 0.9`, `topk`; not `rate`, `sum`, arithmetic or a `bool` comparison, which drop it)
-    while the panel shows it: a `{{__name__}}` legend, Grafana's default legend, a display name
-    templating `__name__`, a table: the legend changes. It is not offered
+    while the panel prints it on purpose: a `{{__name__}}` legend, a display name templating
+    `__name__`, a table: that text changes (Grafana's default legend, `name{labels}`, simply
+    shows the new name, and stays safe). It is not offered
     (display-only, with the reason) where a person must decide: the old and the new name side
     by side in one list, dict, registry or query (renaming makes a duplicate or a double
     registration), a program that *defines* a metric under the old name, a generated file

@@ -39,8 +39,6 @@ def _rename_fix(expr: str, target_extra: dict | None = None, panel_extra: dict |
         (OLD, {"legendFormat": "{{ __name__ }}"}, None),
         (f"{OLD} > 0.9", {"legendFormat": "{{__name__}}"}, None),  # a filter keeps the series as they are
         (f"topk(3, {OLD})", {"legendFormat": "{{__name__}}"}, None),
-        (OLD, {}, None),  # Grafana's default legend is `name{labels}`
-        (OLD, {"legendFormat": "__auto"}, None),
         (OLD, {"legendFormat": "{{pod}}", "format": "table"}, None),  # a table has a __name__ column
         (
             OLD, {"legendFormat": "{{pod}}"},
@@ -63,6 +61,11 @@ def test_a_rename_that_changes_what_the_legend_shows_is_unsafe(expr, target_extr
         (f"{OLD} > bool 0.9", {"legendFormat": "{{__name__}}"}),
         (f"max by (pod) ({OLD})", {}),
         (OLD, {"legendFormat": "{{pod}}"}),  # the legend does not show it
+        # Grafana's default legend prints `name{labels}`: it shows the new name, which is what a
+        # rename is for; only a template written to print `__name__` makes the user decide.
+        (OLD, {}),
+        (OLD, {"legendFormat": "__auto"}),
+        (OLD, {"legendFormat": ""}),
     ],
 )
 def test_a_rename_whose_legend_keeps_its_text_stays_safe(expr, target_extra):  # type: ignore[no-untyped-def]
