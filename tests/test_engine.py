@@ -145,6 +145,11 @@ def test_noqa_is_case_insensitive_as_in_flake8_and_ruff():
     assert _rows("m.py", text, "python") == [("VMM010", 2)]
 
 
+def test_a_bare_noqa_written_for_another_linter_does_not_silence_a_finding():
+    text = 'a = "vllm:gpu_cache_usage_perc"  # noqa\nb = "vllm:gpu_cache_usage_perc"  # noqa: E501\n'
+    assert _rows("m.py", text, "python") == [("VMM010", 1), ("VMM010", 2)]
+
+
 def test_a_directive_covers_a_multiline_python_string_from_above_or_after_its_end():
     """No comment can sit inside a triple-quoted string: a directive on the line above it or
     trailing its last line covers all of it (ruff's rule), and no further."""
