@@ -11,7 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
+from migrator.formats.base import SiteKind
 from migrator.model import Edit, Finding, Fix, Severity, Span
+
+# Sites that hold a query Prometheus (or Grafana, through Prometheus) answers.
+_QUERY_KINDS = (SiteKind.PROMQL, SiteKind.GRAFANA_QUERY)
 
 if TYPE_CHECKING:
     from migrator.config import Settings
@@ -44,6 +48,10 @@ class Rule:
     # kind | None` that the Python handler calls during its one walk (django-upgrade's
     # callbacks); kept nodes reach `check` through `ctx.collected(self)`.
     python_nodes: ClassVar[dict[str, str]] = {}
+    # The rule reports a name that has no data (or is going) at the target. In a query, a
+    # compatibility recording rule of the run that records that very name answers it: the
+    # runner lowers such findings to info and says which rule (`migrator.shims`).
+    reports_stale_name: ClassVar[bool] = False
 
     def check(self, ctx: "RuleContext") -> Iterable[Finding]:
         return ()
@@ -85,11 +93,15 @@ class RuleContext:
         # Analyses several rules need (PromQL parses, name scans) are computed once per file.
         self.cache: dict[Any, Any] = {}
         # Series this file records from metrics that no longer exist (VMM003): they die too,
-        # and the runner's cross-file pass reports their users (VMM004).
-        self.dead_series: set[str] = set()
+        # and the runner's cross-file pass reports their users (VMM004). Each with the names,
+        # as written, it is computed from that have no data: a compatibility recording rule
+        # elsewhere in the run that records all of them keeps the series alive.
+        self.dead_series: dict[str, set[str]] = {}
 
-    def declare_dead_series(self, name: str) -> None:
-        self.dead_series.add(name)
+    def declare_dead_series(self, name: str, killed_by: str | None = None) -> None:
+        causes = self.dead_series.setdefault(name, set())
+        if killed_by is not None:
+            causes.add(killed_by)
 
     def doc_edit(self, start: int, end: int, replacement: str) -> "Edit":
         """An edit of the file text itself (formats without sites: other text files)."""
@@ -139,10 +151,13 @@ class RuleContext:
     ) -> Finding:
         kwargs.setdefault("locator", site.locator)
         kwargs.setdefault("matched", site.value[start:end])
+        in_query = site.kind in _QUERY_KINDS
         finding = self.finding(rule, site.file_span(start, end), message, **kwargs)
         grafana = site.context.grafana
-        if grafana is not None:
-            finding = dataclasses.replace(finding, dashboard_target=grafana.identity)
+        if grafana is not None or in_query:
+            finding = dataclasses.replace(
+                finding, dashboard_target=grafana.identity if grafana is not None else None, in_query=in_query
+            )
         return finding
 
 

@@ -50,6 +50,7 @@ class RemovedMetricInPromql(Rule):
     code = "VMM001"
     name = "removed-metric-in-promql"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -35,6 +35,7 @@ class AbsentRemovedMetric(Rule):
     code = "VMM002"
     name = "absent-removed-metric"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "display-only"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -42,6 +42,7 @@ class RecordingRuleOfRemovedMetric(Rule):
     code = "VMM003"
     name = "recording-rule-of-removed-metric"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "rules YAML"
     needle_words = ("vllm",)
@@ -53,6 +54,7 @@ class RecordingRuleOfRemovedMetric(Rule):
                 continue
             if ref.kind in ("name", "matcher", "family") and any(removed(ref.status, k) for k in kinds):
                 metric = ref.status.series.metric
+                killed_by = ref.written
                 fix = (
                     removed_metric_fix(ctx, site, analysis, ref)
                     if ref.change.kind is ChangeKind.REMOVED
@@ -63,12 +65,13 @@ class RecordingRuleOfRemovedMetric(Rule):
                 if not stale:
                     continue
                 metric = stale[0].status.series.metric
+                killed_by = None  # a regex: no single name a compatibility rule could record
                 fix = None
             else:
                 continue
             record = site.context.rule.name or ""
             if record:
-                ctx.declare_dead_series(record)
+                ctx.declare_dead_series(record, killed_by)
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
                 f"recording rule `{record}` is computed from `{metric.name}`, {gone_words(metric, ref.change)}: "

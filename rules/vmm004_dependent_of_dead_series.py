@@ -79,7 +79,7 @@ class DependentOfDeadSeries(Rule):
         )
         explained.append(finding.span)
         if rule_kind(site) == "record" and site.context.rule.name:
-            ctx.declare_dead_series(site.context.rule.name)  # a record of a record dies too
+            ctx.declare_dead_series(site.context.rule.name, ref.written)  # a record of a record dies too
         return finding
 
 

@@ -47,6 +47,7 @@ class RenamedMetric(Rule):
     code = "VMM010"
     name = "renamed-metric"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "safe"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -39,6 +39,7 @@ class RemovedMetricWithFormula(Rule):
     code = "VMM011"
     name = "removed-metric-with-formula"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -40,6 +40,7 @@ class DeprecatedMetric(Rule):
     code = "VMM012"
     name = "deprecated-metric"
     severity = Severity.WARNING
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -87,6 +87,7 @@ class RulePlace:
     name: str | None
     group: str | None = None
     index: tuple[int, int] | None = None  # (group, rule) positions
+    name_at: int | None = None  # file offset of the name (`record: <here>`), where known
 
 
 @dataclass(slots=True)
