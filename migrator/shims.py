@@ -145,8 +145,8 @@ def _note(name: str, providers: tuple[Provider, ...]) -> str:
     more = len(providers) - 1
     where = f"{providers[0]}" + (f" (and {more} more)" if more else "")
     return (
-        f" — kept alive in this run by the compatibility recording rule at {where}, so it has data only "
-        "while that rule is deployed on the Prometheus this query reads (info: moving off the old name "
+        f" — but `{name}` is kept alive in this run by the compatibility recording rule at {where}: it has "
+        "data only while that rule is deployed on the Prometheus this query reads (info: moving off the old name "
         "lets you delete the rule)"
     )
 
