@@ -16,6 +16,10 @@ class RecordingRuleOfRemovedMetric(Rule):
     The recorded series is added to the run's set of dead series, so every use of it, in any
     file of the run, is reported as VMM004.
 
+    When a compatibility recording rule of the same run records the removed name again (`record:`
+    the exact name this rule reads), the finding is info naming that rule, and the recorded
+    series does not die (README: How it works → Compatibility recording rules).
+
     ## Why is this bad?
     The recorded series dies with its input: on vLLM v0.20+ the rule records nothing, and
     everything built on the recorded name (alerts, dashboards, other recording rules) goes

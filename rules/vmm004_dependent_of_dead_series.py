@@ -16,6 +16,9 @@ class DependentOfDeadSeries(Rule):
     those names in the run (runbooks, constants). Chains of recording rules are followed until
     nothing new dies.
 
+    A series computed only from names that a compatibility recording rule of the run records
+    again is not dead, and its uses are not reported.
+
     ## Why is this bad?
     The recorded series stops with its input on vLLM v0.20+, so this alert, panel or query
     silently loses its data even though it never names the removed metric.
