@@ -87,7 +87,8 @@ class RulePlace:
     name: str | None
     group: str | None = None
     index: tuple[int, int] | None = None  # (group, rule) positions
-    name_at: int | None = None  # file offset of the name (`record: <here>`), where known
+    # File offset of the name (`record: <here>`), where known: where, not which rule.
+    name_at: int | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
