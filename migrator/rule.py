@@ -99,6 +99,13 @@ class RuleContext:
         self.dead_series: dict[str, set[str]] = {}
 
     def declare_dead_series(self, name: str, killed_by: str | None = None) -> None:
+        from migrator.reference.spellings import classify
+
+        if classify(name, self.settings.metric_prefixes) is not None:
+            # A recording rule that records a vLLM metric's own name: where that name stands
+            # is the catalogue's to say (its uses are reported as that metric), not a dead
+            # series' — else every use of it would be reported twice.
+            return
         causes = self.dead_series.setdefault(name, set())
         if killed_by is not None:
             causes.add(killed_by)

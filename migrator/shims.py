@@ -42,7 +42,9 @@ class Provider:
     line: int
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
+        from migrator.filenames import printable
+
+        return f"{printable(self.path)}:{self.line}"
 
 
 def shims_in(document: "Document", settings: "Settings") -> tuple[ShimRule, ...]:

@@ -14,7 +14,8 @@ class RecordingRuleOfRemovedMetric(Rule):
     removed at your target release (`vllm:prompt_tokens_recomputed` and the others), in any
     spelling.
     The recorded series is added to the run's set of dead series, so every use of it, in any
-    file of the run, is reported as VMM004.
+    file of the run, is reported as VMM004 (unless the rule records a vLLM metric's own name:
+    uses of that name are reported as the metric they name, once).
 
     When a compatibility recording rule of the same run records the removed name again (`record:`
     the exact name this rule reads), the finding is info naming that rule, and the recorded

@@ -219,3 +219,17 @@ def test_output_does_not_depend_on_file_order_or_the_pool(repo: Path, monkeypatc
     monkeypatch.setenv("VLLM_METRICS_MIGRATOR_JOBS", "2")
     pooled = run(["compat", "a-compat.yaml", "alerts.yaml", "dashboard.json"], Settings(), RunOptions())
     assert _summary(pooled) == _summary(forward)
+
+
+def test_recording_a_removed_name_from_itself_does_not_make_it_a_dead_series(repo: Path) -> None:
+    # Its uses are reported as the removed metric they name (VMM001), not a second time as
+    # users of a series recorded from a removed metric (VMM004).
+    (repo / "compat" / "vllm-compat.rules.yaml").write_text(
+        "groups:\n  - name: noop\n    rules:\n"
+        f"      - record: {OLD_RECOMPUTED}\n        expr: sum without (instance) ({OLD_RECOMPUTED})\n"
+    )
+    report = run(["."], Settings(), RunOptions())
+    assert not [f for f in report.findings if f.code == "VMM004"]
+    assert [(f.code, f.severity) for f in report.findings if f.path == "alerts.yaml" and f.matched == OLD_RECOMPUTED] == [
+        ("VMM001", Severity.ERROR)
+    ]
