@@ -147,9 +147,9 @@ def _note(name: str, providers: tuple[Provider, ...]) -> str:
     more = len(providers) - 1
     where = f"{providers[0]}" + (f" (and {more} more)" if more else "")
     return (
-        f" — but `{name}` is kept alive in this run by the compatibility recording rule at {where}: it has "
-        "data only while that rule is deployed on the Prometheus this query reads (info: moving off the old name "
-        "lets you delete the rule)"
+        f" — but the compatibility recording rule at {where} in this run records `{name}`: this query "
+        "keeps its data only while that rule is deployed on the Prometheus the query reads (info: "
+        "moving off the old name lets you delete the rule)"
     )
 
 
