@@ -11,8 +11,9 @@ from typing import Callable
 from migrator.config import Settings
 from migrator.formats import handler_for
 from migrator.formats.base import Document, ParseError, SiteNeeds
-from migrator.model import Applicability, Edit, Finding, Fix, LineIndex, Span
+from migrator.model import Applicability, DeadSeries, Edit, Finding, Fix, LineIndex, Span
 from migrator.rule import Rule, RuleContext, all_rules, rule_by_code, site_needs
+from migrator.shims import ShimRule, shims_in
 
 # The rule that reports files a handler cannot parse; the engine emits it, the registry owns it.
 PARSE_ERROR_CODE = "VMM000"
@@ -31,9 +32,12 @@ _DIRECTIVE = re.compile(
 class LintResult:
     document: Document | None
     findings: list[Finding]
-    # Series this file records from metrics that no longer exist (declared by VMM003).
-    dead_series: frozenset[str] = frozenset()
+    # Series this file records from metrics that no longer exist (declared by VMM003), each
+    # with the names that kill it.
+    dead_series: DeadSeries = frozenset()
     suppressions: "Suppressions | None" = None
+    # Compatibility recording rules: old names this file records again (`migrator.shims`).
+    shims: tuple[ShimRule, ...] = ()
 
 
 @dataclass(slots=True)
@@ -42,7 +46,8 @@ class FixResult:
     findings: list[Finding]
     fixed: list[Finding]
     passes: int
-    dead_series: frozenset[str] = frozenset()
+    dead_series: DeadSeries = frozenset()
+    shims: tuple[ShimRule, ...] = ()
     # The lint of the final text, when one was run (not when findings were moved past edits).
     lint: LintResult | None = None
 
@@ -250,7 +255,8 @@ def lint_document(
     if ignored:
         findings = [_not_in_ignored(f, ignored) for f in findings]
     findings.sort(key=lambda f: (f.span.start, f.span.end, f.code))
-    return LintResult(document, _dedupe(findings), frozenset(ctx.dead_series), suppressions)
+    dead = frozenset((name, frozenset(killed_by)) for name, killed_by in ctx.dead_series.items())
+    return LintResult(document, _dedupe(findings), dead, suppressions, shims_in(document, settings))
 
 
 def cross_file_view(document: Document) -> Document:
@@ -413,13 +419,20 @@ def fix_text(path: str, text: str, settings: Settings, fmt: str, *, unsafe: bool
         fixed.extend(applied)
         # One parse per file when it can be proven enough: fixes that only swap text in place
         # (renames, a removed list entry) leave every other finding where the edits move it.
-        shifted = _shifted(result.findings, applied, unsafe)
+        # Not in a file with recording rules: a fix in one's expression can make it a
+        # compatibility rule (`migrator.shims`), or stop it being one.
+        shifted = None if _records(result.document) else _shifted(result.findings, applied, unsafe)
         if shifted is not None:
             return FixResult(text=text, findings=shifted, fixed=fixed, passes=passes, dead_series=result.dead_series)
         result = lint_text(path, text, settings, fmt)
     return FixResult(
-        text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series, lint=result
+        text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series, lint=result,
+        shims=result.shims,
     )
+
+
+def _records(document: Document | None) -> bool:
+    return document is not None and any(rule.kind == "record" for rule in document.rules)
 
 
 def _shifted(findings: list[Finding], applied: list[Finding], unsafe: bool) -> list[Finding] | None:

@@ -109,6 +109,14 @@ class Finding:
     # (dashboard uid, panel id, target refId) for findings inside a Grafana dashboard: JSON has
     # no comments, so `exclusions` in the configuration waive findings by this identity.
     dashboard_target: tuple[str | None, int | None, str | None] | None = None
+    # Inside a query Prometheus answers (a rule's `expr`, a dashboard target, a PromQL string):
+    # a series a compatibility recording rule of the run keeps alive answers it (`shims`).
+    in_query: bool = False
+
+
+# A recorded series that dies, with what kills it: (series, names it is computed from that have
+# no data at the target).
+DeadSeries = frozenset[tuple[str, frozenset[str]]]
 
 
 class LineIndex:
@@ -168,8 +176,11 @@ class FileResult:
     note: str | None = None  # e.g. "skipped: binary file"
     # How the file's bytes are text: UTF-8, or the encoding a Python file declares (PEP 263).
     encoding: str = "utf-8"
-    # Series this file records from the removed metric (VMM003); they die with it.
-    dead_series: frozenset[str] = frozenset()
+    # Series this file records from the removed metric (VMM003); they die with it. Each with
+    # the names, as written, that kill it (a compatibility rule of the run may revive them).
+    dead_series: "DeadSeries" = frozenset()
+    # Compatibility recording rules (`shims.ShimRule`): old names this file records again.
+    shims: tuple[Any, ...] = ()
     # What the cross-file pass reuses of the lint of the final text (`engine.cross_file_view`
     # and the suppressions read from it), so a file is not parsed again for the dead series.
     view: Any = None

@@ -11,7 +11,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
+from migrator.formats.base import SiteKind
 from migrator.model import Applicability, Edit, Finding, Fix, Severity, Span
+
+# Sites that hold a query Prometheus (or Grafana, through Prometheus) answers.
+_QUERY_KINDS = (SiteKind.PROMQL, SiteKind.GRAFANA_QUERY)
 
 if TYPE_CHECKING:
     from migrator.config import Settings
@@ -44,6 +48,10 @@ class Rule:
     # kind | None` that the Python handler calls during its one walk (django-upgrade's
     # callbacks); kept nodes reach `check` through `ctx.collected(self)`.
     python_nodes: ClassVar[dict[str, str]] = {}
+    # The rule reports a name that has no data (or is going) at the target. In a query, a
+    # compatibility recording rule of the run that records that very name answers it: the
+    # runner lowers such findings to info and says which rule (`migrator.shims`).
+    reports_stale_name: ClassVar[bool] = False
 
     def check(self, ctx: "RuleContext") -> Iterable[Finding]:
         return ()
@@ -85,11 +93,22 @@ class RuleContext:
         # Analyses several rules need (PromQL parses, name scans) are computed once per file.
         self.cache: dict[Any, Any] = {}
         # Series this file records from metrics that no longer exist (VMM003): they die too,
-        # and the runner's cross-file pass reports their users (VMM004).
-        self.dead_series: set[str] = set()
+        # and the runner's cross-file pass reports their users (VMM004). Each with the names,
+        # as written, it is computed from that have no data: a compatibility recording rule
+        # elsewhere in the run that records all of them keeps the series alive.
+        self.dead_series: dict[str, set[str]] = {}
 
-    def declare_dead_series(self, name: str) -> None:
-        self.dead_series.add(name)
+    def declare_dead_series(self, name: str, killed_by: str | None = None) -> None:
+        from migrator.reference.spellings import classify
+
+        if classify(name, self.settings.metric_prefixes) is not None:
+            # A recording rule that records a vLLM metric's own name: where that name stands
+            # is the catalogue's to say (its uses are reported as that metric), not a dead
+            # series' — else every use of it would be reported twice.
+            return
+        causes = self.dead_series.setdefault(name, set())
+        if killed_by is not None:
+            causes.add(killed_by)
 
     def doc_edit(self, start: int, end: int, replacement: str) -> "Edit":
         """An edit of the file text itself (formats without sites: other text files)."""
@@ -149,10 +168,13 @@ class RuleContext:
             fix = kwargs.get("fix")
             if fix is not None and (fix.edits or fix.applicability is not Applicability.DISPLAY_ONLY):
                 kwargs["fix"] = Fix(Applicability.DISPLAY_ONLY, f"{fix.message} — not applied: {site.readonly_reason}")
+        in_query = site.kind in _QUERY_KINDS
         finding = self.finding(rule, site.file_span(start, end), message, **kwargs)
         grafana = site.context.grafana
-        if grafana is not None:
-            finding = dataclasses.replace(finding, dashboard_target=grafana.identity)
+        if grafana is not None or in_query:
+            finding = dataclasses.replace(
+                finding, dashboard_target=grafana.identity if grafana is not None else None, in_query=in_query
+            )
         return finding
 
 

@@ -15,6 +15,7 @@ from migrator.files import (
 )
 from migrator.formats import EXTENSION_FORMATS, detect_format
 from migrator.model import FileResult
+from migrator.shims import Provider, live_dead_series, lower_findings, provided_names
 from migrator.safe_write import WriteRefused, is_stale_temp, write_fixed
 
 
@@ -39,6 +40,8 @@ class RunReport:
     # The settings the last lint ran with (the run's dead series included), for re-linting a
     # file whose fix could not be written.
     lint_settings: Settings | None = None
+    # Old names the run's compatibility recording rules keep alive, with where (`shims`).
+    provided: dict[str, tuple[Provider, ...]] = field(default_factory=dict)
 
     @property
     def findings(self):  # type: ignore[no-untyped-def]
@@ -114,11 +117,13 @@ def process_text(display: str, text: str, settings: Settings, options: RunOption
         if outcome.text != text:
             result.fixed = outcome.text
         result.dead_series = outcome.dead_series
+        result.shims = outcome.shims
         lint = outcome.lint  # None when the findings were moved past the edits: no view then
     else:
         lint = engine.lint_text(display, text, settings, fmt)
         result.findings = lint.findings
         result.dead_series = lint.dead_series
+        result.shims = lint.shims
     if lint is not None and lint.document is not None:
         result.view = engine.cross_file_view(lint.document)
         result.suppressions = lint.suppressions
@@ -152,12 +157,18 @@ def run(
     work = _Work(cwd, settings, options, _Needles(settings), named)
     by_path: dict[str, tuple[str, FileResult]] = {}
     for path, result in work.map(files, report, on_file):
-        if result.findings or result.changed or result.note or result.dead_series or result.view is not None:
+        if (result.findings or result.changed or result.note or result.dead_series or result.shims
+                or result.view is not None):
             by_path[result.path] = (path, result)
 
+    report.provided = _provided(by_path)
     report.lint_settings = _cross_file_passes(files, work, by_path, report)
+    if report.provided:
+        for _, result in by_path.values():
+            result.findings = lower_findings(result.findings, report.provided)
     for result in [r for _, r in by_path.values()]:
         result.view = result.suppressions = None  # done with them: free the memory
+        result.shims = ()
     by_path = {k: v for k, v in by_path.items() if v[1].findings or v[1].changed or v[1].note}
 
     if options.fix and options.write:
@@ -293,7 +304,7 @@ def not_written(result: FileResult, err: Exception, report: RunReport) -> None:
     report.errors.append(f"{printable(result.path)}: not written: {reason}")
     settings = report.lint_settings or Settings()
     again = process_text(result.path, result.original or "", settings, RunOptions(fix=False))
-    result.findings = again.findings
+    result.findings = lower_findings(again.findings, report.provided)
     result.fixed = None
     result.fixed_findings = []
 
@@ -351,6 +362,23 @@ def _process_file(
     return process_text(display, text, settings, options)
 
 
+def _provided(by_path: dict[str, tuple[str, FileResult]]) -> dict[str, tuple[Provider, ...]]:
+    """The old names the run's compatibility recording rules keep alive (`migrator.shims`),
+    from the text each file has at the end of the run (fixed or not)."""
+    return provided_names(
+        (display, result.fixed if result.fixed is not None else result.original or "", result.shims)
+        for display, (_, result) in by_path.items()
+        if result.shims
+    )
+
+
+def shims_of_one(result: FileResult) -> None:
+    """A run of one text (stdin): its own compatibility rules count for its own queries."""
+    if result.shims:
+        provided = provided_names([(result.path, result.fixed or result.original or "", result.shims)])
+        result.findings = lower_findings(result.findings, provided)
+
+
 # The rule that reports users of series recorded from removed metrics; it needs the run's dead
 # series, known only once every file was seen, and may declare more (a record of a record).
 DEAD_SERIES_CODE = "VMM004"
@@ -359,14 +387,15 @@ DEAD_SERIES_CODE = "VMM004"
 def _cross_file_passes(
     files: list[str], work: _Work, by_path: dict[str, tuple[str, FileResult]], report: RunReport
 ) -> Settings:
-    """Series recorded from a removed metric die with it (VMM003); their users anywhere in the
-    run are findings too (VMM004). Only what can be affected is looked at again, and only by
-    that rule: files that mention a newly dead name. Recording rules chain, so repeat until
-    nothing new dies."""
+    """Series recorded from a removed metric die with it (VMM003) — unless a compatibility
+    recording rule of the run records every removed name they are computed from; their users
+    anywhere in the run are findings too (VMM004). Only what can be affected is looked at
+    again, and only by that rule: files that mention a newly dead name. Recording rules chain,
+    so repeat until nothing new dies."""
     settings, options = work.settings, work.options
     dead: set[str] = set()
     for _, result in by_path.values():
-        dead.update(result.dead_series)
+        dead.update(live_dead_series(result.dead_series, report.provided))
     checked: frozenset[str] = frozenset()
     dead_settings = settings
     if not dead or not settings.rule_enabled(DEAD_SERIES_CODE):
@@ -394,14 +423,14 @@ def _cross_file_passes(
             else:
                 relinted = engine.lint_text(display, text, only_dead, detect_format(display, text[:512]))
             result.findings = _merged(result.findings, relinted.findings)
-            dead.update(relinted.dead_series)
+            dead.update(name for name, _ in relinted.dead_series)
         # Files no rule needed so far: read again, for the dead names only.
         again = _Work(work.cwd, only_dead, RunOptions(fix=False, force_exclude=options.force_exclude),
                       _Needles(settings, names), work.named)
         for path, result in again.map(unseen, report):
             if result.findings or result.note:
                 by_path[result.path] = (path, result)
-                dead.update(result.dead_series)
+                dead.update(name for name, _ in result.dead_series)
     return dead_settings
 
 

@@ -18,6 +18,11 @@ class RemovedMetricInPromql(Rule):
     `ray_vllm…`, a bare family name), by `__name__="…"`, and by a `__name__=~` regex that selects
     only removed metrics.
 
+    In a query, a name that a compatibility recording rule of the same run records again
+    (`record:` the old name, `expr:` what replaces it) is reported as info that names the rule:
+    the series exists while that rule is deployed (README: How it works → Compatibility
+    recording rules). The rule itself is not reported.
+
     ## Why is this bad?
     The selector matches nothing on a server running the target release: panels go blank, sums
     silently lose a term, alerts never fire.
@@ -51,6 +56,7 @@ class RemovedMetricInPromql(Rule):
     code = "VMM001"
     name = "removed-metric-in-promql"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -14,6 +14,11 @@ class AbsentRemovedMetric(Rule):
     dashboards and PromQL strings. (A renamed metric is VMM010's: renaming it inside
     `absent()` keeps the check meaningful.)
 
+    In a query, a name that a compatibility recording rule of the same run records again
+    (`record:` the old name, `expr:` what replaces it) is reported as info that names the rule:
+    the series exists while that rule is deployed (README: How it works → Compatibility
+    recording rules). The rule itself is not reported.
+
     ## Why is this bad?
     After the upgrade the series never exists again, so
     `absent(vllm:prompt_tokens_recomputed_total)` is true forever on v0.20+: the alert fires on every
@@ -35,6 +40,7 @@ class AbsentRemovedMetric(Rule):
     code = "VMM002"
     name = "absent-removed-metric"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "display-only"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

@@ -14,7 +14,12 @@ class RecordingRuleOfRemovedMetric(Rule):
     removed at your target release (`vllm:prompt_tokens_recomputed` and the others), in any
     spelling.
     The recorded series is added to the run's set of dead series, so every use of it, in any
-    file of the run, is reported as VMM004.
+    file of the run, is reported as VMM004 (unless the rule records a vLLM metric's own name:
+    uses of that name are reported as the metric they name, once).
+
+    When a compatibility recording rule of the same run records the removed name again (`record:`
+    the exact name this rule reads), the finding is info naming that rule, and the recorded
+    series does not die (README: How it works → Compatibility recording rules).
 
     ## Why is this bad?
     The recorded series dies with its input: on vLLM v0.20+ the rule records nothing, and
@@ -42,6 +47,7 @@ class RecordingRuleOfRemovedMetric(Rule):
     code = "VMM003"
     name = "recording-rule-of-removed-metric"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "rules YAML"
     needle_words = ("vllm",)
@@ -53,6 +59,7 @@ class RecordingRuleOfRemovedMetric(Rule):
                 continue
             if ref.kind in ("name", "matcher", "family") and any(removed(ref.status, k) for k in kinds):
                 metric = ref.status.series.metric
+                killed_by = ref.written
                 fix = (
                     removed_metric_fix(ctx, site, analysis, ref)
                     if ref.change.kind is ChangeKind.REMOVED
@@ -63,12 +70,13 @@ class RecordingRuleOfRemovedMetric(Rule):
                 if not stale:
                     continue
                 metric = stale[0].status.series.metric
+                killed_by = None  # a regex: no single name a compatibility rule could record
                 fix = None
             else:
                 continue
             record = site.context.rule.name or ""
             if record:
-                ctx.declare_dead_series(record)
+                ctx.declare_dead_series(record, killed_by)
             yield ctx.site_finding(
                 self, site, ref.start, ref.end,
                 f"recording rule `{record}` is computed from `{metric.name}`, {gone_words(metric, ref.change)}: "

@@ -16,6 +16,9 @@ class DependentOfDeadSeries(Rule):
     those names in the run (runbooks, constants). Chains of recording rules are followed until
     nothing new dies.
 
+    A series computed only from names that a compatibility recording rule of the run records
+    again is not dead, and its uses are not reported.
+
     ## Why is this bad?
     The recorded series stops with its input on vLLM v0.20+, so this alert, panel or query
     silently loses its data even though it never names the removed metric.
@@ -79,7 +82,7 @@ class DependentOfDeadSeries(Rule):
         )
         explained.append(finding.span)
         if rule_kind(site) == "record" and site.context.rule.name:
-            ctx.declare_dead_series(site.context.rule.name)  # a record of a record dies too
+            ctx.declare_dead_series(site.context.rule.name, ref.written)  # a record of a record dies too
         return finding
 
 

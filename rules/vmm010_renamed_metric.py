@@ -21,6 +21,11 @@ class RenamedMetric(Rule):
     `prometheus.googleapis.com|<name>|<kind>`, `startswith("<name>{")`. Every spelling counts:
     `_bucket`/`_sum`/`_count`/`_total` suffixes, `vllm_`, `ray_vllm:`/`ray_vllm_`, `vllm.`.
 
+    In a query, a name that a compatibility recording rule of the same run records again
+    (`record:` the old name, `expr:` what replaces it) is reported as info that names the rule:
+    the series exists while that rule is deployed (README: How it works → Compatibility
+    recording rules). The rule itself is not reported.
+
     ## Why is this bad?
     Once the old name is gone (e.g. `vllm:gpu_cache_usage_perc` in v0.12.0), the panel is
     blank, the alert never fires and the autoscaler reads nothing — with no error anywhere.
@@ -54,6 +59,7 @@ class RenamedMetric(Rule):
     code = "VMM010"
     name = "renamed-metric"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "safe"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

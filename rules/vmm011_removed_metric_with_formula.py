@@ -16,6 +16,11 @@ class RemovedMetricWithFormula(Rule):
     `vllm:avg_generation_throughput_toks_per_s` (now `rate()` of the token counters),
     `vllm:spec_decode_draft_acceptance_rate` — in PromQL and as data, in every spelling.
 
+    In a query, a name that a compatibility recording rule of the same run records again
+    (`record:` the old name, `expr:` what replaces it) is reported as info that names the rule:
+    the series exists while that rule is deployed (README: How it works → Compatibility
+    recording rules). The rule itself is not reported.
+
     ## Why is this bad?
     The gauge is gone at your target release: the panel is blank and the alert never fires.
 
@@ -42,6 +47,7 @@ class RemovedMetricWithFormula(Rule):
     code = "VMM011"
     name = "removed-metric-with-formula"
     severity = Severity.ERROR
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

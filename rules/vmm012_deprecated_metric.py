@@ -19,6 +19,11 @@ class DeprecatedMetric(Rule):
     release that removes the metric and its replacement. With `--target-version 0.11`,
     `vllm:gpu_cache_usage_perc` is hidden there and removed in v0.12.0.
 
+    In a query, a name that a compatibility recording rule of the same run records again
+    (`record:` the old name, `expr:` what replaces it) is reported as info that names the rule:
+    the series exists while that rule is deployed (README: How it works → Compatibility
+    recording rules). The rule itself is not reported.
+
     ## Why is this bad?
     A hidden metric has no data unless every server passes the right flag; a deprecated one
     disappears at the next upgrade, usually without anyone noticing the dashboard.
@@ -40,6 +45,7 @@ class DeprecatedMetric(Rule):
     code = "VMM012"
     name = "deprecated-metric"
     severity = Severity.WARNING
+    reports_stale_name = True
     fix_availability = "sometimes"
     formats_label = "Grafana JSON, YAML, Python, embedded YAML/PromQL in other files"
     needle_words = ("vllm",)

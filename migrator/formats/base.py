@@ -96,6 +96,8 @@ class RulePlace:
     name: str | None
     group: str | None = None
     index: tuple[int, int] | None = None  # (group, rule) positions
+    # File offset of the name (`record: <here>`), where known: where, not which rule.
+    name_at: int | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

@@ -136,6 +136,7 @@ class RuleFileWalk:
                     # vLLM metric and not prose, even when it keeps an old name alive (a shim).
                     start, end = layer.to_file([v.start, v.end])
                     self.labels.append((start, end))
+                    place.name_at = start
                 continue
             elif type(v) is Scalar:
                 if id(v) not in self.visited:
