@@ -212,12 +212,79 @@ def _metrics_in_container(ctx: "RuleContext", container: Container, prefixes: tu
 
 
 def in_alternatives(ctx: "RuleContext", site: Site, metric: Metric) -> bool:
-    """The site is a branch of a conditional (`old if v < (0, 9) else new`) that names `metric`
+    """The site is a branch of a conditional (`old if v < (0, 9) else new`), or a name compared
+    in a conditional's test (`if old in scraped:`) in a function or module, that names `metric`
     too: the code picks a name per release on purpose, and renaming would change the old side."""
     span = site.context.alternatives
     if span is None:
         return False
-    return mentions_metric(ctx.doc.text[span.start : span.end], metric, tuple(ctx.settings.metric_prefixes))
+    prefixes = tuple(ctx.settings.metric_prefixes)
+
+    def compute() -> frozenset[int]:
+        # Once per span: every comparison in a module asks about the whole module.
+        text = ctx.doc.text[span.start : span.end]
+        return frozenset(id(s.metric) for h in find_names(text, prefixes) for s in h.candidates)
+
+    return id(metric) in ctx.memo(("metrics-in-span", span.start, span.end), compute)
+
+
+def release_switch_fix(ctx: "RuleContext", site: Site, change: Change, what: str) -> Fix | None:
+    """Display-only advice when the site switches between releases (see `in_alternatives`):
+    renaming the old name would change what the program does on the servers still running it."""
+    replacement = change.replacement
+    later = f"v{change.metric.first_release_without}+"
+    if replacement is not None and _guarded_by_switch(ctx, site, change):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"Inside a release switch: this code runs when a test compares with the old name (the code names "
+            f"`{replacement.name}` for newer servers nearby); renaming it here would break the old side — "
+            f"remove this branch once every server runs {later}",
+        )
+    if replacement is None or not in_alternatives(ctx, site, replacement):
+        return None
+    if site.context.compared:
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"A release switch: the code compares with the old name to tell which vLLM release it talks to, "
+            f"and names `{replacement.name}` nearby; not a stale reference, renaming it would break the test — "
+            f"remove the old side once every server runs {later}",
+        )
+    return Fix(
+        Applicability.DISPLAY_ONLY,
+        f"The other branch of this conditional already uses `{replacement.name}` (the code picks {what} per "
+        f"release); remove the old branch once every server runs {later}",
+    )
+
+
+def _guarded_by_switch(ctx: "RuleContext", site: Site, change: Change) -> bool:
+    """The site's code runs under an `if`/`while` whose test is a release switch on the same
+    old name (`if old in scraped: return scraped[old]`)."""
+    guard = site.context.guard
+    if guard is None or site.context.compared:
+        return False
+    import bisect
+
+    starts, compared = ctx.memo("compared-sites", lambda: _compared_sites(ctx))
+    prefixes = tuple(ctx.settings.metric_prefixes)
+    replacement = change.replacement
+    assert replacement is not None
+    for other in compared[bisect.bisect_left(starts, guard.start) : bisect.bisect_left(starts, guard.end)]:
+        if mentions_metric(other.value, change.metric, prefixes) and in_alternatives(ctx, other, replacement):
+            return True
+    return False
+
+
+def _compared_sites(ctx: "RuleContext") -> tuple[list[int], list[Site]]:
+    """The document's compared sites in file order, and where each starts."""
+    found = sorted(((s.to_file(0), i, s) for i, s in enumerate(ctx.doc.sites) if s.context.compared))
+    return [start for start, _i, _s in found], [s for _start, _i, s in found]
+
+
+# Why renaming a compared name is not safe although the values are the same.
+COMPARED_REASON = (
+    "the program compares the name with data (scraped names, labels, a config); on servers older than the "
+    "rename the renamed test stops matching — check where the data comes from"
+)
 
 
 # --------------------------------------------------------------------------- removal
