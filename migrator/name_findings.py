@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from migrator.formats.base import Container, Site, SiteKind
-from migrator.model import Applicability, Fix, Span
+from migrator.model import Applicability, Fix, JointRemoval, Span
 from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue
 from migrator.reference.spellings import NameHit, classify, find_names
@@ -314,8 +314,10 @@ def removal_fix(
 ) -> Fix | None:
     """The one element-removal policy: remove an entry only while the collection keeps an entry
     that is not a removed name (never an empty or null collection); a collection of nothing
-    but removed names is reported for a person. One entry per pass (the fix is scoped to the
-    collection), so the check always sees what the previous pass left."""
+    but removed names is reported for a person. The fix is scoped to the collection, and joint:
+    the fix loop removes every chosen entry of one collection in a single pass (the entries
+    that stay are the live ones this check saw, so the collection keeps at least one), with
+    edits the format computes for them together; where it cannot, one entry per pass."""
     container = site.context.container
     if container is None or container.removal is None or not site.editable:
         return None
@@ -325,11 +327,15 @@ def removal_fix(
         return None
     owner = f" `{container.owner}`" if container.owner else ""
     collection = _COLLECTION_NOUNS.get(container.kind, container.kind)
+    joint = None
+    if container.removal_of is not None and container.span is not None:
+        joint = JointRemoval((container.span.start, container.span.end), index, len(container.values), container.removal_of)
     return Fix(
         Applicability.UNSAFE,
         f"Remove the entry from its {collection}{owner} (code that indexes or counts the collection may change; {what})",
         tuple(container.removal),
         scope=container.span,
+        joint=joint,
     )
 
 

@@ -50,6 +50,9 @@ class Container:
     span: Span | None = None
     # What holds the collection, for messages: the assigned name, the key, the call.
     owner: str | None = None
+    # Edits that remove several elements at once (sorted positions, never all), or None when
+    # the format cannot: the fix loop removes every chosen element of a collection in one pass.
+    removal_of: Callable[[tuple[int, ...]], tuple[Edit, ...] | None] | None = None
 
 
 @dataclass(slots=True)

@@ -21,6 +21,7 @@ from migrator.formats.python_sites import (
     PROMQL_KEYS,
     finish_site,
     instrument_library,
+    removal_of,
 )
 
 _FIELD = FIELD_MARK
@@ -260,6 +261,7 @@ class SiteBuilder:
             values = [_plain_string(e.key) if isinstance(e, cst.DictElement) else None for e in collection.elements]
         else:
             values = [_plain_string(e.value) if isinstance(e, cst.Element) else None for e in collection.elements]
+        spans = [(s.start, s.end) for s in (self.info.span(e) for e in collection.elements)]
         return Container(
             kind=place.collection_kind,
             index=place.index,
@@ -267,6 +269,7 @@ class SiteBuilder:
             removal=self.info.element_removal(collection, place.index),
             span=self.info.outer_span(collection),
             owner=place.owner,
+            removal_of=removal_of(self.text, spans, isinstance(collection, cst.Tuple)),
         )
 
     def _assigned_name(self, ancestors: tuple[Any, ...], level: int) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
-from migrator.formats.python_edits import element_removal_edits
+from migrator.formats.python_edits import element_removal_edits, elements_removal_edits
 from migrator.formats.python_tree import PythonInfo, WalkResult, is_string
 from migrator.model import Span
 
@@ -85,7 +85,7 @@ class SiteBuilder:
         self.text = info.text
         self.generated = generated
         self.mentioned: dict[int, bool] = {}  # id(node) -> its source or value has a needle
-        # id(collection) -> (element values, element spans, outer span)
+        # id(collection) -> (element values, element spans, outer span, Container.removal_of)
         self.collections: dict[int, tuple[Any, list[tuple[int, int]], Any]] = {}
         # (id(parent), id(its field) or 0 for a call's positional arguments) -> id(item) -> index
         self.indexes: dict[tuple[int, int], dict[int, int]] = {}
@@ -309,12 +309,14 @@ class SiteBuilder:
                 values = [plain_string(k) if k is not None else None for k in collection.keys]
             else:
                 values = [plain_string(e) if type(e) is not ast.Starred else None for e in collection.elts]
+            spans = info.element_spans(collection)
             shared = self.collections[id(collection)] = (
                 tuple(values),
-                info.element_spans(collection),
+                spans,
                 info.outer_span(collection),
+                removal_of(self.text, spans, type(collection) is ast.Tuple),
             )
-        values, spans, span = shared
+        values, spans, span, remove_many = shared
         return Container(
             kind=place.collection_kind,
             index=place.index,
@@ -322,6 +324,7 @@ class SiteBuilder:
             removal=element_removal_edits(self.text, spans, place.index, is_tuple=type(collection) is ast.Tuple),
             span=span,
             owner=place.owner,
+            removal_of=remove_many,
         )
 
     def _assigned_name(self, ancestors: tuple[Any, ...], level: int) -> str | None:
@@ -392,6 +395,15 @@ def _guard_span(info: PythonInfo, ancestors: tuple[Any, ...]) -> Span | None:
 def _scope(ancestors: tuple[Any, ...]) -> Any:
     """The innermost function (or lambda) holding the string, else the module."""
     return next(node for node in reversed(ancestors) if type(node) in _SCOPES)
+
+
+def removal_of(text: str, spans: list[tuple[int, int]], is_tuple: bool):  # type: ignore[no-untyped-def]
+    """`Container.removal_of` for a literal collection with these element spans."""
+
+    def remove(indices: tuple[int, ...]):  # type: ignore[no-untyped-def]
+        return elements_removal_edits(text, spans, indices, is_tuple=is_tuple)
+
+    return remove
 
 
 def instrument_library(last: str, attribute: bool) -> str | None:
