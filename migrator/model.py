@@ -90,7 +90,7 @@ def _cannot_combine(indices: tuple[int, ...]) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class JointRemoval:
     """An element removal that may go together with the other removals chosen in the same
     collection: the fix loop gathers them and asks `combine` for edits that remove all their
@@ -100,7 +100,8 @@ class JointRemoval:
     collection: tuple[int, int]  # the collection's span: removals in one collection share it
     index: int  # this element's position
     size: int  # how many elements the collection has: never all of them at once
-    combine: Callable[[tuple[int, ...]], tuple[Edit, ...] | None]
+    # Not compared: the same removal in a parallel worker's result equals the one made here.
+    combine: Callable[[tuple[int, ...]], tuple[Edit, ...] | None] = field(compare=False)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # Results cross process boundaries (parallel runs); the format's function stays behind.

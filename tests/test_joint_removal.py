@@ -137,3 +137,4 @@ def test_findings_with_joint_removals_cross_process_boundaries() -> None:
     assert finding.fix is not None and finding.fix.joint is not None
     copy = pickle.loads(pickle.dumps(finding))
     assert copy.fix.edits == finding.fix.edits and copy.fix.joint.combine((0,)) is None
+    assert copy == finding  # a parallel run's results equal a serial run's
