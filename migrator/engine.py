@@ -345,12 +345,26 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def _select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
-    """Fixes that apply at this level and do not overlap an earlier one (deferred to a later pass)."""
+    """Fixes that apply at this level and do not overlap an earlier one (deferred to a later pass).
+    Joint removals in one collection go together: see `_joined`."""
     chosen: list[Finding] = []
     taken = _Taken()
+    joined = _joined(findings, unsafe)
     for finding in findings:
         fix = finding.fix
         if fix is None or not fix.applies_at(unsafe):
+            continue
+        if fix.joint is not None and fix.joint.collection in joined:
+            group = joined.pop(fix.joint.collection)
+            if group is None:
+                continue  # a later member of a group already taken
+            spans = [e.span for e in group[0].fix.edits] + ([fix.scope] if fix.scope is not None else [])
+            if any(taken.overlaps(s) for s in spans):
+                continue
+            chosen.extend(group)
+            joined[fix.joint.collection] = None
+            for s in spans:
+                taken.add(s)
             continue
         spans = [e.span for e in fix.edits]
         if fix.scope is not None:
@@ -361,6 +375,36 @@ def _select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
         for s in spans:
             taken.add(s)
     return chosen
+
+
+def _joined(findings: list[Finding], unsafe: bool) -> dict[tuple[int, int], list[Finding]]:
+    """Per collection with several joint removals applying at this level: the findings, the
+    first carrying the edits that remove all their elements at once and the others none (they
+    are fixed by the same edits). A collection whose format cannot combine them, or whose
+    removals would take every element, is left out (one removal per pass, as before)."""
+    members: dict[tuple[int, int], list[Finding]] = {}
+    for finding in findings:
+        fix = finding.fix
+        if fix is not None and fix.joint is not None and fix.applies_at(unsafe):
+            members.setdefault(fix.joint.collection, []).append(finding)
+    joined: dict[tuple[int, int], list[Finding]] = {}
+    for key, group in members.items():
+        by_index = {f.fix.joint.index: f for f in group}  # type: ignore[union-attr]
+        if len(by_index) < 2:
+            continue
+        first = group[0].fix
+        assert first is not None and first.joint is not None
+        indices = tuple(sorted(by_index))
+        if len(indices) >= first.joint.size:
+            continue
+        edits = first.joint.combine(indices)
+        if edits is None:
+            continue
+        ordered = [by_index[i] for i in indices]
+        joined[key] = [replace(ordered[0], fix=replace(ordered[0].fix, edits=edits))] + [
+            replace(f, fix=replace(f.fix, edits=())) for f in ordered[1:]
+        ]
+    return joined
 
 
 class _Taken:
@@ -490,7 +534,8 @@ def _apply_validated(handler, text: str, chosen: list[Finding]):  # type: ignore
     new = apply_edits(text, [e for f in chosen for e in _edits(f.fix)])
     if _parses(handler, new):
         return new, chosen
-    good = [f for f in chosen if _parses(handler, apply_edits(text, list(_edits(f.fix))))]
+    # (A joint removal's other members carry no edits: they stand or fall with the first.)
+    good = [f for f in chosen if _edits(f.fix) and _parses(handler, apply_edits(text, list(_edits(f.fix))))]
     if not good or len(good) == len(chosen):
         return None
     new = apply_edits(text, [e for f in good for e in _edits(f.fix)])

@@ -11,7 +11,7 @@ import bisect
 import enum
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any
+from typing import Any, Callable
 
 
 class Severity(enum.IntEnum):
@@ -63,6 +63,15 @@ class Edit:
     content: str
 
 
+def disjoint_edits(edits: list[Edit]) -> tuple[Edit, ...] | None:
+    """The edits in text order, or None when two of them touch the same text."""
+    ordered = sorted(edits, key=lambda e: (e.span.start, e.span.end))
+    for before, after in zip(ordered, ordered[1:]):
+        if after.span.start < before.span.end or after.span.start == after.span.end == before.span.end:
+            return None
+    return tuple(ordered)
+
+
 @dataclass(frozen=True, slots=True)
 class ExpressionRewrite:
     """What a PromQL fix does to its whole expression, for `verify` to prove on a real engine."""
@@ -77,6 +86,28 @@ class ExpressionRewrite:
     renames: tuple[tuple[str, str], ...] = ()
 
 
+def _cannot_combine(indices: tuple[int, ...]) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class JointRemoval:
+    """An element removal that may go together with the other removals chosen in the same
+    collection: the fix loop gathers them and asks `combine` for edits that remove all their
+    elements at once (a list of thousands of stale names is cleaned in one pass, not one entry
+    per pass). `combine` comes from the format and returns None when it cannot."""
+
+    collection: tuple[int, int]  # the collection's span: removals in one collection share it
+    index: int  # this element's position
+    size: int  # how many elements the collection has: never all of them at once
+    # Not compared: the same removal in a parallel worker's result equals the one made here.
+    combine: Callable[[tuple[int, ...]], tuple[Edit, ...] | None] = field(compare=False)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        # Results cross process boundaries (parallel runs); the format's function stays behind.
+        return (JointRemoval, (self.collection, self.index, self.size, _cannot_combine))
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
     applicability: Applicability
@@ -86,6 +117,7 @@ class Fix:
     # disjoint: two term eliminations in one expression are each valid alone, not together.
     scope: Span | None = None
     rewrite: ExpressionRewrite | None = None
+    joint: JointRemoval | None = None
 
     def applies_at(self, unsafe: bool) -> bool:
         if not self.edits:

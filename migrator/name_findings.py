@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from migrator.formats.base import Container, Site, SiteKind
-from migrator.model import Applicability, Fix, Span
+from migrator.model import Applicability, Fix, JointRemoval, Span
 from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue
 from migrator.reference.spellings import NameHit, classify, find_names
@@ -212,12 +212,79 @@ def _metrics_in_container(ctx: "RuleContext", container: Container, prefixes: tu
 
 
 def in_alternatives(ctx: "RuleContext", site: Site, metric: Metric) -> bool:
-    """The site is a branch of a conditional (`old if v < (0, 9) else new`) that names `metric`
+    """The site is a branch of a conditional (`old if v < (0, 9) else new`), or a name compared
+    in a conditional's test (`if old in scraped:`) in a function or module, that names `metric`
     too: the code picks a name per release on purpose, and renaming would change the old side."""
     span = site.context.alternatives
     if span is None:
         return False
-    return mentions_metric(ctx.doc.text[span.start : span.end], metric, tuple(ctx.settings.metric_prefixes))
+    prefixes = tuple(ctx.settings.metric_prefixes)
+
+    def compute() -> frozenset[int]:
+        # Once per span: every comparison in a module asks about the whole module.
+        text = ctx.doc.text[span.start : span.end]
+        return frozenset(id(s.metric) for h in find_names(text, prefixes) for s in h.candidates)
+
+    return id(metric) in ctx.memo(("metrics-in-span", span.start, span.end), compute)
+
+
+def release_switch_fix(ctx: "RuleContext", site: Site, change: Change, what: str) -> Fix | None:
+    """Display-only advice when the site switches between releases (see `in_alternatives`):
+    renaming the old name would change what the program does on the servers still running it."""
+    replacement = change.replacement
+    later = f"v{change.metric.first_release_without}+"
+    if replacement is not None and _guarded_by_switch(ctx, site, change):
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"Inside a release switch: this code runs when a test compares with the old name (the code names "
+            f"`{replacement.name}` for newer servers nearby); renaming it here would break the old side — "
+            f"remove this branch once every server runs {later}",
+        )
+    if replacement is None or not in_alternatives(ctx, site, replacement):
+        return None
+    if site.context.compared:
+        return Fix(
+            Applicability.DISPLAY_ONLY,
+            f"A release switch: the code compares with the old name to tell which vLLM release it talks to, "
+            f"and names `{replacement.name}` nearby; not a stale reference, renaming it would break the test — "
+            f"remove the old side once every server runs {later}",
+        )
+    return Fix(
+        Applicability.DISPLAY_ONLY,
+        f"The other branch of this conditional already uses `{replacement.name}` (the code picks {what} per "
+        f"release); remove the old branch once every server runs {later}",
+    )
+
+
+def _guarded_by_switch(ctx: "RuleContext", site: Site, change: Change) -> bool:
+    """The site's code runs under an `if`/`while` whose test is a release switch on the same
+    old name (`if old in scraped: return scraped[old]`)."""
+    guard = site.context.guard
+    if guard is None or site.context.compared:
+        return False
+    import bisect
+
+    starts, compared = ctx.memo("compared-sites", lambda: _compared_sites(ctx))
+    prefixes = tuple(ctx.settings.metric_prefixes)
+    replacement = change.replacement
+    assert replacement is not None
+    for other in compared[bisect.bisect_left(starts, guard.start) : bisect.bisect_left(starts, guard.end)]:
+        if mentions_metric(other.value, change.metric, prefixes) and in_alternatives(ctx, other, replacement):
+            return True
+    return False
+
+
+def _compared_sites(ctx: "RuleContext") -> tuple[list[int], list[Site]]:
+    """The document's compared sites in file order, and where each starts."""
+    found = sorted(((s.to_file(0), i, s) for i, s in enumerate(ctx.doc.sites) if s.context.compared))
+    return [start for start, _i, _s in found], [s for _start, _i, s in found]
+
+
+# Why renaming a compared name is not safe although the values are the same.
+COMPARED_REASON = (
+    "the program compares the name with data (scraped names, labels, a config); on servers older than the "
+    "rename the renamed test stops matching — check where the data comes from"
+)
 
 
 # --------------------------------------------------------------------------- removal
@@ -247,8 +314,10 @@ def removal_fix(
 ) -> Fix | None:
     """The one element-removal policy: remove an entry only while the collection keeps an entry
     that is not a removed name (never an empty or null collection); a collection of nothing
-    but removed names is reported for a person. One entry per pass (the fix is scoped to the
-    collection), so the check always sees what the previous pass left."""
+    but removed names is reported for a person. The fix is scoped to the collection, and joint:
+    the fix loop removes every chosen entry of one collection in a single pass (the entries
+    that stay are the live ones this check saw, so the collection keeps at least one), with
+    edits the format computes for them together; where it cannot, one entry per pass."""
     container = site.context.container
     if container is None or container.removal is None or not site.editable:
         return None
@@ -258,11 +327,15 @@ def removal_fix(
         return None
     owner = f" `{container.owner}`" if container.owner else ""
     collection = _COLLECTION_NOUNS.get(container.kind, container.kind)
+    joint = None
+    if container.removal_of is not None and container.span is not None:
+        joint = JointRemoval((container.span.start, container.span.end), index, len(container.values), container.removal_of)
     return Fix(
         Applicability.UNSAFE,
         f"Remove the entry from its {collection}{owner} (code that indexes or counts the collection may change; {what})",
         tuple(container.removal),
         scope=container.span,
+        joint=joint,
     )
 
 

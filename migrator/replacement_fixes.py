@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 from migrator.adapter_naming import rename_breaks_export
 from migrator.formats.base import Site
 from migrator.model import Applicability, Fix
-from migrator.name_findings import DataHit, in_alternatives, kept_on_purpose, replacement_available, side_by_side
+from migrator.name_findings import (
+    COMPARED_REASON,
+    DataHit,
+    kept_on_purpose,
+    release_switch_fix,
+    replacement_available,
+    side_by_side,
+)
 from migrator.reference.catalogue import Status
 from migrator.promql_findings import rewrite_fix, selector_only
 from migrator.reference.catalogue import Change, ChangeKind, Series, catalogue
@@ -40,12 +47,9 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
             f"`{replacement.name}` appears in vLLM v{replacement.first_version}, after your target: rename it "
             "once every server runs that release",
         )
-    if in_alternatives(ctx, site, replacement):
-        return Fix(
-            Applicability.DISPLAY_ONLY,
-            f"The other branch of this conditional already uses `{replacement.name}` (the code picks a query "
-            f"per release); remove the old branch once every server runs v{change.metric.first_release_without}+",
-        )
+    switch = release_switch_fix(ctx, site, change, "a query")
+    if switch is not None:
+        return switch
     if analysis.selects(replacement.name):
         return Fix(
             Applicability.DISPLAY_ONLY,
@@ -66,6 +70,8 @@ def promql_rename_fix(ctx: "RuleContext", site: Site, analysis: "Analysis", ref:
     if read is not None and applicability is Applicability.SAFE:
         # Same values, other labels: `verify` sees the difference too, so the rename is recorded.
         applicability, reason = Applicability.UNSAFE, read
+    if site.context.compared and applicability is Applicability.SAFE:
+        applicability, reason = Applicability.UNSAFE, COMPARED_REASON
     same = f"same values; {_when(change)}"
     if ref.kind == "regex":
         # Every renamed name the regex selects at once: its message names them all.
@@ -213,12 +219,9 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
             f"`{owner}` looks like it holds old names on purpose; renaming this entry to `{spelled}` would "
             "change what it is for — decide by hand (or suppress the finding)",
         )
-    if in_alternatives(ctx, site, replacement):
-        return Fix(
-            Applicability.DISPLAY_ONLY,
-            f"The other branch of this conditional already uses `{replacement.name}` (the code picks a name per "
-            f"release); remove the old branch once every server runs v{change.metric.first_release_without}+",
-        )
+    switch = release_switch_fix(ctx, site, change, "a name")
+    if switch is not None:
+        return switch
     if side_by_side(ctx, site, replacement):
         return Fix(
             Applicability.DISPLAY_ONLY,
@@ -242,6 +245,8 @@ def data_rename_fix(ctx: "RuleContext", dh: DataHit, change: Change) -> Fix:
     breaks = rename_breaks_export(naming, dh.hit.text, spelled) if naming is not None else None
     if breaks is not None:
         return Fix(Applicability.UNSAFE, f"{title} — unsafe: {breaks}", (edit,))
+    if site.context.compared:
+        return Fix(Applicability.UNSAFE, f"{title} — unsafe: {COMPARED_REASON}", (edit,))
     return Fix(Applicability.SAFE, title, (edit,))
 
 

@@ -43,7 +43,9 @@ class RemovedMetricName(Rule):
     Removing the element from a literal list, set, tuple, sequence or dict is **unsafe**: code
     may index the collection or expect the entry. It is offered only while the collection keeps
     an entry that still exists, in every format: a collection that held nothing but removed
-    names is reported, never emptied (a YAML `allow:` list never becomes null). A program that
+    names is reported, never emptied (a YAML `allow:` list never becomes null). One fix run
+    removes every removable entry of a collection at once, however long the list (a suppressed
+    entry stays); a second run has nothing left to do. A program that
     defines an instrument under the old name is reported, not changed. Everything else is
     **display-only**. If the
     name is kept on purpose (an allowlist of "must not be exposed" metrics), suppress the line

@@ -48,10 +48,15 @@ class RenamedMetric(Rule):
     as `x > 0.9`, `topk`; not `rate`, `sum`, arithmetic or a `bool` comparison, which drop it)
     while the panel prints it on purpose: a `{{__name__}}` legend, a display name templating
     `__name__`, a table: that text changes (Grafana's default legend, `name{labels}`, simply
-    shows the new name, and stays safe). It is not offered
+    shows the new name, and stays safe). **Unsafe** where Python compares the name with data in
+    a test (`if name == "<old>":`, `if "<old>" in scraped:`): on servers older than the rename
+    the renamed test stops matching. It is not offered
     (display-only, with the reason) where a person must decide: the old and the new name side
     by side in one list, dict, registry or query (renaming makes a duplicate or a double
-    registration), a program that *defines* a metric under the old name, a generated file
+    registration), a release switch — Python that picks a name per release (a branch of
+    `new if ... else old`; a name compared in the test of an `if`/`elif`/`while`/`assert`/
+    conditional expression whose function, or module, also names the replacement; the code that
+    test guards) — a program that *defines* a metric under the old name, a generated file
     (fix its source), prose, a name inside a template region, or a target release that lacks
     the new name.
     """

@@ -39,6 +39,12 @@ _PROBES = ("x", 'a"b', "c'd", "{e}", "%f", "g\\h", "\n")
 def describe(site: Any) -> dict[str, Any]:
     """Everything a rule can see of a site, encoders included (as what they write)."""
     context = dataclasses.asdict(site.context)
+    container = site.context.container
+    if container is not None:
+        # A function: compared by what it removes (pairs, runs, all but one, every element).
+        n = len(container.values)
+        sets = [(0, 1), (0, 2), tuple(range(1, n)), tuple(range(n - 1)), tuple(range(n)), (n - 1,)]
+        context["container"]["removal_of"] = [container.removal_of(s) if container.removal_of else None for s in sets]
     n = len(site.value)
     encoded = []
     for probe in _PROBES:

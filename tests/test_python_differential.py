@@ -42,6 +42,11 @@ SNIPPETS = [
     'x = ("vllm:a",)\ny = "vllm:a", "b"\nz = ("a", "vllm:b")\nw = [\n    "a",\n    "vllm:b",  # gone\n]\n',
     'T = "vllm:%(a)s %% {b}" % m\nU = ("vllm:" "{x}").format(x=1)\nV = f"vllm" "{x}".format(x=1)\n',
     'print(("vllm:a"))\nassert x, "vllm:msg"\nraise E("vllm:" f"{e}") from None\nx: "vllm:ann" = "vllm:v"\n',
+    # Comparisons in the tests of conditionals (release switches) and elsewhere.
+    'm = "vllm:a" if "vllm:b" in n else "vllm:b"\n@d\nasync def f(s):\n    if "vllm:b" in s and not (q != "vllm:c"):\n'
+    '        return s["vllm:b"]\n    elif q in ("vllm:d", "e"):\n        pass\n    while n == "vllm:e": pass\n'
+    '    assert "vllm:f" not in z, "vllm:g"\ng = lambda n: "vllm:h" if n == "vllm:i" else [s for s in n if s == "vllm:j"]\n'
+    'if x < "vllm:k" or x == "vllm:l": pass\n',
     # PEP 701 (Python 3.12): compared for real where this interpreter's ast reads it.
     'q = f"{"vllm:a"} {f\'{"vllm:b"}\'}"\nr = f"{x:{"w"}} vllm"\ns = f"""{\n    x  # vllm comment\n} vllm"""\n',
 ]

@@ -50,6 +50,9 @@ class Container:
     span: Span | None = None
     # What holds the collection, for messages: the assigned name, the key, the call.
     owner: str | None = None
+    # Edits that remove several elements at once (sorted positions, never all), or None when
+    # the format cannot: the fix loop removes every chosen element of a collection in one pass.
+    removal_of: Callable[[tuple[int, ...]], tuple[Edit, ...] | None] | None = None
 
 
 @dataclass(slots=True)
@@ -119,9 +122,17 @@ class SiteContext:
     templated: bool = False  # Helm/Jinja regions inside the value
     not_prometheus: bool = False  # a query for another datasource
     embedded_in: str | None = None  # locator of the string this document was embedded in
-    # Python: the conditional expression (`a if c else b`) the string is a branch of. A name
-    # there beside its replacement is a switch between releases, not a stale reference.
+    # Python: where naming the replacement too makes the string a switch between releases, not
+    # a stale reference: the conditional expression (`a if c else b`) it is a branch of, or,
+    # for a string `compared`, the function (or module) whose conditional compares it.
     alternatives: Span | None = None
+    # Python: the string is compared (`in`, `not in`, `==`, `!=`; directly or as an element of
+    # the collection compared) in the test of an `if`/`elif`/`while`/`assert`/conditional
+    # expression: the program tests data against it, often to tell which release it talks to.
+    compared: bool = False
+    # Python: the test of the nearest `if`/`elif`/`while` statement (in the same function) whose
+    # body or `else` holds the string: what decides whether the string's code runs.
+    guard: Span | None = None
     yaml_style: str | None = None
     json_path: str | None = None
     # A prometheus-adapter rule's (`name.matches`, `name.as`): the name it exports a series

@@ -135,6 +135,23 @@ def _map_edit(edit: Edit, offsets: list[int], dedented: bool) -> Edit:
     return Edit(Span(offsets[edit.span.start], offsets[edit.span.end]), edit.content)
 
 
+def _map_removal_of(inner, region: Region):  # type: ignore[no-untyped-def]
+    """`Container.removal_of` with its edits moved into the outer file (None where they cannot be)."""
+    if inner is None:
+        return None
+
+    def outer(indices: tuple[int, ...]) -> tuple[Edit, ...] | None:
+        edits = inner(indices)
+        if edits is None:
+            return None
+        try:
+            return tuple(_map_edit(e, region.offsets, region.dedented) for e in edits)
+        except ValueError:
+            return None
+
+    return outer
+
+
 def _map_context(site: Site, region: Region):  # type: ignore[no-untyped-def]
     ctx = site.context
     changes = {}
@@ -149,7 +166,9 @@ def _map_context(site: Site, region: Region):  # type: ignore[no-untyped-def]
         span = container.span
         if span is not None:
             span = Span(region.offsets[span.start], region.offsets[span.end])
-        changes["container"] = dataclasses.replace(container, removal=removal, span=span)
+        changes["container"] = dataclasses.replace(
+            container, removal=removal, span=span, removal_of=_map_removal_of(container.removal_of, region)
+        )
     grafana = ctx.grafana
     if grafana is not None and grafana.target_removal:
         try:

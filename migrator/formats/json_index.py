@@ -34,7 +34,7 @@ import re
 from array import array
 from bisect import bisect_right
 from itertools import accumulate
-from typing import Sequence
+from typing import Callable, Sequence
 
 __all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "json_pointer"]
 
@@ -409,6 +409,21 @@ class JsonIndex:
             return items[index - 1].end, items[index].end
         return items[index].start, items[index].end
 
+    def elements_removal_spans(self, arr: Loc, indices: tuple[int, ...]) -> list[tuple[int, int]] | None:
+        """Spans that remove several elements at once (never all): each run of consecutive
+        elements goes as `element_removal_span` removes one element spanning the run."""
+        items = self.elements(arr)
+        return _run_spans(
+            len(items), indices, lambda i: items[i].start, lambda i: items[i].end, lambda i: items[i].start
+        )
+
+    def members_removal_spans(self, obj: Loc, indices: tuple[int, ...]) -> list[tuple[int, int]] | None:
+        """The same for members (key, colon and value), as `member_removal_span` removes one."""
+        m = self.members(obj)
+        return _run_spans(
+            len(m.names), indices, lambda i: m.key_starts[i], lambda i: m.values[i].end, lambda i: m.key_starts[i]
+        )
+
     def member_removal_span(self, obj: Loc, index: int) -> tuple[int, int] | None:
         """The span that removes member `index` (key, colon and value) and one adjacent comma,
         the way `element_removal_span` does for arrays; None for the only member (removing it
@@ -419,3 +434,31 @@ class JsonIndex:
         if index > 0:
             return m.values[index - 1].end, m.values[index].end
         return None
+
+
+def _run_spans(
+    n: int,
+    indices: tuple[int, ...],
+    start: Callable[[int], int],
+    end: Callable[[int], int],
+    next_start: Callable[[int], int],
+) -> list[tuple[int, int]] | None:
+    """Deletions of the runs of consecutive `indices` in a comma-separated list of `n`: a run
+    followed by an element goes up to that element's start (its commas with it); the run at the
+    end goes from the end of the element before it. None for all elements or a bad index."""
+    gone = sorted(set(indices))
+    if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n:
+        return None
+    spans = []
+    i = 0
+    while i < len(gone):
+        first = last = gone[i]
+        while i + 1 < len(gone) and gone[i + 1] == last + 1:
+            i += 1
+            last += 1
+        i += 1
+        if last + 1 < n:
+            spans.append((start(first), next_start(last + 1)))
+        else:
+            spans.append((end(first - 1), end(last)))
+    return spans

@@ -102,6 +102,7 @@ class SiteBuilder:
         self.rules: list[RulePlace] = []  # in file order
         # Decoded element values per collection (keyed by its start), shared by its elements.
         self._values: dict[int, tuple[str | None, ...]] = {}
+        self._removals: dict[int, Any] = {}  # collection start -> its Container.removal_of
         # String tokens (start -> end) whose raw text holds a needle although their decoded
         # value does not (an escape swallowed part of it, as in `\recomputed`); see `mentions`.
         self._raw_only: dict[int, int] | None = None
@@ -275,7 +276,21 @@ class SiteBuilder:
             removal=removal,
             span=Span(parent.start, parent.end),
             owner=pointer or None,
+            removal_of=self._removal_of(parent, kind == "array"),
         )
+
+    def _removal_of(self, parent: Loc, array: bool):  # type: ignore[no-untyped-def]
+        """`Container.removal_of` for the array or object at `parent` (one per collection)."""
+        remove = self._removals.get(parent.start)
+        if remove is None:
+            idx = self.index
+
+            def remove(indices: tuple[int, ...]) -> tuple[Edit, ...] | None:
+                spans = idx.elements_removal_spans(parent, indices) if array else idx.members_removal_spans(parent, indices)
+                return None if spans is None else tuple(Edit(Span(s, e), "") for s, e in spans)
+
+            self._removals[parent.start] = remove
+        return remove
 
     # ------------------------------------------------------------------ everything else
 
@@ -385,13 +400,25 @@ class Composer:
             return None
         return tuple(Edit(self.span(e.span), self.encode(e.content)) for e in edits)  # type: ignore[arg-type]
 
+    def removal_of(self, inner: Any) -> Any:
+        """`Container.removal_of` with its edits moved into the outer file."""
+        if inner is None:
+            return None
+
+        def outer(indices: tuple[int, ...]) -> tuple[Edit, ...] | None:
+            return self.edits(inner(indices))
+
+        return outer
+
     def context(self, context: SiteContext) -> SiteContext:
         changes: dict[str, Any] = {
             "embedded_in": self.prefix + context.embedded_in if context.embedded_in else self.prefix.rstrip()
         }
         if context.container is not None:
             c = context.container
-            changes["container"] = dataclasses.replace(c, removal=self.edits(c.removal), span=self.span(c.span))
+            changes["container"] = dataclasses.replace(
+                c, removal=self.edits(c.removal), span=self.span(c.span), removal_of=self.removal_of(c.removal_of)
+            )
         if context.grafana is not None and context.grafana.target_removal is not None:
             g = context.grafana
             changes["grafana"] = dataclasses.replace(g, target_removal=self.edits(g.target_removal))

@@ -14,12 +14,14 @@ from typing import Any
 
 from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds
 from migrator.formats.python_cst_tree import PythonInfo, WalkResult
+from migrator.model import Span
 from migrator.formats.python_sites import (
     FIELD_MARK,
     PROMETHEUS_INSTRUMENTS,
     PROMQL_KEYS,
     finish_site,
     instrument_library,
+    removal_of,
 )
 
 _FIELD = FIELD_MARK
@@ -44,7 +46,8 @@ class _Place:
     index: int = 0
     owner: str | None = None  # what holds that collection, for messages
     prose: str | None = None  # "docstring": a statement of its own, text for people
-    alternatives: Any = None  # the conditional expression it is a branch of
+    alternatives: Any = None  # the conditional expression it is a branch of, or a scope (compared)
+    compared: bool = False  # compared in a conditional's test
 
 
 class SiteBuilder:
@@ -112,7 +115,9 @@ class SiteBuilder:
             dict_key=place.dict_key,
             template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
             prose=place.prose,
-            alternatives=self.info.span(place.alternatives) if place.alternatives is not None else None,
+            alternatives=self._alternatives_span(place.alternatives),
+            compared=place.compared,
+            guard=_guard_span(self.info, ancestors),
         )
         locator = self.info.locator(ancestors)
         if place.detail:
@@ -177,6 +182,10 @@ class SiteBuilder:
         if isinstance(parent, cst.IfExp) and parent.test is not expr:
             place.alternatives = parent
         grand = ancestors[level - 1] if level >= 1 else None
+        compare = _comparison_level(ancestors, level)
+        if compare is not None and _compared_in_test(ancestors, compare):
+            place.compared = True
+            place.alternatives = _scope(ancestors)
         owner = self._assigned_name(ancestors, level)
         place.assigned_to = owner
         if isinstance(parent, cst.Element) and isinstance(grand, (cst.List, cst.Set, cst.Tuple)):
@@ -214,6 +223,15 @@ class SiteBuilder:
             place.detail = owner or ""
         return place
 
+    def _alternatives_span(self, node: Any) -> Any:
+        import libcst as cst
+
+        if node is None:
+            return None
+        if isinstance(node, cst.Module):
+            return Span(0, len(self.text))
+        return self.info.span(node)
+
     def _in_collection(
         self, place: _Place, collection: Any, kind: str, index: int, ancestors: tuple[Any, ...], level: int
     ) -> None:
@@ -243,6 +261,7 @@ class SiteBuilder:
             values = [_plain_string(e.key) if isinstance(e, cst.DictElement) else None for e in collection.elements]
         else:
             values = [_plain_string(e.value) if isinstance(e, cst.Element) else None for e in collection.elements]
+        spans = [(s.start, s.end) for s in (self.info.span(e) for e in collection.elements)]
         return Container(
             kind=place.collection_kind,
             index=place.index,
@@ -250,6 +269,7 @@ class SiteBuilder:
             removal=self.info.element_removal(collection, place.index),
             span=self.info.outer_span(collection),
             owner=place.owner,
+            removal_of=removal_of(self.text, spans, isinstance(collection, cst.Tuple)),
         )
 
     def _assigned_name(self, ancestors: tuple[Any, ...], level: int) -> str | None:
@@ -281,6 +301,60 @@ class SiteBuilder:
                 return "prometheus_client"
         last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
         return instrument_library(last if isinstance(last, str) else "", isinstance(func, cst.Attribute))
+
+
+def _comparison_level(ancestors: tuple[Any, ...], level: int) -> int | None:
+    """Where the comparison is that the string at `ancestors[level]`'s child is an operand of
+    (`name == "..."`), or an element of a collection operand of (`name in ("...", ...)`)."""
+    import libcst as cst
+
+    at = level
+    if isinstance(ancestors[at], cst.Element) and at >= 1 and isinstance(ancestors[at - 1], (cst.List, cst.Set, cst.Tuple)):
+        at -= 2
+    if at >= 0 and isinstance(ancestors[at], cst.ComparisonTarget):
+        at -= 1
+    if at >= 0 and isinstance(ancestors[at], cst.Comparison):
+        return at
+    return None
+
+
+def _compared_in_test(ancestors: tuple[Any, ...], level: int) -> bool:
+    """See `python_sites._compared_in_test`."""
+    import libcst as cst
+
+    compare = ancestors[level]
+    if not all(isinstance(t.operator, (cst.In, cst.NotIn, cst.Equal, cst.NotEqual)) for t in compare.comparisons):
+        return False
+    child = compare
+    for node in reversed(ancestors[:level]):
+        if isinstance(node, cst.BooleanOperation) or (
+            isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)
+        ):
+            child = node
+            continue
+        return isinstance(node, (cst.If, cst.While, cst.IfExp, cst.Assert)) and node.test is child
+    return False
+
+
+def _guard_span(info: PythonInfo, ancestors: tuple[Any, ...]) -> Span | None:
+    """See `python_sites._guard_span`."""
+    import libcst as cst
+
+    child = None
+    for node in reversed(ancestors):
+        if isinstance(node, (cst.If, cst.While)) and child is not None and child is not node.test:
+            return info.span(node.test)
+        if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Module)):
+            return None
+        child = node
+    return None
+
+
+def _scope(ancestors: tuple[Any, ...]) -> Any:
+    """The innermost function (or lambda) holding the string, else the module."""
+    import libcst as cst
+
+    return next(n for n in reversed(ancestors) if isinstance(n, (cst.FunctionDef, cst.Lambda, cst.Module)))
 
 
 def _maybe_promql_place(stack: list[Any] | tuple[Any, ...]) -> bool:

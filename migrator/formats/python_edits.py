@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from migrator.model import Edit, Span
+from migrator.model import Edit, Span, disjoint_edits
 
 AFTER_ELEMENT = re.compile(r"[ \t]*(,)?")
 # The rest of a line after an element or term: blanks, an optional comment, the line break.
@@ -86,3 +86,38 @@ def element_removal_edits(
         if tail is None or tail.group(1) is None:
             edits.append(Edit(Span(survivor_end, survivor_end), ","))
     return tuple(edits)
+
+
+def elements_removal_edits(
+    text: str, items: list[tuple[int, int]], indices: tuple[int, ...], *, is_tuple: bool = False
+) -> tuple[Edit, ...] | None:
+    """Edits removing several elements at once (`indices`, never all of them), or None.
+
+    Each run of consecutive elements goes as one element spanning them (with the separators and
+    comments between them), removed from between the elements that stay around it exactly as
+    `element_removal_edits` removes one: so a run alone on its lines takes those lines, a run
+    at the end takes the separator before it, and a tuple left with one element keeps a comma.
+    """
+    gone = sorted(set(indices))
+    n = len(items)
+    if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n:
+        return None
+    single_survivor = n - len(gone) == 1
+    edits: list[Edit] = []
+    i = 0
+    while i < len(gone):
+        first = last = gone[i]
+        while i + 1 < len(gone) and gone[i + 1] == last + 1:
+            i += 1
+            last += 1
+        i += 1
+        local = [items[first - 1]] if first > 0 else []
+        local.append((items[first][0], items[last][1]))
+        if last < n - 1:
+            local.append(items[last + 1])
+        run = element_removal_edits(text, local, 1 if first > 0 else 0, is_tuple=is_tuple and single_survivor)
+        if run is None:
+            return None
+        edits.extend(run)
+    return disjoint_edits(edits)
+

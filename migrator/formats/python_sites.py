@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
-from migrator.formats.python_edits import element_removal_edits
+from migrator.formats.python_edits import element_removal_edits, elements_removal_edits
 from migrator.formats.python_tree import PythonInfo, WalkResult, is_string
+from migrator.model import Span
 
 # Keyword arguments and dict keys that hold PromQL whatever the string looks like.
 PROMQL_KEYS = frozenset({"expr", "query", "promql", "expression", "rule_expr"})
@@ -70,7 +71,8 @@ class Place:
     index: int = 0
     owner: str | None = None  # what holds that collection, for messages
     prose: str | None = None  # "docstring": a statement of its own, text for people
-    alternatives: Any = None  # the conditional expression it is a branch of
+    alternatives: Any = None  # the conditional expression it is a branch of, or a scope (compared)
+    compared: bool = False  # compared in a conditional's test
 
 
 class SiteBuilder:
@@ -83,7 +85,7 @@ class SiteBuilder:
         self.text = info.text
         self.generated = generated
         self.mentioned: dict[int, bool] = {}  # id(node) -> its source or value has a needle
-        # id(collection) -> (element values, element spans, outer span)
+        # id(collection) -> (element values, element spans, outer span, Container.removal_of)
         self.collections: dict[int, tuple[Any, list[tuple[int, int]], Any]] = {}
         # (id(parent), id(its field) or 0 for a call's positional arguments) -> id(item) -> index
         self.indexes: dict[tuple[int, int], dict[int, int]] = {}
@@ -162,7 +164,9 @@ class SiteBuilder:
             dict_key=place.dict_key,
             template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
             prose=place.prose,
-            alternatives=self.info.span(place.alternatives) if place.alternatives is not None else None,
+            alternatives=self._alternatives_span(place.alternatives),
+            compared=place.compared,
+            guard=_guard_span(self.info, ancestors),
         )
         locator = self.info.locator(ancestors)
         if place.detail:
@@ -196,6 +200,13 @@ class SiteBuilder:
         if type(parent) is ast.IfExp and parent.test is not expr:
             place.alternatives = parent
         grand = ancestors[level - 1] if level >= 1 else None
+        # `name == "..."`, or `name in ("...", ...)`: the string, or the collection it is in.
+        compare = level if type(parent) is ast.Compare else None
+        if type(grand) is ast.Compare and type(parent) in _COLLECTIONS:
+            compare = level - 1
+        if compare is not None and _compared_in_test(ancestors, compare):
+            place.compared = True
+            place.alternatives = _scope(ancestors)
         owner = self._assigned_name(ancestors, level)
         place.assigned_to = owner
         kind = type(parent)
@@ -227,6 +238,13 @@ class SiteBuilder:
             place.plain = True
             place.detail = owner or ""
         return place
+
+    def _alternatives_span(self, node: Any) -> Any:
+        if node is None:
+            return None
+        if type(node) is ast.Module:
+            return Span(0, len(self.text))
+        return self.info.span(node)
 
     def _index_in(self, parent: Any, items: list[Any], node: Any) -> int | None:
         """Where `node` is in `items` (a field of `parent`), from a table built once per
@@ -291,12 +309,14 @@ class SiteBuilder:
                 values = [plain_string(k) if k is not None else None for k in collection.keys]
             else:
                 values = [plain_string(e) if type(e) is not ast.Starred else None for e in collection.elts]
+            spans = info.element_spans(collection)
             shared = self.collections[id(collection)] = (
                 tuple(values),
-                info.element_spans(collection),
+                spans,
                 info.outer_span(collection),
+                removal_of(self.text, spans, type(collection) is ast.Tuple),
             )
-        values, spans, span = shared
+        values, spans, span, remove_many = shared
         return Container(
             kind=place.collection_kind,
             index=place.index,
@@ -304,6 +324,7 @@ class SiteBuilder:
             removal=element_removal_edits(self.text, spans, place.index, is_tuple=type(collection) is ast.Tuple),
             span=span,
             owner=place.owner,
+            removal_of=remove_many,
         )
 
     def _assigned_name(self, ancestors: tuple[Any, ...], level: int) -> str | None:
@@ -335,6 +356,54 @@ class SiteBuilder:
         else:
             last = func.id if type(func) is ast.Name else ""
         return instrument_library(last, type(func) is ast.Attribute)
+
+
+_EQUALITY_OPS = (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
+_CONDITIONALS = (ast.If, ast.While, ast.IfExp, ast.Assert)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
+
+
+def _compared_in_test(ancestors: tuple[Any, ...], level: int) -> bool:
+    """Whether the comparison at `ancestors[level]` tests membership or equality and is (under
+    `and`/`or`/`not`) the test of an `if`/`elif`/`while`/`assert`/conditional expression."""
+    compare = ancestors[level]
+    if not all(type(op) in _EQUALITY_OPS for op in compare.ops):
+        return False
+    child = compare
+    for node in reversed(ancestors[:level]):
+        kind = type(node)
+        if kind is ast.BoolOp or (kind is ast.UnaryOp and type(node.op) is ast.Not):
+            child = node
+            continue
+        return kind in _CONDITIONALS and node.test is child
+    return False
+
+
+def _guard_span(info: PythonInfo, ancestors: tuple[Any, ...]) -> Span | None:
+    """The test of the nearest `if`/`while` statement whose body or `else` holds the string."""
+    child = None
+    for node in reversed(ancestors):
+        kind = type(node)
+        if (kind is ast.If or kind is ast.While) and child is not None and child is not node.test:
+            return info.span(node.test)
+        if kind in _SCOPES or kind is ast.ClassDef:
+            return None
+        child = node
+    return None
+
+
+def _scope(ancestors: tuple[Any, ...]) -> Any:
+    """The innermost function (or lambda) holding the string, else the module."""
+    return next(node for node in reversed(ancestors) if type(node) in _SCOPES)
+
+
+def removal_of(text: str, spans: list[tuple[int, int]], is_tuple: bool):  # type: ignore[no-untyped-def]
+    """`Container.removal_of` for a literal collection with these element spans."""
+
+    def remove(indices: tuple[int, ...]):  # type: ignore[no-untyped-def]
+        return elements_removal_edits(text, spans, indices, is_tuple=is_tuple)
+
+    return remove
 
 
 def instrument_library(last: str, attribute: bool) -> str | None:

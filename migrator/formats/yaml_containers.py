@@ -15,7 +15,7 @@ the element removed, and the neighbours must come back unchanged.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from migrator.formats.base import Container, ParseError
 from migrator.formats.templates import line_start
@@ -23,7 +23,7 @@ from migrator.formats.yaml_compose import BREAKS, Mapping, Scalar, Sequence, com
 from migrator.formats.yaml_decode import column
 from migrator.formats.yaml_scalars import resolve_tag
 from migrator.formats.yaml_sites import Layer, SiteFactory
-from migrator.model import Edit, Span
+from migrator.model import Edit, Span, disjoint_edits
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _ITEM_PREFIX = re.compile(r"[ \t]*-[ \t]+")
@@ -63,14 +63,73 @@ class Containers:
         # id(node) -> (entries, in text order, flow entry spans): once per collection, not per
         # element (a list of thousands of names asks once for each).
         self._layout: dict[int, tuple[list[tuple[Any, Any]], bool, list[tuple[int, int]]]] = {}
+        self._many: dict[int, Any] = {}  # id(node) -> its Container.removal_of
 
     def of_item(self, layer: Layer, seq: Sequence, index: int, owner: str | None) -> Container:
         values, span = self._collection(layer, seq, seq.items)
-        return Container("sequence", index, values, self._removal(layer, seq, index), span, owner)
+        return Container(
+            "sequence", index, values, self._removal(layer, seq, index), span, owner, self._removal_of(layer, seq)
+        )
 
     def of_key(self, layer: Layer, mapping: Mapping, index: int, owner: str | None) -> Container:
         values, span = self._collection(layer, mapping, [k for k, _ in mapping.pairs])
-        return Container("mapping-key", index, values, self._removal(layer, mapping, index), span, owner)
+        return Container(
+            "mapping-key", index, values, self._removal(layer, mapping, index), span, owner,
+            self._removal_of(layer, mapping),
+        )
+
+    def _removal_of(self, layer: Layer, node: Sequence | Mapping) -> Callable[[tuple[int, ...]], tuple[Edit, ...] | None]:
+        """`Container.removal_of`, one per collection."""
+        remove = self._many.get(id(node))
+        if remove is None:
+
+            def remove(indices: tuple[int, ...]) -> tuple[Edit, ...] | None:
+                return self._remove_many(layer, node, indices)
+
+            self._many[id(node)] = remove
+        return remove
+
+    def _remove_many(self, layer: Layer, node: Sequence | Mapping, indices: tuple[int, ...]) -> tuple[Edit, ...] | None:
+        """Edits deleting several elements at once (never all), or None. A block element is
+        whole lines, so each goes as `_removal` removes it alone; in a flow collection a run
+        of consecutive entries goes as one entry spanning them (its commas with it), verified
+        like a single removal against the entries that stay around it."""
+        entries, ordered, flow_spans = self._entries(node)
+        gone = sorted(set(indices))
+        n = len(entries)
+        if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n or not ordered:
+            return None
+        edits: list[Edit] = []
+        if not node.flow:
+            for i in gone:
+                one = self._removal(layer, node, i)
+                if one is None:
+                    return None
+                edits.extend(one)
+            return disjoint_edits(edits)
+        text = layer.text
+        for first, last in _runs(gone):
+            if any(_defines_anchor(entries[j]) for j in range(first, last + 1)):
+                return None
+            around = [j for j in (first - 1, last + 1) if 0 <= j < n]
+            local = [entries[j] for j in around if j < first] + [(entries[first][0], entries[last][1])]
+            local += [entries[j] for j in around if j > last]
+            spans = [flow_spans[j] for j in around if j < first] + [(flow_spans[first][0], flow_spans[last][1])]
+            spans += [flow_spans[j] for j in around if j > last]
+            at = 1 if first > 0 else 0
+            span = _flow_entry_span(text, spans, at)
+            if span is None:
+                return None
+            s, e = span
+            if layer.parent is None and self.factory.regions and self.factory.touches_templates(s, e):
+                return None
+            if not _verified(text, node, local, at, s, e):
+                return None
+            result = layer.replace_text(s, e, "")
+            if result is None:
+                return None
+            edits.append(Edit(Span(result[0], result[1]), result[2]))
+        return disjoint_edits(edits)
 
     def _collection(self, layer: Layer, node: Any, elements: list[Any]) -> tuple[tuple[str | None, ...], Span]:
         shared = self._shared.get(id(node))
@@ -119,6 +178,18 @@ class Containers:
             flow_spans = [(f.start, _pair_end(f, la)) for f, la in entries] if node.flow else []
             layout = self._layout[id(node)] = (entries, _in_text_order(node, entries), flow_spans)
         return layout
+
+
+def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
+    """(first, last) of each run of consecutive sorted indices."""
+    i = 0
+    while i < len(indices):
+        first = last = indices[i]
+        while i + 1 < len(indices) and indices[i + 1] == last + 1:
+            i += 1
+            last += 1
+        i += 1
+        yield first, last
 
 
 # --------------------------------------------------------------------------- spans

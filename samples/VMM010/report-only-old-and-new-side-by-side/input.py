@@ -32,3 +32,10 @@ def itl_query(version: tuple[int, int, int]) -> str:
         if version < (0, 10, 2)
         else "rate(vllm:inter_token_latency_seconds_sum[5m])"
     )
+
+
+# Release switches through membership tests: the scrape says which release a server runs.
+def kv_cache_usage_any_release(scrape: dict[str, float]) -> float:
+    if "vllm:gpu_cache_usage_perc" in scrape:
+        return scrape["vllm:gpu_cache_usage_perc"]
+    return scrape["vllm:kv_cache_usage_perc"]
