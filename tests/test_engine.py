@@ -208,6 +208,31 @@ def test_a_yaml_directive_above_a_key_covers_its_value():
     assert ("VMM001", 8) in _rows("rules.yaml", trailing, "yaml")
 
 
+def test_a_yaml_directive_reaches_the_next_node_across_blank_lines_and_comments():
+    """pint's rule: a comment belongs to the next node. An empty line (or another comment)
+    between the directive and the rule does not detach it; the next node stops it."""
+    spaced = RULES_WITH_BLOCK_EXPR.replace(
+        "      # vllm-metrics-migrator: ignore[VMM001]\n",
+        "      # vllm-metrics-migrator: ignore[VMM001]\n\n      # the spike alert\n\n",
+    )
+    rows = _rows("rules.yaml", spaced, "yaml")
+    assert rows and all(r >= 14 for _, r in rows)  # the covered rule ends on line 13
+    # Never past a node: above `- name:` it covers that group (the directive's own next node),
+    # not a later one.
+    text = (
+        "groups:\n  # vllm-metrics-migrator: ignore[VMM010]\n\n  - name: a\n    rules: []\n"
+        "  - name: b\n    rules:\n      - alert: B\n        expr: vllm:gpu_cache_usage_perc > 0.9\n"
+    )
+    assert _rows("rules.yaml", text, "yaml") == [("VMM010", 9)]
+    # A directive with nothing after it covers nothing; outside YAML the next line stays the rule.
+    assert _rows("n.txt", "x vllm:prompt_tokens_recomputed_total\n# vllm-metrics-migrator: ignore\n\n", "text") == [
+        ("VMM900", 1)
+    ]
+    assert _rows("n.txt", "# vllm-metrics-migrator: ignore\n\nx vllm:prompt_tokens_recomputed_total\n", "text") == [
+        ("VMM900", 3)
+    ]
+
+
 def test_ignore_file_directive():
     text = "# vllm-metrics-migrator: ignore-file\nvllm:prompt_tokens_recomputed_total\n"
     assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
