@@ -433,3 +433,22 @@ def test_a_collection_of_removed_names_is_reported_never_emptied(name):
     fixed = engine.fix_text(name, live, Settings(), fmt, unsafe=True).text
     assert "vllm:num_requests_running" in fixed
     assert "prompt_tokens_recomputed_total" not in fixed and "vllm:num_requests_swapped" not in fixed
+
+
+def test_a_name_inside_a_helm_template_action_is_reported_with_its_change_and_never_edited():
+    text = (
+        '{{- $m := "vllm:prompt_tokens_recomputed_total" }}\n'
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n"
+        '        expr: rate({{ printf "vllm:gpu_cache_usage_perc" }}[5m]) > 0\n'
+    )
+    result = engine.lint_text("rules.yaml", text, Settings(), "yaml")
+    by_code = {f.code: f for f in result.findings}
+    assert sorted(by_code) == ["VMM005", "VMM010"]  # data a template writes out, not prose (VMM008)
+    renamed, removed = by_code["VMM010"], by_code["VMM005"]
+    assert text[renamed.span.start : renamed.span.end] == "vllm:gpu_cache_usage_perc"
+    assert "renamed `vllm:kv_cache_usage_perc`" in renamed.message and "v0.12.0" in renamed.message
+    for finding in (renamed, removed):
+        assert "inside a template action" in finding.message
+        assert finding.fix is not None and not finding.fix.edits, finding.fix
+    assert engine.fix_text("rules.yaml", text, Settings(), "yaml", unsafe=True).text == text
