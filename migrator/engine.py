@@ -67,9 +67,10 @@ class Suppressions:
     """Inline `# vllm-metrics-migrator: ignore[...]` and `# noqa: VMMxxx` directives.
 
     A directive trailing code covers its own line only. A directive on a line of its own covers
-    the next line that is not a comment (stacked directive lines all reach it); in YAML, when
-    that line starts a list item or a mapping key, the whole node (`node_scopes`: a rule, an
-    `expr` block scalar); in Python, a directive above a multi-line string or trailing its last
+    the next line (stacked directive lines all reach it); in YAML the next line that holds a
+    node, across blank and comment lines (`gap_row`, pint's "the next node"), and when that line
+    starts a list item or a mapping key, the whole node (`node_scopes`: a rule, an `expr` block
+    scalar); in Python, a directive above a multi-line string or trailing its last
     line covers the whole string. `ignore-file` anywhere covers the file. Directives inside a
     Python string literal (`in_string`) are text, not comments; in YAML only `ignore-file` must
     be a comment (`file_directive_in_string`): a runbook annotation that quotes it is not one,
@@ -83,6 +84,7 @@ class Suppressions:
         ending_scopes: Callable[[], dict[int, int]] | None = None,
         in_string: Callable[[int], bool] | None = None,
         file_directive_in_string: Callable[[int], bool] | None = None,
+        gap_row: Callable[[LineIndex, int], bool] | None = None,
     ) -> None:
         self.file_level = False
         # (first row, last row, codes or None for every code)
@@ -119,8 +121,14 @@ class Suppressions:
                 self.ranges.append((min(row, endings.get(row, row)) if endings else row, row, codes))
                 continue
             target = row + 1
-            while target in directive_rows:  # stacked directive lines all reach the same line
+            # Stacked directive lines all reach the same line; in YAML so do blank lines and
+            # other comments, which are no node.
+            while target in directive_rows or (
+                gap_row is not None and target <= index.line_count and gap_row(index, target)
+            ):
                 target += 1
+            if target > index.line_count:
+                continue  # nothing follows: the directive covers nothing
             last = target
             if node_scopes is not None:
                 if scopes is None:
@@ -130,10 +138,11 @@ class Suppressions:
 
     @classmethod
     def for_document(cls, document: Document) -> "Suppressions":
-        scopes = endings = in_string = file_directive_in_string = None
+        scopes = endings = in_string = file_directive_in_string = gap_row = None
         if document.format == "yaml":
-            from migrator.formats.yaml_suppression_scopes import inside_scalar, node_scopes
+            from migrator.formats.yaml_suppression_scopes import inside_scalar, no_node_on, node_scopes
 
+            gap_row = no_node_on
             scopes = lambda: node_scopes(document)  # noqa: E731 - only computed when needed
             # A line directive inside a scalar stays one (a PromQL comment in an `expr` block
             # can carry it); only `ignore-file` must be a YAML comment.
@@ -142,7 +151,7 @@ class Suppressions:
             scopes = lambda: _multiline_strings(document)[0]  # noqa: E731
             endings = lambda: _multiline_strings(document)[1]  # noqa: E731
             in_string = _string_literal_test(document)
-        return cls(document.text, scopes, endings, in_string, file_directive_in_string)
+        return cls(document.text, scopes, endings, in_string, file_directive_in_string, gap_row)
 
     def hides(self, code: str, row: int) -> bool:
         if self.file_level:

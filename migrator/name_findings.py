@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from migrator.formats.base import Container, Site, SiteKind
+from migrator.formats.templates import spans_in_value
 from migrator.model import Applicability, Fix, JointRemoval, Span
 from migrator.promql_findings import PROMQL_KINDS
 from migrator.reference.catalogue import Change, ChangeKind, Metric, NameStatus, Status, Target, catalogue
@@ -25,6 +26,17 @@ class DataHit:
     site: Site | None
     hit: NameHit  # offsets into site.value, or into the file text when site is None
     status: NameStatus
+    # Inside a Helm/Jinja template action (`{{ printf "vllm:…" }}`, `{{- $m := "vllm:…" }}`):
+    # data the template writes out, which no fix may edit (see `report`).
+    in_template: bool = False
+
+    @property
+    def prose(self) -> bool:
+        """Text for people (VMM008's), not a name a program reads. A template action outside
+        prose is code: what it renders is most likely a query."""
+        if self.site is None:
+            return not self.in_template
+        return is_prose(self.site)
 
     @property
     def whole(self) -> bool:
@@ -48,22 +60,38 @@ def data_hits(ctx: "RuleContext") -> list[DataHit]:
         covered: list[tuple[int, int]] = list(ctx.doc.labels)
         for site in ctx.doc.sites:
             covered.append((site.to_file(0), site.to_file(len(site.value))))
-            if site.kind in PROMQL_KINDS or "vllm" not in site.value:
+            if "vllm" not in site.value:
+                continue
+            templates = spans_in_value(site.value)
+            in_template = Coverage.of_ranges(templates) if templates else None
+            if site.kind in PROMQL_KINDS:
+                # A query's names are PromQL references, except inside its template actions,
+                # which the query parser never sees.
+                if in_template is None:
+                    continue
+                for hit in find_names(site.value, prefixes):
+                    if in_template(hit.start, hit.end):
+                        status = cat.status_of(hit.candidates, target)
+                        if status is not None:
+                            found.append(DataHit(site, hit, status, in_template=True))
                 continue
             for hit in find_names(site.value, prefixes):
                 status = cat.status_of(hit.candidates, target)
                 if status is not None:
-                    found.append(DataHit(site, hit, status))
-        # Text no site covers: comments and the like. In other text files that is all of the
-        # text outside embedded documents, which VMM900 reports.
+                    templated = in_template is not None and in_template(hit.start, hit.end)
+                    found.append(DataHit(site, hit, status, in_template=templated))
+        # Text no site covers: comments, template actions and the like. In other text files
+        # that is all of the text outside embedded documents, which VMM900 reports.
         if "vllm" in ctx.doc.text and ctx.doc.format != "text":
             inside = Coverage.of_ranges(covered)
+            regions = Coverage.of_ranges(ctx.doc.template_regions) if ctx.doc.template_regions else None
             for hit in find_names(ctx.doc.text, prefixes):
                 if inside(hit.start, hit.end):
                     continue
                 status = cat.status_of(hit.candidates, target)
                 if status is not None:
-                    found.append(DataHit(None, hit, status))
+                    templated = regions is not None and regions(hit.start, hit.end)
+                    found.append(DataHit(None, hit, status, in_template=templated))
         return found
 
     return ctx.memo("data-hits", compute)
@@ -339,8 +367,18 @@ def removal_fix(
     )
 
 
+#: What a finding inside a template action adds to its message.
+TEMPLATE_ACTION_NOTE = "the name is inside a template action (`{{ … }}`), which the tool never edits: change it in the template"
+
+
 def report(ctx: "RuleContext", rule, dh: DataHit, message: str, fix: Fix | None = None):  # type: ignore[no-untyped-def]
-    """The finding for a name written as data: at its site, or in the raw text no site covers."""
+    """The finding for a name written as data: at its site, or in the raw text no site covers.
+    Inside a template action it says so, and its fix is advice only: template regions are
+    protected (the engine refuses edits there too)."""
+    if dh.in_template:
+        message = f"{message}; {TEMPLATE_ACTION_NOTE}"
+        if fix is not None and fix.applicability is not Applicability.DISPLAY_ONLY:
+            fix = Fix(Applicability.DISPLAY_ONLY, fix.message)
     if dh.site is None:
         return ctx.finding(rule, dh.span(), message, fix=fix)
     return ctx.site_finding(rule, dh.site, dh.hit.start, dh.hit.end, message, fix=fix)
@@ -384,10 +422,10 @@ def mention_kind(ctx: "RuleContext", site: Site | None) -> str:
     return "data"
 
 
-def gone_effect(ctx: "RuleContext", site: Site | None, gone: str | None) -> str:
+def gone_effect(ctx: "RuleContext", site: Site | None, gone: str | None, *, in_template: bool = False) -> str:
     """What a removed metric's name means where it is written: no data where a program reads
-    it; elsewhere only that the words may mislead."""
-    kind = mention_kind(ctx, site)
+    it (a template action writes it out for one); elsewhere only that the words may mislead."""
+    kind = "data" if in_template and (site is None or not is_prose(site)) else mention_kind(ctx, site)
     if kind == "query":
         return "this query is not for Prometheus, so it reads no metric by that name, but the old name may mislead"
     if kind == "text":

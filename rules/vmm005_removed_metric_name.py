@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import gone_words, is_prose, iter_data_hits, minor, removal_fix, report, whole_stale_name
+from migrator.name_findings import gone_words, iter_data_hits, minor, removal_fix, report, whole_stale_name
 from migrator.reference.catalogue import ChangeKind, Status, catalogue
 from migrator.rule import Rule
 
@@ -63,7 +63,7 @@ class RemovedMetricName(Rule):
         prefixes = tuple(ctx.settings.metric_prefixes)
         target = ctx.settings.target
         for dh in iter_data_hits(ctx, {ChangeKind.REMOVED}, {Status.GONE}):
-            if is_prose(dh.site):
+            if dh.prose:
                 continue  # VMM008 reports prose
             metric = dh.status.series.metric
             site = dh.site

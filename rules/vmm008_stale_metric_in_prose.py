@@ -1,6 +1,6 @@
 from migrator.formats.base import SiteKind
 from migrator.model import Severity
-from migrator.name_findings import data_hits, is_prose, mentions_metric, minor, status_words, written_as
+from migrator.name_findings import data_hits, mentions_metric, minor, status_words, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import Status, catalogue
 from migrator.reference.spellings import find_names
@@ -53,7 +53,7 @@ class StaleMetricInProse(Rule):
         prefixes = tuple(ctx.settings.metric_prefixes)
         target = ctx.settings.target
         for dh in data_hits(ctx):
-            if not is_prose(dh.site) or dh.status.status not in _STALE:
+            if not dh.prose or dh.status.status not in _STALE:
                 continue
             change = dh.status.change
             if change is not None and change.replacement is not None:

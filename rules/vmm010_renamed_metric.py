@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import gone_effect, is_prose, iter_data_hits, minor, report
+from migrator.name_findings import gone_effect, iter_data_hits, minor, report
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_rename_fix
@@ -18,7 +18,8 @@ class RenamedMetric(Rule):
     (selectors, `__name__` matchers and regexes) and as data: lists, dict keys and values,
     constants, YAML values, Helm flags, Google Cloud Monitoring filters
     (`prometheus.googleapis.com/<name>/<kind>`), the Stackdriver adapter's
-    `prometheus.googleapis.com|<name>|<kind>`, `startswith("<name>{")`. Every spelling counts:
+    `prometheus.googleapis.com|<name>|<kind>`, `startswith("<name>{")`, and inside Helm
+    template actions (`{{ printf "<name>" }}`, reported, never edited). Every spelling counts:
     `_bucket`/`_sum`/`_count`/`_total` suffixes, `vllm_`, `ray_vllm:`/`ray_vllm_`, `vllm.`.
 
     In a query, a name that a compatibility recording rule of the same run records again
@@ -91,10 +92,10 @@ class RenamedMetric(Rule):
                         fix=promql_rename_fix(ctx, site, analysis, ref, first),
                     )
         for dh in iter_data_hits(ctx, {ChangeKind.RENAMED}, {Status.GONE}):
-            if is_prose(dh.site):
+            if dh.prose:
                 continue  # VMM008 reports prose
             fix = data_rename_fix(ctx, dh, dh.status.change)
-            effect = gone_effect(ctx, dh.site, dh.status.series.metric.first_release_without)
+            effect = gone_effect(ctx, dh.site, dh.status.series.metric.first_release_without, in_template=dh.in_template)
             message = _message(dh.hit.text, dh.status.change, dh.status, target, effect=effect)
             yield report(ctx, self, dh, message, fix=fix)
 

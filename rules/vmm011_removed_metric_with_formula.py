@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import gone_words, is_prose, iter_data_hits, report
+from migrator.name_findings import gone_words, iter_data_hits, report
 from migrator.promql_findings import gone_message, references, removed, rule_kind
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import promql_formula_fix
@@ -63,7 +63,7 @@ class RemovedMetricWithFormula(Rule):
                 fix=promql_formula_fix(site, analysis, ref, ref.change),
             )
         for dh in iter_data_hits(ctx, {ChangeKind.FORMULA}, {Status.GONE}):
-            if is_prose(dh.site):
+            if dh.prose:
                 continue
             change = dh.status.change
             metric = change.metric

@@ -1,5 +1,5 @@
 from migrator.model import Applicability, Fix, Severity
-from migrator.name_findings import is_prose, iter_data_hits, report, status_words, what_instead, written_as
+from migrator.name_findings import iter_data_hits, report, status_words, what_instead, written_as
 from migrator.promql_findings import references
 from migrator.reference.catalogue import ChangeKind, Status
 from migrator.replacement_fixes import data_rename_fix, promql_formula_fix, promql_rename_fix
@@ -67,7 +67,7 @@ class DeprecatedMetric(Rule):
                 self, site, ref.start, ref.end, _message(ref.written, status, target), fix=fix
             )
         for dh in iter_data_hits(ctx, _KINDS, _STATUSES):
-            if is_prose(dh.site):
+            if dh.prose:
                 continue
             change = dh.status.change
             fix = data_rename_fix(ctx, dh, change) if change.kind is ChangeKind.RENAMED else _advice(change)

@@ -1,5 +1,5 @@
 from migrator.model import Severity
-from migrator.name_findings import is_prose, report, status_words
+from migrator.name_findings import report, status_words
 from migrator.promql_findings import references
 from migrator.reference.catalogue import Status, catalogue
 from migrator.rule import Rule
@@ -45,7 +45,7 @@ class MetricNewerThanTarget(Rule):
                     self, site, ref.start, ref.end, _message(ref.written, ref.status, target)
                 )
         for dh in _not_yet(ctx):
-            if is_prose(dh.site):
+            if dh.prose:
                 continue
             message = _message(dh.hit.text, dh.status, target)
             yield report(ctx, self, dh, message)

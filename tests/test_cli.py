@@ -463,3 +463,21 @@ def test_a_file_whose_only_mention_is_a_name_regex_is_checked(tmp_path, monkeypa
     assert from_file.exit_code == from_stdin.exit_code == 1
     codes = lambda out: sorted(f["code"] for f in json.loads(out))  # noqa: E731
     assert codes(from_file.stdout) == codes(from_stdin.stdout) and "VMM010" in codes(from_file.stdout)
+
+
+def test_a_fix_in_an_anchor_merged_into_two_rules_is_reported_and_applied_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (
+        "base: &base\n  expr: vllm:gpu_cache_usage_perc > 0.9\n"
+        "groups:\n  - name: g\n    rules:\n"
+        "      - <<: *base\n        alert: C\n"
+        "      - <<: *base\n        alert: D\n"
+    )
+    (tmp_path / "rules.yaml").write_text(text)
+    result = invoke("check", "rules.yaml")
+    assert result.output.count("VMM010") == 1, result.output
+    assert "rules.yaml:2:9: VMM010" in result.output
+    assert "(groups[0].rules[0] alert=C expr)" in result.output
+    fixed = invoke("check", "--fix", "rules.yaml")
+    assert "1 fixed, 0 remaining" in fixed.output, fixed.output
+    assert (tmp_path / "rules.yaml").read_text() == text.replace("gpu_cache_usage_perc", "kv_cache_usage_perc")

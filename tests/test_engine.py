@@ -208,6 +208,31 @@ def test_a_yaml_directive_above_a_key_covers_its_value():
     assert ("VMM001", 8) in _rows("rules.yaml", trailing, "yaml")
 
 
+def test_a_yaml_directive_reaches_the_next_node_across_blank_lines_and_comments():
+    """pint's rule: a comment belongs to the next node. An empty line (or another comment)
+    between the directive and the rule does not detach it; the next node stops it."""
+    spaced = RULES_WITH_BLOCK_EXPR.replace(
+        "      # vllm-metrics-migrator: ignore[VMM001]\n",
+        "      # vllm-metrics-migrator: ignore[VMM001]\n\n      # the spike alert\n\n",
+    )
+    rows = _rows("rules.yaml", spaced, "yaml")
+    assert rows and all(r >= 14 for _, r in rows)  # the covered rule ends on line 13
+    # Never past a node: above `- name:` it covers that group (the directive's own next node),
+    # not a later one.
+    text = (
+        "groups:\n  # vllm-metrics-migrator: ignore[VMM010]\n\n  - name: a\n    rules: []\n"
+        "  - name: b\n    rules:\n      - alert: B\n        expr: vllm:gpu_cache_usage_perc > 0.9\n"
+    )
+    assert _rows("rules.yaml", text, "yaml") == [("VMM010", 9)]
+    # A directive with nothing after it covers nothing; outside YAML the next line stays the rule.
+    assert _rows("n.txt", "x vllm:prompt_tokens_recomputed_total\n# vllm-metrics-migrator: ignore\n\n", "text") == [
+        ("VMM900", 1)
+    ]
+    assert _rows("n.txt", "# vllm-metrics-migrator: ignore\n\nx vllm:prompt_tokens_recomputed_total\n", "text") == [
+        ("VMM900", 3)
+    ]
+
+
 def test_ignore_file_directive():
     text = "# vllm-metrics-migrator: ignore-file\nvllm:prompt_tokens_recomputed_total\n"
     assert engine.lint_text("n.txt", text, Settings(), "text").findings == []
@@ -408,3 +433,22 @@ def test_a_collection_of_removed_names_is_reported_never_emptied(name):
     fixed = engine.fix_text(name, live, Settings(), fmt, unsafe=True).text
     assert "vllm:num_requests_running" in fixed
     assert "prompt_tokens_recomputed_total" not in fixed and "vllm:num_requests_swapped" not in fixed
+
+
+def test_a_name_inside_a_helm_template_action_is_reported_with_its_change_and_never_edited():
+    text = (
+        '{{- $m := "vllm:prompt_tokens_recomputed_total" }}\n'
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n"
+        '        expr: rate({{ printf "vllm:gpu_cache_usage_perc" }}[5m]) > 0\n'
+    )
+    result = engine.lint_text("rules.yaml", text, Settings(), "yaml")
+    by_code = {f.code: f for f in result.findings}
+    assert sorted(by_code) == ["VMM005", "VMM010"]  # data a template writes out, not prose (VMM008)
+    renamed, removed = by_code["VMM010"], by_code["VMM005"]
+    assert text[renamed.span.start : renamed.span.end] == "vllm:gpu_cache_usage_perc"
+    assert "renamed `vllm:kv_cache_usage_perc`" in renamed.message and "v0.12.0" in renamed.message
+    for finding in (renamed, removed):
+        assert "inside a template action" in finding.message
+        assert finding.fix is not None and not finding.fix.edits, finding.fix
+    assert engine.fix_text("rules.yaml", text, Settings(), "yaml", unsafe=True).text == text

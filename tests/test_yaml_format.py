@@ -844,3 +844,101 @@ def test_dashboard_in_a_grafana_operator_resource():
     site = only(parse(text), SiteKind.PROMQL)
     assert site.locator.startswith("GrafanaDashboard/d spec.json /panels/0/targets/0/expr")
     assert span_text(text, site) == NAME
+
+
+# --------------------------------------------------------------------------- merge keys
+
+MERGED_RULES = """\
+base: &base
+  expr: vllm:gpu_cache_usage_perc > 0.9
+  for: 5m
+  labels: &labels
+    severity: page
+    about: vllm:gpu_cache_usage_perc
+groups:
+  - name: g
+    rules:
+      - alert: B
+        expr: up == 0
+      - <<: *base
+        alert: C
+      - <<: *base
+        alert: D
+"""
+
+
+def test_a_rule_pulled_in_through_a_merge_key_is_named_like_any_rule():
+    sites = [s for s in parse(MERGED_RULES, "vllm").sites if "vllm" in s.value]
+    sites.sort(key=lambda s: s.locator)
+    assert [s.locator for s in sites] == [
+        "groups[0].rules[1] alert=C expr",
+        "groups[0].rules[1] alert=C labels.about",
+        # Each rule evaluates the shared expr: a site per rule, as for `expr: *alias`; the
+        # engine reports (and fixes) the one position once.
+        "groups[0].rules[2] alert=D expr",
+    ]
+    c_expr, _, d_expr = sites
+    assert c_expr.kind is SiteKind.PROMQL
+    assert c_expr.context.rule == RulePlace("alert", "C", "g", (0, 1))
+    assert d_expr.context.rule == RulePlace("alert", "D", "g", (0, 2))
+    # The position is where the text is: the anchor's definition.
+    for site in (c_expr, d_expr):
+        i = site.value.index("vllm:gpu_cache_usage_perc")
+        assert site.to_file(i) == MERGED_RULES.index("vllm:gpu_cache_usage_perc")
+    fixed = edited(MERGED_RULES, c_expr, "vllm:gpu_cache_usage_perc", "vllm:kv_cache_usage_perc")
+    assert fixed == MERGED_RULES.replace("expr: vllm:gpu_cache_usage_perc", "expr: vllm:kv_cache_usage_perc")
+
+
+def test_a_merged_rule_in_a_prometheus_rule_and_keys_it_overrides():
+    text = """\
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: r}
+x-templates:
+  high: &high
+    expr: vllm:gpu_cache_usage_perc > 0.9
+    summary: unused vllm:num_requests_swapped
+spec:
+  groups:
+    - name: g
+      rules:
+        - <<: *high
+          alert: High
+          summary: own
+"""
+    assert [s.locator for s in parse(text, "vllm").sites] == [
+        "PrometheusRule/r spec.groups[0].rules[0] alert=High expr",
+        # The rule's own `summary` wins; the anchor's is walked where it is written.
+        "PrometheusRule/r x-templates.high.summary",
+    ]
+
+
+def test_merge_key_forms_follow_yaml_merge():
+    text = """\
+a: &a {expr: 'vllm:gpu_cache_usage_perc', alert: A1}
+b: &b {expr: 'vllm:num_requests_swapped', record: r}
+groups:
+  - name: g
+    rules:
+      - <<: [*a, *b]
+        alert: Both
+      - "<<": *a
+        alert: Quoted
+"""
+    # The list merge takes a's expr (the earlier source wins); b's, overridden, is walked where
+    # it is written. A quoted "<<" is an ordinary key: the last item is no rule, and the
+    # mapping under that key is walked as what it is (rule A1).
+    assert [s.locator for s in parse(text, "vllm").sites] == [
+        "groups[0].rules[0] alert=Both expr",
+        'groups[0].rules[1]["<<"] alert=A1 expr',
+        "b record=r expr",
+    ]
+
+
+def test_excessive_merge_chains_are_a_parse_error_not_a_hang():
+    lines = ["groups:", "- name: g", "  rules:", "  - &r0 {alert: A0, expr: 'vllm:gpu_cache_usage_perc'}"]
+    lines += [f"  - &r{i} {{<<: *r{i - 1}, k{i}: v}}" for i in range(1, 3000)]
+    text = "\n".join(lines) + "\n"
+    with pytest.raises(ParseError, match="excessive aliasing") as caught:
+        parse(text)
+    assert caught.value.offset > 0

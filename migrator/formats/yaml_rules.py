@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any, Callable
 
-from migrator.formats.base import GrafanaPlace, RulePlace, SiteContext, SiteKind
+from migrator.formats.base import GrafanaPlace, ParseError, RulePlace, SiteContext, SiteKind
 from migrator.formats.yaml_compose import Mapping, Scalar, Sequence
 from migrator.formats.yaml_sites import SIMPLE_KEY, Layer, SiteFactory, child_path, mapping_keys, str_value
 
@@ -28,6 +28,134 @@ def is_rule_groups(node: Any) -> bool:
     return type(node) is Sequence and any(
         type(g) is Mapping and type(mapping_keys(g).get("rules")) is Sequence for g in node.items
     )
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def is_merge_key(node: Any) -> bool:
+    """A YAML merge key: a plain `<<` (a quoted "<<" is an ordinary key)."""
+    return type(node) is Scalar and node.value == "<<" and (
+        (node.style is None and node.tag is None) or node.tag == _MERGE_TAG
+    )
+
+
+def _merge_sources(value: Any) -> list[Mapping]:
+    """The mappings a merge key pulls in, in priority order (`<<: [*a, *b]`: a's keys win)."""
+    if type(value) is Mapping:
+        return [value]
+    if type(value) is Sequence:
+        return [item for item in value.items if type(item) is Mapping]
+    return []
+
+
+#: How many merged-in keys one file's rules may take in all. Chains of merge keys cost the product
+#: of their lengths (go-yaml, which Prometheus uses, refuses such files as excessive aliasing).
+MERGED_KEYS_BUDGET = 200_000
+
+
+def merged_pairs(node: Mapping, budget: list[int] | None = None) -> list[tuple[Any, Any]]:
+    """The pairs of a mapping with its merge keys applied, as YAML merge defines them: a key
+    written in the mapping wins over a merged one, an earlier source over a later one. Merged
+    pairs take the place of their `<<` key; the nodes are the merged mapping's own (their
+    positions are the anchor's). `budget` (one count, shared by a file's calls) is spent on
+    every merged mapping; past it the file is refused (ParseError)."""
+    if not any(is_merge_key(k) for k, _ in node.pairs):
+        return node.pairs
+    seen_keys = {k.value for k, _ in node.pairs if type(k) is Scalar and not is_merge_key(k)}
+    out: list[tuple[Any, Any]] = []
+    expanding = {id(node)}
+
+    def merge_in(value: Any) -> None:
+        # Depth first, in order, without recursion (merge chains may be thousands long).
+        pending = list(reversed(_merge_sources(value)))
+        while pending:
+            source = pending.pop()
+            if id(source) in expanding:  # already merged (or an impossible cycle)
+                continue
+            expanding.add(id(source))
+            if budget is not None:
+                budget[0] -= len(source.pairs)
+                if budget[0] < 0:
+                    raise ParseError(
+                        f"YAML merge keys expand to more than {MERGED_KEYS_BUDGET} keys (excessive aliasing)", node.start
+                    )
+            for k, v in source.pairs:
+                if type(k) is Scalar and not is_merge_key(k) and k.value not in seen_keys:
+                    seen_keys.add(k.value)
+                    out.append((k, v))
+            for k, v in reversed(source.pairs):
+                if is_merge_key(k):
+                    pending.extend(reversed(_merge_sources(v)))
+
+    for k, v in node.pairs:
+        if is_merge_key(k):
+            merge_in(v)
+        else:
+            out.append((k, v))
+    return out
+
+
+def merged_keys(node: Mapping, budget: list[int] | None = None) -> dict[str, Any]:
+    """`mapping_keys` with merge keys applied (see `merged_pairs`)."""
+    return {k.value: v for k, v in merged_pairs(node, budget) if type(k) is Scalar}
+
+
+def is_rule(keys: dict[str, Any]) -> bool:
+    return ("alert" in keys or "record" in keys) and "expr" in keys
+
+
+def merged_rules(docs: list[Any]) -> tuple[set[int], set[int]]:
+    """The rules that have a merge key (their keys are `merged_keys`), and the mappings merged into a rule
+    that are no rule themselves (`base: &base {expr: ...}`, then `- <<: *base` with `alert: C`),
+    by id. The strings of the latter belong to the rule that pulls them in, so the walk leaves
+    them to it (see `Walker.walk`). Linear in the node graph: an anchor is complete before any
+    alias to it, so taking mappings in the order they end sees every source before its users."""
+    mappings: list[Mapping] = []
+    seen: set[int] = set()
+    stack = [d for d in docs if d is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if type(node) is Mapping:
+            mappings.append(node)
+            for k, v in node.pairs:
+                stack.append(k)
+                stack.append(v)
+        elif type(node) is Sequence:
+            stack.extend(node.items)
+    mappings.sort(key=lambda m: m.end)
+    # (names a rule: alert or record, has an expr), merged keys included.
+    flags: dict[int, tuple[bool, bool]] = {}
+    direct: dict[int, list[Mapping]] = {}
+    for m in mappings:
+        named = expr = False
+        merged: list[Mapping] = []
+        for k, v in m.pairs:
+            if is_merge_key(k):
+                merged.extend(_merge_sources(v))
+            elif type(k) is Scalar:
+                named = named or k.value in ("alert", "record")
+                expr = expr or k.value == "expr"
+        for source in merged:
+            source_named, source_expr = flags.get(id(source), (False, False))
+            named, expr = named or source_named, expr or source_expr
+        flags[id(m)] = (named, expr)
+        if merged:
+            direct[id(m)] = merged
+    rules = {i for i in direct if all(flags[i])}
+    sources: set[int] = set()
+    for i in rules:
+        pending = list(direct[i])
+        while pending:
+            source = pending.pop()
+            if all(flags[id(source)]) or id(source) in sources:
+                continue  # a rule in its own right, or already followed
+            sources.add(id(source))
+            pending.extend(direct.get(id(source), ()))
+    return rules, sources
 
 
 def _plain(node: Any) -> Any:
@@ -60,6 +188,8 @@ class RuleFileWalk:
     visited: set[int]
     rules: list[RulePlace]
     labels: list[tuple[int, int]]
+    merged_rules: set[int]
+    merge_budget: list[int]
     _mapping: Callable[..., None]
     _value: Callable[..., None]
     _key: Callable[[Layer, Any], str]
@@ -90,7 +220,8 @@ class RuleFileWalk:
                 rp = f"{gp}.rules[{r}]"
                 if type(rule) is Mapping and id(rule) not in self.visited:
                     self.visited.add(id(rule))
-                    self._rule(layer, rule, mapping_keys(rule), rp, gname, (g, r), stack)
+                    keys = merged_keys(rule, self.merge_budget) if id(rule) in self.merged_rules else mapping_keys(rule)
+                    self._rule(layer, rule, keys, rp, gname, (g, r), stack)
                 elif type(rule) is not Scalar:
                     stack.append((rule, rp))
 
@@ -116,7 +247,9 @@ class RuleFileWalk:
         head = f"{path} {kind}={_fmt_name(name)}"
         place = RulePlace(kind, name, group, index)
         self.rules.append(place)
-        for k, v in rule.pairs:
+        # Keys pulled in through a merge key (`<<: *base`) are the rule's own: their locators
+        # name this rule, their positions are where the text is (the anchor's definition).
+        for k, v in merged_pairs(rule, self.merge_budget):
             if type(k) is not Scalar:
                 continue
             key = k.value

@@ -5,6 +5,10 @@ suppressed line by line. As in pint, a comment on a line of its own directly abo
 or a mapping key covers that whole node: above `- alert: X` the whole rule, above `expr:` the
 whole expression, however many lines they take.
 
+The node is the next one below the comment, across blank lines and other comments (pint's
+rule: a comment belongs to the next node), so a directive set apart by an empty line still
+covers the rule under it; it never reaches past a line that holds a node (`no_node_on`).
+
 `node_scopes` maps the first row of every block list item and mapping entry to the last row of
 the widest node starting on that row. Rows are 1-based, like the engine's.
 """
@@ -80,6 +84,13 @@ def _cover(
         scopes[first] = last
     else:
         scopes.setdefault(first, first)
+
+
+def no_node_on(lines: LineIndex, row: int) -> bool:
+    """Whether a row holds no YAML node: blank, or nothing but a comment. A `---` document
+    marker is no gap: a directive never reaches into the next document."""
+    stripped = lines.line_text(row).strip()
+    return not stripped or stripped.startswith("#")
 
 
 def inside_scalar(document: Document, offset: int) -> bool:

@@ -14,7 +14,9 @@ from migrator.formats.base import ParseError, RulePlace, SiteContext, SiteKind, 
 from migrator.formats.yaml_compose import Mapping, Scalar, Sequence, compose_documents
 from migrator.formats.yaml_containers import Containers
 from migrator.formats.generated import CONTROLLER_GEN_ANNOTATION, controller_gen_reason
-from migrator.formats.yaml_rules import RuleFileWalk, is_rule_groups
+from migrator.formats.yaml_rules import (
+    MERGED_KEYS_BUDGET, RuleFileWalk, is_rule, is_rule_groups, merged_keys, merged_rules,
+)
 from migrator.formats.yaml_scalars import ScalarMap, map_scalar
 from migrator.formats.yaml_sites import EncodeError, Layer, SiteFactory, child_path, mapping_keys, str_value
 
@@ -73,6 +75,12 @@ class Walker(RuleFileWalk):
         # Scalars first met through an alias (`*name` before the walk reached `&name`): they
         # get a site at their anchor when the walk gets there, else at the alias, at the end.
         self._deferred: list[tuple[Any, Callable[[], None]]] = []
+        # Mappings merged into a rule (`<<: *base`), by id: their strings are the rule's, so the
+        # walk leaves them to it and walks what the rule did not take at the end.
+        self._rule_merge_sources: set[int] = set()
+        self.merged_rules: set[int] = set()  # rules with a merge key, by id (see merged_rules)
+        self.merge_budget = [MERGED_KEYS_BUDGET]
+        self._deferred_sources: list[tuple[Layer, Mapping, str]] = []
         # `visited` holds ids: every composed node must stay alive until the walk ends, or an
         # id could be reused by a node of the next embedded document.
         self._alive: list[Any] = []
@@ -84,6 +92,10 @@ class Walker(RuleFileWalk):
     # -- traversal -----------------------------------------------------------------------
 
     def walk_stream(self, layer: Layer, docs: list[Any], prefix: str) -> None:
+        if "<<" in layer.text:
+            rules, sources = merged_rules(docs)
+            self.merged_rules |= rules
+            self._rule_merge_sources |= sources
         for i, root in enumerate(docs):
             if root is None:
                 continue
@@ -96,6 +108,10 @@ class Walker(RuleFileWalk):
                 self.walk(layer, root, path)
 
     def finish(self) -> None:
+        while self._deferred_sources:
+            layer, source, path = self._deferred_sources.pop(0)
+            self._rule_merge_sources.discard(id(source))
+            self.walk(layer, source, path)
         for node, visit in self._deferred:
             if id(node) not in self.visited:
                 self.visited.add(id(node))
@@ -108,6 +124,9 @@ class Walker(RuleFileWalk):
         while stack:
             node, path = stack.pop()
             if id(node) in visited:
+                continue
+            if id(node) in self._rule_merge_sources:
+                self._deferred_sources.append((layer, node, path))
                 continue
             visited.add(id(node))
             # Children are visited in document order.
@@ -148,8 +167,9 @@ class Walker(RuleFileWalk):
             self.visited.add(id(groups))
             self._groups(layer, groups, child_path(path, "groups"), stack)
             handled.add("groups")
-        if ("alert" in keys or "record" in keys) and "expr" in keys:
-            self._rule(layer, node, keys, path.rstrip() or "(rule)", None, None, stack)
+        if is_rule(keys) or id(node) in self.merged_rules:
+            rule_keys = merged_keys(node, self.merge_budget) if id(node) in self.merged_rules else keys
+            self._rule(layer, node, rule_keys, path.rstrip() or "(rule)", None, None, stack)
             return
         self._note_roles(keys)
         role = self.roles.get(id(node))
