@@ -316,6 +316,7 @@ def live_check_findings(
     uses: list[NameUse] = []
     recorded: dict[str, str] = {}  # series recorded by rules in the scanned files -> file
     file_texts: dict[str, str] = {}
+    documents: dict[str, Any] = {}
     for path in findings_by_file:
         text = (texts or {}).get(path)
         if text is None:
@@ -334,6 +335,7 @@ def live_check_findings(
         except ParseError:
             continue  # already a VMM000 finding
         file_texts[path] = text
+        documents[path] = document
         uses.extend(name_uses(document))
         for rule in document.rules:
             if rule.kind == "record" and rule.name:
@@ -357,7 +359,10 @@ def live_check_findings(
         if not vmm301_enabled or CODE in settings.ignored_for_path(use.path):
             continue
         text = file_texts[use.path]
-        sup = suppressions.setdefault(use.path, Suppressions(text))
+        # The document's own scopes: a YAML directive above a rule covers its whole node here too.
+        sup = suppressions.get(use.path)
+        if sup is None:
+            sup = suppressions[use.path] = Suppressions.for_document(documents[use.path])
         from migrator.model import LineIndex
 
         row = LineIndex(text).position(use.span.start)[0]

@@ -205,6 +205,16 @@ def test_suppressed_and_ignored_references_stay_quiet(fake_api, tmp_path: Path) 
     assert path.read_text()[found.span.start : found.span.end] == "router:queue_depth"
 
 
+def test_a_yaml_directive_above_a_rule_covers_its_expr_for_the_live_check_too(fake_api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = fake_api(current=set(), recent=set())
+    path = tmp_path / "a.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n      # vllm-metrics-migrator: ignore[VMM301]\n"
+        "      - alert: Deep\n        expr: |\n          router:queue_depth\n            > 10\n"
+    )
+    assert live_check_findings({str(path): []}, server.url, [], "7d", 5) == []
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"status": 401}, "HTTP 401 from /api/v1/query: bad token"), ({"delay": 2.0}, "no answer within 0.5s")],
