@@ -29,7 +29,7 @@ from migrator.output import (
     unified_diff,
 )
 from migrator.rule import all_rules, rule_by_code
-from migrator.runner import RunOptions, RunReport, process_text, run, shims_of_one
+from migrator.runner import RunOptions, RunReport, passes_of_one, process_text, run
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -265,7 +265,7 @@ def _run_stdin(stdin_filename: str | None, settings: Settings, options: RunOptio
         return RunReport(results=[FileResult(path=name, note=note)], files_scanned=1)
     result = process_text(name, text, settings, options)
     result.encoding = source_encoding
-    shims_of_one(result)
+    passes_of_one(result, settings)
     if print_fixed:
         sys.stdout.flush()
         sys.stdout.buffer.write((result.fixed if result.fixed is not None else text).encode(source_encoding))

@@ -372,11 +372,22 @@ def _provided(by_path: dict[str, tuple[str, FileResult]]) -> dict[str, tuple[Pro
     )
 
 
-def shims_of_one(result: FileResult) -> None:
-    """A run of one text (stdin): its own compatibility rules count for its own queries."""
-    if result.shims:
-        provided = provided_names([(result.path, result.fixed or result.original or "", result.shims)])
-        result.findings = lower_findings(result.findings, provided)
+def passes_of_one(result: FileResult, settings: Settings) -> None:
+    """The cross-file passes of a run of one text (stdin), so that it reports what a run of
+    the same text as its only file does: its own compatibility rules count for its own
+    queries, and its own uses of series it records from removed metrics are findings."""
+    provided = _provided({result.path: (result.path, result)})
+    dead = live_dead_series(result.dead_series, provided)
+    if dead and settings.rule_enabled(DEAD_SERIES_CODE):
+        checked: frozenset[str] = frozenset()
+        while dead - checked:
+            new = dead - checked
+            checked = frozenset(dead)
+            only_dead = settings.with_overrides(dead_series=checked, select=(DEAD_SERIES_CODE,))
+            dead.update(_relint_dead_uses(result.path, result, only_dead, tuple(n.encode() for n in new)))
+    result.findings = lower_findings(result.findings, provided)
+    result.view = result.suppressions = None
+    result.shims = ()
 
 
 # The rule that reports users of series recorded from removed metrics; it needs the run's dead
@@ -413,17 +424,7 @@ def _cross_file_passes(
             if current is None or current[1].original is None:
                 unseen.append(path)
                 continue
-            result = current[1]
-            text = result.fixed if result.fixed is not None else result.original
-            if not _contains_any(text.encode(), names):
-                continue
-            if result.view is not None:  # what the first pass parsed: no second parse
-                rules = engine.enabled_rules(only_dead, result.view.format, display)
-                relinted = engine.lint_document(result.view, only_dead, rules, result.suppressions)
-            else:
-                relinted = engine.lint_text(display, text, only_dead, detect_format(display, text[:512]))
-            result.findings = _merged(result.findings, relinted.findings)
-            dead.update(name for name, _ in relinted.dead_series)
+            dead.update(_relint_dead_uses(display, current[1], only_dead, names))
         # Files no rule needed so far: read again, for the dead names only.
         again = _Work(work.cwd, only_dead, RunOptions(fix=False, force_exclude=options.force_exclude),
                       _Needles(settings, names), work.named)
@@ -432,6 +433,21 @@ def _cross_file_passes(
                 by_path[result.path] = (path, result)
                 dead.update(name for name, _ in result.dead_series)
     return dead_settings
+
+
+def _relint_dead_uses(display: str, result: FileResult, only_dead: Settings, names: tuple[bytes, ...]) -> set[str]:
+    """Run the dead-series rule (alone, in `only_dead`) again over a file that mentions one of
+    the newly dead `names`, replacing its earlier findings; the series it finds dead in turn."""
+    text = result.fixed if result.fixed is not None else result.original or ""
+    if not _contains_any(text.encode(), names):
+        return set()
+    if result.view is not None:  # what the first pass parsed: no second parse
+        rules = engine.enabled_rules(only_dead, result.view.format, display)
+        relinted = engine.lint_document(result.view, only_dead, rules, result.suppressions)
+    else:
+        relinted = engine.lint_text(display, text, only_dead, detect_format(display, text[:512]))
+    result.findings = _merged(result.findings, relinted.findings)
+    return {name for name, _ in relinted.dead_series}
 
 
 def _merged(findings: list, dead_findings: list) -> list:  # type: ignore[type-arg]

@@ -56,3 +56,66 @@ def test_the_pool_gives_what_the_loop_gives(tmp_path: Path, monkeypatch: pytest.
     pooled = run(["samples"], Settings(), options)
     assert _summary(pooled) == _summary(alone)
     assert alone.findings  # not a vacuous comparison
+
+
+# A rule file that records series from a removed metric (a chain of two), uses them in the same
+# file, and has a rename the fix makes (so the fixed text's positions differ from the input's).
+ONE_FILE_DEAD_SERIES = (
+    "groups:\n  - name: g\n    rules:\n"
+    "      - alert: KvFull\n"
+    "        expr: vllm:gpu_cache_usage_perc > 0.9\n"
+    "      - record: job:recomputed:rate5m\n"
+    "        expr: rate(vllm:prompt_tokens_recomputed_total[5m])\n"
+    "      - record: job:recomputed:rate5m_avg1h\n"
+    "        expr: avg_over_time(job:recomputed:rate5m[1h])\n"
+    "      - alert: RecomputeHigh\n"
+    "        expr: job:recomputed:rate5m > 10 or job:recomputed:rate5m_avg1h > 10\n"
+)
+
+
+def _json_findings(output: str) -> list[tuple]:  # type: ignore[type-arg]
+    import json
+
+    return sorted((f["code"], f["location"]["row"], f["location"]["column"], f["end_location"]["row"],
+                   f["end_location"]["column"], f["locator"]) for f in json.loads(output))
+
+
+@pytest.mark.parametrize("flags", [[], ["--fix"], ["--fix", "--unsafe-fixes"]], ids=["check", "fix", "unsafe"])
+def test_stdin_reports_what_a_run_of_the_same_text_as_one_file_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str]
+) -> None:
+    from click.testing import CliRunner
+
+    from migrator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rules.yaml").write_text(ONE_FILE_DEAD_SERIES)
+    cli = CliRunner()
+    as_path = cli.invoke(main, ["check", "--output-format", "json", *flags, "rules.yaml"], catch_exceptions=False)
+    as_stdin = cli.invoke(main, ["check", "--output-format", "json", *flags, "--stdin-filename", "rules.yaml", "-"],
+                          input=ONE_FILE_DEAD_SERIES, catch_exceptions=False)
+    path_findings = _json_findings(as_path.stdout)
+    # With --fix the fixed text goes to stdout and the report to stderr.
+    stdin_findings = _json_findings(as_stdin.stderr if flags else as_stdin.stdout)
+    assert stdin_findings == path_findings
+    assert as_stdin.exit_code == as_path.exit_code == 1
+    dead_uses = [(row, col) for code, row, col, *_ in stdin_findings if code == "VMM004"]
+    # The chain's second record, and both series in the alert.
+    assert dead_uses == [(9, 29), (11, 15), (11, 45)]
+    if flags:
+        assert as_stdin.stdout == (tmp_path / "rules.yaml").read_text()
+
+
+def test_stdin_diff_is_the_diff_of_the_same_text_as_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from migrator.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rules.yaml").write_text(ONE_FILE_DEAD_SERIES)
+    cli = CliRunner()
+    as_path = cli.invoke(main, ["check", "--diff", "rules.yaml"], catch_exceptions=False)
+    as_stdin = cli.invoke(main, ["check", "--diff", "--stdin-filename", "rules.yaml", "-"],
+                          input=ONE_FILE_DEAD_SERIES, catch_exceptions=False)
+    assert as_stdin.stdout == as_path.stdout and "+        expr: vllm:kv_cache_usage_perc" in as_stdin.stdout
+    assert as_stdin.exit_code == as_path.exit_code
