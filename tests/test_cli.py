@@ -481,3 +481,19 @@ def test_a_fix_in_an_anchor_merged_into_two_rules_is_reported_and_applied_once(t
     fixed = invoke("check", "--fix", "rules.yaml")
     assert "1 fixed, 0 remaining" in fixed.output, fixed.output
     assert (tmp_path / "rules.yaml").read_text() == text.replace("gpu_cache_usage_perc", "kv_cache_usage_perc")
+
+
+def test_a_fix_in_a_values_anchor_merged_twice_is_reported_and_applied_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (
+        "prod:\n  <<: &d\n    metric: vllm:gpu_cache_usage_perc\n  replicas: 3\n"
+        "staging:\n  <<: *d\n"
+        "canary: {<<: *d}\n"
+    )
+    (tmp_path / "values.yaml").write_text(text)
+    result = invoke("check", "values.yaml")
+    assert result.output.count("VMM010") == 1, result.output
+    assert "values.yaml:3:13: VMM010" in result.output and "(prod.metric)" in result.output
+    fixed = invoke("check", "--fix", "values.yaml")
+    assert "1 fixed, 0 remaining" in fixed.output, fixed.output
+    assert (tmp_path / "values.yaml").read_text() == text.replace("gpu_cache_usage_perc", "kv_cache_usage_perc")

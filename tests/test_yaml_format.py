@@ -942,3 +942,38 @@ def test_excessive_merge_chains_are_a_parse_error_not_a_hang():
     with pytest.raises(ParseError, match="excessive aliasing") as caught:
         parse(text)
     assert caught.value.offset > 0
+
+
+# Helm values: mappings that inherit through a merge key but are no Prometheus rule.
+HELM_VALUES_MERGED = """\
+defaults: &d {metric: vllm:gpu_cache_usage_perc}
+prod:
+  <<: &inline
+    metric: vllm:prompt_tokens_recomputed_total
+  replicas: 3
+staging: {<<: [*d, *inline]}
+canary:
+  <<: [{replicas: 1}, {vllm:gpu_prefix_cache_hits: on}]
+"""
+
+
+def test_a_values_mapping_that_merges_names_its_own_key_path():
+    sites = sorted(parse(HELM_VALUES_MERGED).sites, key=lambda s: s.to_file(0))
+    assert [s.locator for s in sites] == [
+        # Written on an ordinary key: named there, whoever merges it later.
+        "defaults.metric",
+        # Written in the merge key's value: named after the mapping that inherits it (the first
+        # one; staging's alias of it is the same text), never `prod["<<"].metric`.
+        "prod.metric",
+        'canary["vllm:gpu_prefix_cache_hits"] (key)',
+    ]
+    assert not any("<<" in s.locator for s in sites)
+    # Positions are where the text is.
+    assert span_text(HELM_VALUES_MERGED, sites[1]) == NAME
+    assert edited(HELM_VALUES_MERGED, sites[1], NAME, CACHED) == HELM_VALUES_MERGED.replace(NAME, CACHED)
+
+
+def test_a_merge_key_that_is_not_a_merge_is_walked_as_written():
+    # A quoted "<<" is an ordinary key; a sequence of scalars is no merge.
+    text = '"<<": {m: vllm:gpu_cache_usage_perc}\nx:\n  <<: [vllm:gpu_cache_usage_perc]\n'
+    assert [s.locator for s in parse(text).sites] == ['["<<"].m', 'x["<<"][0]']

@@ -40,7 +40,7 @@ def is_merge_key(node: Any) -> bool:
     )
 
 
-def _merge_sources(value: Any) -> list[Mapping]:
+def merge_sources(value: Any) -> list[Mapping]:
     """The mappings a merge key pulls in, in priority order (`<<: [*a, *b]`: a's keys win)."""
     if type(value) is Mapping:
         return [value]
@@ -68,7 +68,7 @@ def merged_pairs(node: Mapping, budget: list[int] | None = None) -> list[tuple[A
 
     def merge_in(value: Any) -> None:
         # Depth first, in order, without recursion (merge chains may be thousands long).
-        pending = list(reversed(_merge_sources(value)))
+        pending = list(reversed(merge_sources(value)))
         while pending:
             source = pending.pop()
             if id(source) in expanding:  # already merged (or an impossible cycle)
@@ -86,7 +86,7 @@ def merged_pairs(node: Mapping, budget: list[int] | None = None) -> list[tuple[A
                     out.append((k, v))
             for k, v in reversed(source.pairs):
                 if is_merge_key(k):
-                    pending.extend(reversed(_merge_sources(v)))
+                    pending.extend(reversed(merge_sources(v)))
 
     for k, v in node.pairs:
         if is_merge_key(k):
@@ -135,7 +135,7 @@ def merged_rules(docs: list[Any]) -> tuple[set[int], set[int]]:
         merged: list[Mapping] = []
         for k, v in m.pairs:
             if is_merge_key(k):
-                merged.extend(_merge_sources(v))
+                merged.extend(merge_sources(v))
             elif type(k) is Scalar:
                 named = named or k.value in ("alert", "record")
                 expr = expr or k.value == "expr"

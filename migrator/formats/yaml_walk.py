@@ -15,7 +15,8 @@ from migrator.formats.yaml_compose import Mapping, Scalar, Sequence, compose_doc
 from migrator.formats.yaml_containers import Containers
 from migrator.formats.generated import CONTROLLER_GEN_ANNOTATION, controller_gen_reason
 from migrator.formats.yaml_rules import (
-    MERGED_KEYS_BUDGET, RuleFileWalk, is_rule, is_rule_groups, merged_keys, merged_rules,
+    MERGED_KEYS_BUDGET, RuleFileWalk, is_merge_key, is_rule, is_rule_groups, merge_sources, merged_keys,
+    merged_rules,
 )
 from migrator.formats.yaml_scalars import ScalarMap, map_scalar
 from migrator.formats.yaml_sites import EncodeError, Layer, SiteFactory, child_path, mapping_keys, str_value
@@ -180,6 +181,8 @@ class Walker(RuleFileWalk):
                 continue
             if k.value in handled:
                 continue
+            if is_merge_key(k) and self._merged_into(v, path, stack):
+                continue
             if role is not None and k.value == _FREE_FORM_KEY.get(role) and type(v) is Scalar:
                 self.visited.add(id(v))  # a label the user chose, not a metric (see _FREE_FORM_KEY)
                 start, end = layer.to_file([v.start, v.end])
@@ -204,6 +207,20 @@ class Walker(RuleFileWalk):
                         visit()
             else:
                 stack.append((v, child))
+
+    def _merged_into(self, value: Any, path: str, stack: list) -> bool:
+        """The mappings a merge key (`<<: *defaults`, `<<: [*a, *b]`, `<<: {...}`) pulls into
+        the mapping at `path` are walked as that mapping's own keys (`prod.metric`, not
+        `prod["<<"].metric`); the walk meets each node once, so an anchor merged in many places
+        gives one site, at its text, named after the first mapping that has it."""
+        sources = merge_sources(value)
+        if not sources or (type(value) is Sequence and len(sources) != len(value.items)):
+            return False  # not a valid merge: walked as written
+        if type(value) is Sequence:
+            self.visited.add(id(value))
+        # Pushed last-first: the stack pops the first source first.
+        stack.extend((source, path) for source in reversed(sources))
+        return True
 
     def _sequence(self, layer: Layer, node: Sequence, path: str, stack: list) -> None:
         previous_end = node.start
