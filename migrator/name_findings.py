@@ -347,7 +347,7 @@ def removal_fix(
     that stay are the live ones this check saw, so the collection keeps at least one), with
     edits the format computes for them together; where it cannot, one entry per pass."""
     container = site.context.container
-    if container is None or container.removal is None or not site.editable:
+    if container is None or container.removal is None:
         return None
     # Stops at the first entry that stays: no copy of a list of thousands per element.
     index = container.index
@@ -355,6 +355,13 @@ def removal_fix(
         return None
     owner = f" `{container.owner}`" if container.owner else ""
     collection = _COLLECTION_NOUNS.get(container.kind, container.kind)
+    if not site.editable:
+        # A read-only place (a Markdown code block, a generated file): the removal is the
+        # advice, and the finding says why it is not offered as a fix.
+        if not site.readonly_reason:
+            return None
+        return Fix(Applicability.DISPLAY_ONLY,
+                   f"Remove the entry from its {collection}{owner} ({what}) — not applied: {site.readonly_reason}")
     joint = None
     if container.removal_of is not None and container.span is not None:
         joint = JointRemoval((container.span.start, container.span.end), index, len(container.values), container.removal_of)

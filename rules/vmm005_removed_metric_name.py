@@ -45,7 +45,9 @@ class RemovedMetricName(Rule):
     an entry that still exists, in every format: a collection that held nothing but removed
     names is reported, never emptied (a YAML `allow:` list never becomes null). One fix run
     removes every removable entry of a collection at once, however long the list (a suppressed
-    entry stays); a second run has nothing left to do. A program that
+    entry stays); a second run has nothing left to do. In a place the tool never edits (a
+    ```yaml code block in Markdown, which is documentation; a generated file) the removal is
+    shown as **display-only** advice that says why. A program that
     defines an instrument under the old name is reported, not changed. Everything else is
     **display-only**. If the
     name is kept on purpose (an allowlist of "must not be exposed" metrics), suppress the line

@@ -497,3 +497,21 @@ def test_a_fix_in_a_values_anchor_merged_twice_is_reported_and_applied_once(tmp_
     fixed = invoke("check", "--fix", "values.yaml")
     assert "1 fixed, 0 remaining" in fixed.output, fixed.output
     assert (tmp_path / "values.yaml").read_text() == text.replace("gpu_cache_usage_perc", "kv_cache_usage_perc")
+
+
+def test_a_removable_entry_in_a_markdown_yaml_block_gets_the_removal_as_advice_that_says_why(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    block = "keep:\n  - vllm:num_requests_running\n  - vllm:prompt_tokens_recomputed_total\n"
+    (tmp_path / "doc.md").write_text(f"# Scrape\n\n```yaml\n{block}```\n")
+    (tmp_path / "keep.yaml").write_text(block)
+    fixes = {}
+    for name in ("doc.md", "keep.yaml"):
+        result = invoke("check", "--unsafe-fixes", "--output-format", "json", name)
+        (finding,) = json.loads(result.stdout)
+        assert finding["code"] == "VMM005"
+        fixes[name] = finding["fix"]
+    assert fixes["keep.yaml"]["applicability"] == "unsafe" and fixes["keep.yaml"]["edits"]
+    # Documentation is never edited; the finding says what to do there and why it is not done.
+    assert fixes["doc.md"]["applicability"] == "display-only" and not fixes["doc.md"]["edits"]
+    assert fixes["doc.md"]["message"].startswith("Remove the entry from its sequence `keep`")
+    assert "not applied: a code block in documentation" in fixes["doc.md"]["message"]

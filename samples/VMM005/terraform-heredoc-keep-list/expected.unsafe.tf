@@ -1,0 +1,9 @@
+resource "helm_release" "scrape" {
+  name = "vllm-scrape"
+  values = [<<-YAML
+    keep:
+      - vllm:num_requests_running
+      - vllm:kv_cache_usage_perc
+    YAML
+  ]
+}
