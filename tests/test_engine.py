@@ -316,6 +316,24 @@ def test_write_fixed_keeps_permissions(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["rules.yaml"]  # no temporary file left
 
 
+@pytest.mark.parametrize(
+    "on_disk",
+    [b"x" * (3 << 20), b"x" * (3 << 20) + b"y", b"x" * ((3 << 20) - 1), b"x" * (2 << 20) + b"y" + b"x" * ((1 << 20) - 1)],
+    ids=["as-read", "grew", "shrank", "changed-in-a-later-chunk"],
+)
+def test_write_fixed_overwrites_only_the_exact_content_it_read(tmp_path: Path, on_disk: bytes):
+    read = b"x" * (3 << 20)  # larger than one read of the comparison
+    target = tmp_path / "big.json"
+    target.write_bytes(on_disk)
+    if on_disk == read:
+        write_fixed(str(target), b"new", read)
+        assert target.read_bytes() == b"new"
+    else:
+        with pytest.raises(WriteRefused, match="changed on disk"):
+            write_fixed(str(target), b"new", read)
+        assert target.read_bytes() == on_disk
+
+
 def test_write_fixed_refuses_symlinks_in_any_component(tmp_path: Path):
     outside = tmp_path / "outside"
     outside.mkdir()
