@@ -477,6 +477,9 @@ def fix_text(path: str, text: str, settings: Settings, fmt: str, *, unsafe: bool
         shifted = None if _records(result.document) else _shifted(result.findings, applied, unsafe)
         if shifted is not None:
             return FixResult(text=text, findings=shifted, fixed=fixed, passes=passes, dead_series=result.dead_series)
+        # Let the pass's parse go before the next one is built: a large file's document, sites
+        # and findings would otherwise be alive twice at the peak of the run.
+        del result, chosen, candidate, applied
         result = lint_text(path, text, settings, fmt)
     return FixResult(
         text=text, findings=result.findings, fixed=fixed, passes=passes, dead_series=result.dead_series, lint=result,

@@ -356,6 +356,10 @@ def _process_file(
         if declared is None:
             return FileResult(path=display, note="skipped: not valid UTF-8")
         text, encoding = declared
+    # The text is all that is read from here on: the file's bytes would be a second copy of
+    # a large file through every parse of `--fix`.
+    del data
+    if encoding is not None:
         result = process_text(display, text, settings, options, "python")
         result.encoding = encoding
         return result

@@ -113,13 +113,18 @@ def _writable_for_me(info: os.stat_result) -> bool:
     return bool(mode & stat.S_IWOTH)
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
+def _holds(fd: int, expected: bytes) -> bool:
+    """Whether the open file holds exactly `expected`, compared a chunk at a time: reading a
+    large file whole would put two more copies of it in memory at the end of a fix."""
+    view = memoryview(expected)
+    at = 0
     while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            return at == len(view)
+        if view[at : at + len(chunk)] != chunk:
+            return False
+        at += len(chunk)
 
 
 def _xattrs(fd: int) -> list[tuple[str, bytes]]:
@@ -171,7 +176,7 @@ def _replace_in(dir_fd: int, name: str, new: bytes, expected: bytes) -> None:
             )
         if not _writable_for_me(info):
             raise WriteRefused("the file is read-only")
-        if _read_all(fd) != expected:
+        if not _holds(fd, expected):
             raise WriteRefused("it changed on disk while it was being checked; run again")
         attributes = _xattrs(fd)
     finally:

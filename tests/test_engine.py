@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 from pathlib import Path
@@ -85,6 +86,27 @@ def test_overlapping_fixes_are_deferred_to_a_later_pass(fake_rules):
     text = "vllm:prompt_tokens_recomputed_total vllm:prompt_tokens_recomputed_total"
     result = engine.fix_text("x.txt", text, Settings(), "text", unsafe=True)  # nothing is safe in text
     assert result.text == "vllm:prompt_tokens_cached_total vllm:prompt_tokens_cached_total"
+
+
+def test_a_fix_pass_lets_the_previous_parse_go_before_parsing_again(fake_rules, monkeypatch):
+    # A large file's document and findings must not be alive twice at the peak of `--fix`.
+    from migrator.formats.base import Document
+
+    text = '{"expr": "vllm:prompt_tokens_recomputed_total"}'
+    alive_at_each_parse = []
+    lint_text = engine.lint_text
+
+    def counting(path, text, settings, fmt):  # type: ignore[no-untyped-def]
+        gc.collect()
+        alive_at_each_parse.append(sum(1 for o in gc.get_objects() if type(o) is Document and o.path == path))
+        return lint_text(path, text, settings, fmt)
+
+    monkeypatch.setattr(engine, "lint_text", counting)
+    # (A path no other test uses: documents other tests left to the collector do not count.)
+    result = engine.fix_text("twice-parsed.json", text, Settings(), "json", unsafe=True)
+    assert result.text == '{"expr": "vllm:prompt_tokens_cached_total"}'
+    assert len(alive_at_each_parse) >= 2  # the refused fix is looked at again on the fixed text
+    assert alive_at_each_parse == [0] * len(alive_at_each_parse)
 
 
 def test_parse_error_is_a_finding_with_line_and_column():
@@ -292,6 +314,24 @@ def test_write_fixed_keeps_permissions(tmp_path: Path):
     assert target.read_text() == "new\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["rules.yaml"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    "on_disk",
+    [b"x" * (3 << 20), b"x" * (3 << 20) + b"y", b"x" * ((3 << 20) - 1), b"x" * (2 << 20) + b"y" + b"x" * ((1 << 20) - 1)],
+    ids=["as-read", "grew", "shrank", "changed-in-a-later-chunk"],
+)
+def test_write_fixed_overwrites_only_the_exact_content_it_read(tmp_path: Path, on_disk: bytes):
+    read = b"x" * (3 << 20)  # larger than one read of the comparison
+    target = tmp_path / "big.json"
+    target.write_bytes(on_disk)
+    if on_disk == read:
+        write_fixed(str(target), b"new", read)
+        assert target.read_bytes() == b"new"
+    else:
+        with pytest.raises(WriteRefused, match="changed on disk"):
+            write_fixed(str(target), b"new", read)
+        assert target.read_bytes() == on_disk
 
 
 def test_write_fixed_refuses_symlinks_in_any_component(tmp_path: Path):

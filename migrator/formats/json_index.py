@@ -34,9 +34,9 @@ import re
 from array import array
 from bisect import bisect_right
 from itertools import accumulate
-from typing import Callable, Sequence
+from typing import Sequence
 
-__all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "json_pointer"]
+__all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "json_pointer", "removal_spans"]
 
 # Everything up to and including the next bracket outside strings (strings need no validation
 # here: the text is valid JSON).
@@ -409,20 +409,16 @@ class JsonIndex:
             return items[index - 1].end, items[index].end
         return items[index].start, items[index].end
 
-    def elements_removal_spans(self, arr: Loc, indices: tuple[int, ...]) -> list[tuple[int, int]] | None:
-        """Spans that remove several elements at once (never all): each run of consecutive
-        elements goes as `element_removal_span` removes one element spanning the run."""
+    def elements_bounds(self, arr: Loc) -> tuple[array, array]:
+        """(starts, ends) of the array's elements, detached from the index: what
+        `removal_spans` needs to remove several of them at once, long after parsing."""
         items = self.elements(arr)
-        return _run_spans(
-            len(items), indices, lambda i: items[i].start, lambda i: items[i].end, lambda i: items[i].start
-        )
+        return array("q", [i.start for i in items]), array("q", [i.end for i in items])
 
-    def members_removal_spans(self, obj: Loc, indices: tuple[int, ...]) -> list[tuple[int, int]] | None:
-        """The same for members (key, colon and value), as `member_removal_span` removes one."""
+    def members_bounds(self, obj: Loc) -> tuple[array, array]:
+        """The same for an object's members: where each key starts and each value ends."""
         m = self.members(obj)
-        return _run_spans(
-            len(m.names), indices, lambda i: m.key_starts[i], lambda i: m.values[i].end, lambda i: m.key_starts[i]
-        )
+        return array("q", m.key_starts), array("q", [v.end for v in m.values])
 
     def member_removal_span(self, obj: Loc, index: int) -> tuple[int, int] | None:
         """The span that removes member `index` (key, colon and value) and one adjacent comma,
@@ -436,16 +432,13 @@ class JsonIndex:
         return None
 
 
-def _run_spans(
-    n: int,
-    indices: tuple[int, ...],
-    start: Callable[[int], int],
-    end: Callable[[int], int],
-    next_start: Callable[[int], int],
-) -> list[tuple[int, int]] | None:
-    """Deletions of the runs of consecutive `indices` in a comma-separated list of `n`: a run
-    followed by an element goes up to that element's start (its commas with it); the run at the
-    end goes from the end of the element before it. None for all elements or a bad index."""
+def removal_spans(starts: Sequence[int], ends: Sequence[int], indices: tuple[int, ...]) -> list[tuple[int, int]] | None:
+    """Deletions of the runs of consecutive `indices` in a comma-separated list whose items
+    span [starts[i], ends[i]) (elements, or members from key to value), removing each run the
+    way `element_removal_span` removes one item: a run followed by an item goes up to that
+    item's start (its commas with it); the run at the end goes from the end of the item before
+    it. None for all items or a bad index."""
+    n = len(starts)
     gone = sorted(set(indices))
     if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n:
         return None
@@ -458,7 +451,7 @@ def _run_spans(
             last += 1
         i += 1
         if last + 1 < n:
-            spans.append((start(first), next_start(last + 1)))
+            spans.append((starts[first], starts[last + 1]))
         else:
-            spans.append((end(first - 1), end(last)))
+            spans.append((ends[first - 1], ends[last]))
     return spans

@@ -20,7 +20,7 @@ import re
 from typing import Any, Callable, Iterator, Sequence
 
 from migrator.formats.base import Container, RulePlace, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
-from migrator.formats.json_index import JsonIndex, Loc, MemberKey, StringHit, json_pointer
+from migrator.formats.json_index import JsonIndex, Loc, MemberKey, StringHit, json_pointer, removal_spans
 from migrator.formats.json_strings import JsonStyle, decode_token
 from migrator.model import Edit, Span
 
@@ -283,10 +283,13 @@ class SiteBuilder:
         """`Container.removal_of` for the array or object at `parent` (one per collection)."""
         remove = self._removals.get(parent.start)
         if remove is None:
-            idx = self.index
+            # The closure outlives the parse (in sites and findings): it keeps its collection's
+            # item bounds, never the index, which would keep a whole dashboard's token tables
+            # and lookup caches alive through a fix's later passes.
+            starts, ends = self.index.elements_bounds(parent) if array else self.index.members_bounds(parent)
 
             def remove(indices: tuple[int, ...]) -> tuple[Edit, ...] | None:
-                spans = idx.elements_removal_spans(parent, indices) if array else idx.members_removal_spans(parent, indices)
+                spans = removal_spans(starts, ends, indices)
                 return None if spans is None else tuple(Edit(Span(s, e), "") for s, e in spans)
 
             self._removals[parent.start] = remove
