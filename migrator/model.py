@@ -11,7 +11,7 @@ import bisect
 import enum
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 
 class Severity(enum.IntEnum):
@@ -61,6 +61,23 @@ class Span:
 class Edit:
     span: Span
     content: str
+
+
+def removal_runs(indices: Iterable[int], count: int) -> list[tuple[int, int]] | None:
+    """(first, last) of each run of consecutive entries to remove from a collection of `count`,
+    in order; None when there is nothing to remove, an index is out of range, or every entry
+    would go (a collection is never emptied). Each format removes a run as one entry spanning
+    it, so neighbours go together with the separators between them."""
+    gone = sorted(set(indices))
+    if not gone or gone[0] < 0 or gone[-1] >= count or len(gone) >= count:
+        return None
+    runs: list[tuple[int, int]] = []
+    for i in gone:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 def disjoint_edits(edits: list[Edit]) -> tuple[Edit, ...] | None:

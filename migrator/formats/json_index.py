@@ -36,6 +36,8 @@ from bisect import bisect_right
 from itertools import accumulate
 from typing import Sequence
 
+from migrator.model import removal_runs
+
 __all__ = ["JsonIndex", "Loc", "MemberKey", "StringHit", "json_pointer", "removal_spans"]
 
 # Everything up to and including the next bracket outside strings (strings need no validation
@@ -439,17 +441,11 @@ def removal_spans(starts: Sequence[int], ends: Sequence[int], indices: tuple[int
     item's start (its commas with it); the run at the end goes from the end of the item before
     it. None for all items or a bad index."""
     n = len(starts)
-    gone = sorted(set(indices))
-    if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n:
+    runs = removal_runs(indices, n)
+    if runs is None:
         return None
     spans = []
-    i = 0
-    while i < len(gone):
-        first = last = gone[i]
-        while i + 1 < len(gone) and gone[i + 1] == last + 1:
-            i += 1
-            last += 1
-        i += 1
+    for first, last in runs:
         if last + 1 < n:
             spans.append((starts[first], starts[last + 1]))
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from migrator.model import Edit, Span, disjoint_edits
+from migrator.model import Edit, Span, disjoint_edits, removal_runs
 
 AFTER_ELEMENT = re.compile(r"[ \t]*(,)?")
 # The rest of a line after an element or term: blanks, an optional comment, the line break.
@@ -98,19 +98,13 @@ def elements_removal_edits(
     `element_removal_edits` removes one: so a run alone on its lines takes those lines, a run
     at the end takes the separator before it, and a tuple left with one element keeps a comma.
     """
-    gone = sorted(set(indices))
     n = len(items)
-    if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n:
+    runs = removal_runs(indices, n)
+    if runs is None:
         return None
-    single_survivor = n - len(gone) == 1
+    single_survivor = n - sum(last - first + 1 for first, last in runs) == 1
     edits: list[Edit] = []
-    i = 0
-    while i < len(gone):
-        first = last = gone[i]
-        while i + 1 < len(gone) and gone[i + 1] == last + 1:
-            i += 1
-            last += 1
-        i += 1
+    for first, last in runs:
         local = [items[first - 1]] if first > 0 else []
         local.append((items[first][0], items[last][1]))
         if last < n - 1:

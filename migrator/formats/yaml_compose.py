@@ -17,7 +17,7 @@ but it skips a leading byte-order mark without counting it: that is corrected he
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 from yaml.events import (
@@ -100,6 +100,29 @@ class Mapping:
 
 
 Node = Scalar | Sequence | Mapping
+
+
+def any_node(roots: Iterable[Any], found: Callable[[Any], bool],
+             inside: Callable[[Any], bool] | None = None) -> bool:
+    """Whether a node reachable from `roots` satisfies `found`. Each node is visited once
+    (aliases share nodes, and may make cycles); a node `inside` rejects is pruned with its
+    children."""
+    seen: set[int] = set()
+    stack = [r for r in roots if r is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or (inside is not None and not inside(node)):
+            continue
+        seen.add(id(node))
+        if found(node):
+            return True
+        if type(node) is Sequence:
+            stack.extend(node.items)
+        elif type(node) is Mapping:
+            for key, value in node.pairs:
+                stack.append(key)
+                stack.append(value)
+    return False
 
 
 def compose_documents(

@@ -15,15 +15,15 @@ the element removed, and the neighbours must come back unchanged.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from migrator.formats.base import Container, ParseError
 from migrator.formats.templates import line_start
-from migrator.formats.yaml_compose import BREAKS, Mapping, Scalar, Sequence, compose_documents
+from migrator.formats.yaml_compose import BREAKS, Mapping, Scalar, Sequence, any_node, compose_documents
 from migrator.formats.yaml_decode import column
 from migrator.formats.yaml_scalars import resolve_tag
 from migrator.formats.yaml_sites import Layer, SiteFactory
-from migrator.model import Edit, Span, disjoint_edits
+from migrator.model import Edit, Span, disjoint_edits, removal_runs
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _ITEM_PREFIX = re.compile(r"[ \t]*-[ \t]+")
@@ -95,20 +95,21 @@ class Containers:
         of consecutive entries goes as one entry spanning them (its commas with it), verified
         like a single removal against the entries that stay around it."""
         entries, ordered, flow_spans = self._entries(node)
-        gone = sorted(set(indices))
         n = len(entries)
-        if not gone or gone[0] < 0 or gone[-1] >= n or len(gone) >= n or not ordered:
+        runs = removal_runs(indices, n)
+        if runs is None or not ordered:
             return None
         edits: list[Edit] = []
         if not node.flow:
-            for i in gone:
-                one = self._removal(layer, node, i)
-                if one is None:
-                    return None
-                edits.extend(one)
+            for first, last in runs:
+                for i in range(first, last + 1):
+                    one = self._removal(layer, node, i)
+                    if one is None:
+                        return None
+                    edits.extend(one)
             return disjoint_edits(edits)
         text = layer.text
-        for first, last in _runs(gone):
+        for first, last in runs:
             if any(_defines_anchor(entries[j]) for j in range(first, last + 1)):
                 return None
             around = [j for j in (first - 1, last + 1) if 0 <= j < n]
@@ -178,18 +179,6 @@ class Containers:
             flow_spans = [(f.start, _pair_end(f, la)) for f, la in entries] if node.flow else []
             layout = self._layout[id(node)] = (entries, _in_text_order(node, entries), flow_spans)
         return layout
-
-
-def _runs(indices: list[int]) -> Iterator[tuple[int, int]]:
-    """(first, last) of each run of consecutive sorted indices."""
-    i = 0
-    while i < len(indices):
-        first = last = indices[i]
-        while i + 1 < len(indices) and indices[i + 1] == last + 1:
-            i += 1
-            last += 1
-        i += 1
-        yield first, last
 
 
 # --------------------------------------------------------------------------- spans
@@ -331,22 +320,7 @@ def collection_span(text: str, node: Any) -> tuple[int, int]:
 
 
 def _defines_anchor(entry: tuple[Any, Any]) -> bool:
-    stack = list(entry)
-    seen: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.anchor:
-            return True
-        if type(node) is Sequence:
-            stack.extend(node.items)
-        elif type(node) is Mapping:
-            for k, v in node.pairs:
-                stack.append(k)
-                stack.append(v)
-    return False
+    return any_node(entry, lambda node: bool(node.anchor))
 
 
 def _shape(nodes: list[Any]) -> list[tuple[Any, ...]]:

@@ -19,6 +19,7 @@ import bisect
 from typing import Any
 
 from migrator.formats.base import Document
+from migrator.formats.yaml_compose import any_node
 from migrator.formats.yaml_scalars import Mapping, Scalar, Sequence
 from migrator.model import LineIndex
 
@@ -106,19 +107,6 @@ def inside_scalar(document: Document, offset: int) -> bool:
 
 
 def _in_scalar(docs: list[Any], offset: int) -> bool:
-    seen: set[int] = set()
-    stack: list[Any] = [d for d in docs if d is not None]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen or not node.start <= offset < max(node.end, node.start + 1):
-            continue  # a collection ends where its last child does: nothing later is inside
-        seen.add(id(node))
-        if type(node) is Scalar:
-            return True
-        if type(node) is Sequence:
-            stack.extend(node.items)
-        elif type(node) is Mapping:
-            for key, value in node.pairs:
-                stack.append(key)
-                stack.append(value)
-    return False
+    # A collection ends where its last child does: nothing later is inside it.
+    return any_node(docs, lambda node: type(node) is Scalar,
+                    inside=lambda node: node.start <= offset < max(node.end, node.start + 1))
