@@ -9,48 +9,26 @@ the same modules and requires identical sites, so the two cannot drift.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds
-from migrator.formats.python_cst_tree import PythonInfo, WalkResult
-from migrator.model import Span
+from migrator.formats.base import Container, SiteNeeds
+from migrator.formats.python_cst_tree import PythonInfo
 from migrator.formats.python_sites import (
     FIELD_MARK,
     PROMETHEUS_INSTRUMENTS,
     PROMQL_KEYS,
+    Place,
+    StringSites,
     finish_site,
     instrument_library,
     removal_of,
 )
+from migrator.model import Span
 
 _FIELD = FIELD_MARK
 
 
-@dataclass(slots=True)
-class _Place:
-    """Where a string expression sits, found from its ancestors without positions."""
-
-    expr: Any  # the string, or the template use (`"...".format(x)`, `"..." % x`) standing for it
-    assigned_to: str | None = None
-    plain: bool = False  # not an element, dict key or value, or call argument
-    promql: bool = False
-    detail: str = ""
-    keyword: str | None = None
-    callee: str | None = None
-    dict_key: str | None = None
-    definition: str | None = None
-    replace_arg: bool = False  # an argument of `.replace(old, new)`: a patch script's quote
-    collection: Any = None  # the list/set/tuple/dict literal it is an element or key of
-    collection_kind: str = ""
-    index: int = 0
-    owner: str | None = None  # what holds that collection, for messages
-    prose: str | None = None  # "docstring": a statement of its own, text for people
-    alternatives: Any = None  # the conditional expression it is a branch of, or a scope (compared)
-    compared: bool = False  # compared in a conditional's test
-
-
-class SiteBuilder:
+class SiteBuilder(StringSites):
     """Turns the string expressions of one walk into sites. `wants` runs during the walk
     (cheap, no positions); `build` after it, on the few strings `wants` kept."""
 
@@ -83,48 +61,8 @@ class SiteBuilder:
         return decoded is not None and self.needs.mentions(decoded[0])
 
     # -- after the walk ----------------------------------------------------------------
-    def build(self, walk: WalkResult) -> list[Any]:
-        sites = []
-        for node, ancestors in walk.strings:
-            site = self._site(node, ancestors, walk)
-            if site is not None:
-                sites.append(site)
-        # The walk goes in field order (decorators after the body): sites go in file order.
-        sites.sort(key=lambda site: site.piece_literals[0][0])
-        return sites
-
-    def _site(self, node: Any, ancestors: tuple[Any, ...], walk: WalkResult) -> Site | None:
-        from migrator.formats.python_strings import build_string_site
-
-        place = self._place(node, ancestors)
-        if not place.promql and not self.mentioned.get(id(node)):
-            return None
-        template = walk.templates.get(id(node))
-        if template is None and place.plain and place.assigned_to in walk.template_names:
-            template = walk.template_names[place.assigned_to]
-        pieces = self._pieces(node, template)
-        if not pieces:
-            return None
-        context = SiteContext(
-            container=self._container(place),
-            field=place.keyword or place.dict_key,
-            definition=place.definition,
-            callee=place.callee,
-            keyword=place.keyword,
-            assigned_to=place.assigned_to,
-            dict_key=place.dict_key,
-            template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
-            prose=place.prose,
-            alternatives=self._alternatives_span(place.alternatives),
-            compared=place.compared,
-            guard=_guard_span(self.info, ancestors),
-        )
-        locator = self.info.locator(ancestors)
-        if place.detail:
-            locator = f"{locator}: {place.detail}"
-        site = build_string_site(self.text, pieces, kind=SiteKind.TEXT, locator=locator, context=context)
-        finish_site(site, place, self.generated)
-        return site
+    def _guard(self, ancestors: tuple[Any, ...]) -> Span | None:
+        return _guard_span(self.info, ancestors)
 
     def _pieces(self, node: Any, template: str | None) -> list[Any]:
         import libcst as cst
@@ -158,7 +96,7 @@ class SiteBuilder:
         return pieces
 
     # -- where the string sits ---------------------------------------------------------
-    def _place(self, node: Any, ancestors: tuple[Any, ...]) -> _Place:
+    def _place(self, node: Any, ancestors: tuple[Any, ...]) -> Place:
         import libcst as cst
 
         expr = node
@@ -170,7 +108,7 @@ class SiteBuilder:
         elif level >= 0 and isinstance(ancestors[level], cst.BinaryOperation):
             if isinstance(ancestors[level].operator, cst.Modulo) and ancestors[level].left is node:
                 expr, level = ancestors[level], level - 1
-        place = _Place(expr)
+        place = Place(expr)
         if level < 0:
             place.plain = True
             return place
@@ -233,7 +171,7 @@ class SiteBuilder:
         return self.info.span(node)
 
     def _in_collection(
-        self, place: _Place, collection: Any, kind: str, index: int, ancestors: tuple[Any, ...], level: int
+        self, place: Place, collection: Any, kind: str, index: int, ancestors: tuple[Any, ...], level: int
     ) -> None:
         """Record the collection at `ancestors[level]` and what holds it (for messages)."""
         import libcst as cst
@@ -250,7 +188,7 @@ class SiteBuilder:
         else:
             place.owner = place.assigned_to
 
-    def _container(self, place: _Place) -> Container | None:
+    def _container(self, place: Place) -> Container | None:
         """The collection's description; positions are computed here, for kept sites only."""
         import libcst as cst
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from migrator.formats.python_edits import element_removal_edits
+from migrator.formats.python_tree import ModuleInfo
 from migrator.model import Edit, Span
 
 
@@ -90,7 +91,7 @@ def _span_state_class(codegen_state: type) -> type:
     return CharSpanState
 
 
-class PythonInfo:
+class PythonInfo(ModuleInfo):
     """Helpers over one module parsed by libcst, for its site builder."""
 
     def __init__(self, text: str, module: Any, shift: int = 0) -> None:
@@ -121,10 +122,6 @@ class PythonInfo:
         end = self.span(rpar[-1]).end if rpar else inner.end
         return Span(start, end)
 
-    def source(self, node: Any, outer: bool = False) -> str:
-        span = self.outer_span(node) if outer else self.span(node)
-        return self.text[span.start : span.end]
-
     def dotted(self, node: Any) -> str | None:
         """`a.b.c` for a Name/Attribute chain, else None."""
         import libcst as cst
@@ -137,22 +134,6 @@ class PythonInfo:
             return None
         parts.append(node.value)
         return ".".join(reversed(parts))
-
-    def qualified_names(self, node: Any) -> set[str]:
-        """What a Name/Attribute refers to through the file's imports (aliases resolved).
-
-        libcst's QualifiedNameProvider does the same with full scope analysis, at about a
-        second per 2,600 lines; import aliases are all the rules need, so a table built during
-        the one walk answers instead. Shadowing by a local assignment is not tracked.
-        """
-        dotted = self.dotted(node)
-        if dotted is None:
-            return set()
-        head, _, rest = dotted.partition(".")
-        if head in self.imports:
-            base = self.imports[head]
-            return {f"{base}.{rest}" if rest else base}
-        return {dotted}
 
     def locator(self, ancestors: Iterable[Any]) -> str:
         """`function Class.method`, `class Class` or `module`: the enclosing definition."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from migrator.formats.base import Container, Site, SiteContext, SiteKind, SiteNeeds, guess_kind
 from migrator.formats.python_edits import element_removal_edits, elements_removal_edits
-from migrator.formats.python_tree import PythonInfo, WalkResult, is_string
+from migrator.formats.python_tree import PythonInfo, is_string
 from migrator.model import Span
 
 # Keyword arguments and dict keys that hold PromQL whatever the string looks like.
@@ -75,7 +75,77 @@ class Place:
     compared: bool = False  # compared in a conditional's test
 
 
-class SiteBuilder:
+class StringSites:
+    """What both Python trees (the interpreter's `ast`, and libcst for newer syntax) do alike
+    with the strings a walk kept: place each, decode its pieces, and make the site. A tree's
+    builder supplies `_place`, `_pieces`, `_container`, `_alternatives_span` and `_guard`."""
+
+    info: Any
+    text: str
+    generated: str | None
+    mentioned: dict[int, bool]
+
+    def build(self, walk: Any) -> list[Any]:
+        sites = []
+        for node, ancestors in walk.strings:
+            site = self._site(node, ancestors, walk)
+            if site is not None:
+                sites.append(site)
+        # The walk goes in field order (dict keys before values, decorators after the body):
+        # sites go in file order.
+        sites.sort(key=lambda site: site.piece_literals[0][0])
+        return sites
+
+    def _site(self, node: Any, ancestors: tuple[Any, ...], walk: Any) -> Site | None:
+        from migrator.formats.python_strings import build_string_site
+
+        place = self._place(node, ancestors)
+        if not place.promql and not self.mentioned.get(id(node)):
+            return None
+        template = walk.templates.get(id(node))
+        if template is None and place.plain and place.assigned_to in walk.template_names:
+            template = walk.template_names[place.assigned_to]
+        pieces = self._pieces(node, template)
+        if not pieces:
+            return None
+        context = SiteContext(
+            container=self._container(place),
+            field=place.keyword or place.dict_key,
+            definition=place.definition,
+            callee=place.callee,
+            keyword=place.keyword,
+            assigned_to=place.assigned_to,
+            dict_key=place.dict_key,
+            template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
+            prose=place.prose,
+            alternatives=self._alternatives_span(place.alternatives),
+            compared=place.compared,
+            guard=self._guard(ancestors),
+        )
+        locator = self.info.locator(ancestors)
+        if place.detail:
+            locator = f"{locator}: {place.detail}"
+        site = build_string_site(self.text, pieces, kind=SiteKind.TEXT, locator=locator, context=context)
+        finish_site(site, place, self.generated)
+        return site
+
+    def _place(self, node: Any, ancestors: tuple[Any, ...]) -> "Place":
+        raise NotImplementedError
+
+    def _pieces(self, node: Any, template: str | None) -> list[Any]:
+        raise NotImplementedError
+
+    def _container(self, place: "Place") -> Container | None:
+        raise NotImplementedError
+
+    def _alternatives_span(self, node: Any) -> Any:
+        raise NotImplementedError
+
+    def _guard(self, ancestors: tuple[Any, ...]) -> Span | None:
+        raise NotImplementedError
+
+
+class SiteBuilder(StringSites):
     """Turns the string expressions of one walk into sites. `wants` runs during the walk
     (cheap: the value and the source text); `build` after it, on the few strings kept."""
 
@@ -130,50 +200,14 @@ class SiteBuilder:
         return mentions(self.text[outer.start : outer.end])
 
     # -- after the walk ----------------------------------------------------------------
-    def build(self, walk: WalkResult) -> list[Any]:
-        sites = []
-        for node, ancestors in walk.strings:
-            site = self._site(node, ancestors, walk)
-            if site is not None:
-                sites.append(site)
-        # The walk goes in field order (dict keys before values): sites go in file order.
-        sites.sort(key=lambda site: site.piece_literals[0][0])
-        return sites
-
-    def _site(self, node: Any, ancestors: tuple[Any, ...], walk: WalkResult) -> Site | None:
+    def _pieces(self, node: Any, template: str | None) -> list[Any]:
         from migrator.formats.python_literals import pieces_of
-        from migrator.formats.python_strings import build_string_site
 
-        place = self._place(node, ancestors)
-        if not place.promql and not self.mentioned.get(id(node)):
-            return None
-        template = walk.templates.get(id(node))
-        if template is None and place.plain and place.assigned_to in walk.template_names:
-            template = walk.template_names[place.assigned_to]
         start, end = self.info.positions.span(node)
-        pieces = pieces_of(self.text, start, end, template)
-        if not pieces:
-            return None
-        context = SiteContext(
-            container=self._container(place),
-            field=place.keyword or place.dict_key,
-            definition=place.definition,
-            callee=place.callee,
-            keyword=place.keyword,
-            assigned_to=place.assigned_to,
-            dict_key=place.dict_key,
-            template=template or ("f-string" if any(p.style.fstring for p in pieces) else None),
-            prose=place.prose,
-            alternatives=self._alternatives_span(place.alternatives),
-            compared=place.compared,
-            guard=_guard_span(self.info, ancestors),
-        )
-        locator = self.info.locator(ancestors)
-        if place.detail:
-            locator = f"{locator}: {place.detail}"
-        site = build_string_site(self.text, pieces, kind=SiteKind.TEXT, locator=locator, context=context)
-        finish_site(site, place, self.generated)
-        return site
+        return pieces_of(self.text, start, end, template)
+
+    def _guard(self, ancestors: tuple[Any, ...]) -> Span | None:
+        return _guard_span(self.info, ancestors)
 
     # -- where the string sits ---------------------------------------------------------
     def _place(self, node: Any, ancestors: tuple[Any, ...]) -> Place:
@@ -487,4 +521,4 @@ def plain_string(node: Any) -> str | None:
     return None
 
 
-__all__ = ["SiteBuilder", "PROMQL_KEYS", "is_string"]
+__all__ = ["Place", "SiteBuilder", "StringSites", "PROMQL_KEYS", "is_string"]

@@ -493,24 +493,8 @@ def build_string_site(
     final = ends[-1] if ends else (pieces[0].body_end if pieces else 0)
     offsets.append(final)
     encoders = [_piece_encoder(p.style, piece_fields[i]) for i, p in enumerate(pieces)]
-    return PythonStringSite(
-        value="".join(chars),
-        kind=kind,
-        locator=locator,
-        offsets=offsets,
-        editable=editable,
-        readonly_reason=readonly_reason,
-        encode=encoders[0] if encoders else (lambda s: s),
-        protected=tuple(protected),
-        context=context if context is not None else SiteContext(),
-        ends=ends,
-        unit_pieces=unit_pieces,
-        piece_encoders=encoders,
-        piece_ends=[p.body_end for p in pieces],
-        piece_starts=[p.body_start for p in pieces],
-        piece_literals=[p.literal for p in pieces],
-        source_text=text,
-    )
+    return _site_of(text, pieces, encoders, "".join(chars), offsets, ends, unit_pieces, protected,
+                    kind, locator, editable, readonly_reason, context)
 
 
 def _is_plain(pieces: list[Piece]) -> bool:
@@ -561,8 +545,28 @@ def _plain_site(
             total += len(decoded)
     offsets.append(ends[-1] if ends else (pieces[0].body_end if pieces else 0))
     encoders = [_piece_encoder(p.style, {}) for p in pieces]
+    return _site_of(text, pieces, encoders, "".join(chars), offsets, ends, unit_pieces, protected,
+                    kind, locator, editable, readonly_reason, context)
+
+
+def _site_of(
+    text: str,
+    pieces: list[Piece],
+    encoders: list[Any],
+    value: str,
+    offsets: list[int],
+    ends: Any,
+    unit_pieces: list[int],
+    protected: list[tuple[int, int]],
+    kind: Any,
+    locator: str,
+    editable: bool,
+    readonly_reason: str,
+    context: SiteContext | None,
+) -> PythonStringSite:
+    """The site of decoded `pieces`, however they were decoded (per unit or per plain run)."""
     return PythonStringSite(
-        value="".join(chars),
+        value=value,
         kind=kind,
         locator=locator,
         offsets=offsets,
