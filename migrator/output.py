@@ -77,10 +77,6 @@ class Located:
     end_column: int
     index: LineIndex
 
-    @property
-    def source_line(self) -> str:
-        return self.index.line_text(self.row)
-
     def source_window(self, width: int = SOURCE_WIDTH) -> tuple[str, int, int]:
         """(text, caret column, caret width) of the finding's line, clipped to about `width`
         characters around the finding with an ellipsis where text was cut. Only the window is

@@ -382,10 +382,6 @@ def _problems(text: str, grafana: bool) -> tuple[str | None, str | None]:
     return None, (None if verdict.valid else (verdict.note or "the result would not be valid PromQL"))
 
 
-def valid_rewrite(text: str, grafana: bool) -> bool:
-    return check_rewrite(text, grafana) is None
-
-
 def rename_edit(ref: Reference, series: Series) -> TextEdit | None:
     """Replace a name with `series`, written in the same prefix form and quoting."""
     if ref.hit is None or not ref.exact:

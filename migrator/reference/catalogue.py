@@ -179,9 +179,6 @@ class Catalogue:
     def newest(self) -> str:
         return self.releases[-1]
 
-    def release_index(self, release: str) -> int:
-        return self._index[release]
-
     def target(self, given: str | None = None) -> Target:
         """`0.11` means the newest 0.11.x; a full release names itself; None: the newest."""
         if given is None or not given.strip():
@@ -307,17 +304,6 @@ class Catalogue:
             return (self._index[when], c.metric.name)
 
         return sorted(self.changes.values(), key=key)
-
-    def removal_note(self, metric: Metric) -> str:
-        """`deprecated in 0.9.2, hidden from 0.11.0, removed in 0.12.0` for messages."""
-        parts = []
-        if metric.deprecated_from:
-            parts.append(f"deprecated in {metric.deprecated_from}")
-        if metric.hidden_from:
-            parts.append(f"hidden from {metric.hidden_from}")
-        if metric.first_release_without:
-            parts.append(f"removed in {metric.first_release_without}")
-        return ", ".join(parts)
 
 
 def _rank(found: NameStatus) -> tuple[int, int]:

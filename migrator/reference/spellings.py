@@ -48,10 +48,6 @@ class NameHit:
         return self.start + len(self.prefix)
 
     @property
-    def stem_end(self) -> int:
-        return self.stem_start + len(self.stem)
-
-    @property
     def canonical(self) -> str:
         return catalogue().canonical_prefix + self.stem
 
@@ -211,11 +207,6 @@ def regex_matches(pattern: str, extra_prefixes: tuple[str, ...] = ()) -> tuple[N
             if compiled.fullmatch(name):
                 found.append(NameHit(0, len(name), prefix, stem, "", candidates))
     return tuple(found)
-
-
-def mentions_any(text: str) -> bool:
-    """Whether `text` may hold a catalogue name (the cheap test before `find_names`)."""
-    return ANCHOR in text
 
 
 _BYTES_RUN = re.compile(rb"[A-Za-z0-9_]+")
