@@ -15,12 +15,10 @@ from migrator.formats.base import Container, SiteNeeds
 from migrator.formats.python_cst_tree import PythonInfo
 from migrator.formats.python_sites import (
     FIELD_MARK,
-    PROMETHEUS_INSTRUMENTS,
     PROMQL_KEYS,
     Place,
     StringSites,
     finish_site,
-    instrument_library,
     removal_of,
 )
 from migrator.model import Span
@@ -226,19 +224,11 @@ class SiteBuilder(StringSites):
                 return None
         return None
 
-    def _definition(self, call: Any, keyword: str | None, position: int | None) -> str | None:
-        """The instrument library when the string is the name a metric is defined under."""
+    def _callee_name(self, func: Any) -> tuple[str, bool]:
         import libcst as cst
 
-        if not (keyword == "name" or (keyword is None and position == 0)):
-            return None
-        func = call.func
-        for qualified in self.info.qualified_names(func):
-            module, _, last = qualified.rpartition(".")
-            if module.startswith("prometheus_client") and last in PROMETHEUS_INSTRUMENTS:
-                return "prometheus_client"
         last = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        return instrument_library(last if isinstance(last, str) else "", isinstance(func, cst.Attribute))
+        return (last if isinstance(last, str) else ""), isinstance(func, cst.Attribute)
 
 
 def _comparison_level(ancestors: tuple[Any, ...], level: int) -> int | None:

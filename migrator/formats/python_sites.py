@@ -129,6 +129,20 @@ class StringSites:
         finish_site(site, place, self.generated)
         return site
 
+    def _definition(self, call: Any, keyword: str | None, position: int | None) -> str | None:
+        """The instrument library when the string is the name a metric is defined under."""
+        if not (keyword == "name" or (keyword is None and position == 0)):
+            return None
+        for qualified in self.info.qualified_names(call.func):
+            module, _, last = qualified.rpartition(".")
+            if module.startswith("prometheus_client") and last in PROMETHEUS_INSTRUMENTS:
+                return "prometheus_client"
+        return instrument_library(*self._callee_name(call.func))
+
+    def _callee_name(self, func: Any) -> tuple[str, bool]:
+        """(the called name's last part, whether it is an attribute)."""
+        raise NotImplementedError
+
     def _place(self, node: Any, ancestors: tuple[Any, ...]) -> "Place":
         raise NotImplementedError
 
@@ -376,20 +390,10 @@ class SiteBuilder(StringSites):
                 return None
         return None
 
-    def _definition(self, call: Any, keyword: str | None, position: int | None) -> str | None:
-        """The instrument library when the string is the name a metric is defined under."""
-        if not (keyword == "name" or (keyword is None and position == 0)):
-            return None
-        func = call.func
-        for qualified in self.info.qualified_names(func):
-            module, _, last = qualified.rpartition(".")
-            if module.startswith("prometheus_client") and last in PROMETHEUS_INSTRUMENTS:
-                return "prometheus_client"
+    def _callee_name(self, func: Any) -> tuple[str, bool]:
         if type(func) is ast.Attribute:
-            last = func.attr
-        else:
-            last = func.id if type(func) is ast.Name else ""
-        return instrument_library(last, type(func) is ast.Attribute)
+            return func.attr, True
+        return (func.id if type(func) is ast.Name else ""), False
 
 
 _EQUALITY_OPS = (ast.In, ast.NotIn, ast.Eq, ast.NotEq)
